@@ -1,0 +1,229 @@
+// Package httpserver builds the gin engine every ClearSky service is served by, with the same
+// edge for all: panic recovery as problem+json, request ids, OpenTelemetry spans (otelgin),
+// JSON access logs carrying trace ids, Prometheus metrics, bearer-token authentication, the
+// /healthz, /readyz and /metrics routes, and a graceful shutdown.
+package httpserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/problem"
+	"github.com/clearsky/clearsky/libs/telemetry"
+)
+
+// Check is one dependency /readyz asks about. A failing critical check makes the service not
+// ready (503); a failing non-critical one (the Redis cache) makes it "degraded" but ready.
+type Check struct {
+	Name     string
+	Critical bool
+	Ping     func(context.Context) error
+}
+
+// Deps is what the engine needs.
+type Deps struct {
+	Service   string // the name in spans, logs and metrics
+	Logger    *slog.Logger
+	Telemetry *telemetry.Provider
+	Keys      *auth.Keys
+	Checks    []Check
+	// Metrics is the registry /metrics serves; services register their own collectors in it.
+	Metrics *prometheus.Registry
+}
+
+// unsampledPaths are the routes that are neither traced nor logged at info.
+var unsampledPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// NewEngine returns a gin engine with the common middleware and routes installed. Services add
+// their routes to it (or to a group of it).
+func NewEngine(d Deps) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	onError := func(c *gin.Context, err error) { problem.Write(c, d.Logger, err) }
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "clearsky_http_requests_total", Help: "HTTP requests served, by route and status.",
+	}, []string{"service", "method", "route", "status"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "clearsky_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"service", "method", "route"})
+	if d.Metrics != nil {
+		d.Metrics.MustRegister(reqs, dur)
+	}
+	e.Use(recovery(d.Logger), requestID())
+	if d.Telemetry != nil {
+		e.Use(otelgin.Middleware(d.Service,
+			otelgin.WithTracerProvider(d.Telemetry.Tracer),
+			otelgin.WithPropagators(d.Telemetry.Propagator),
+			otelgin.WithGinFilter(func(c *gin.Context) bool { return !unsampledPaths[c.Request.URL.Path] }),
+		))
+	}
+	e.Use(accessLog(d.Logger, d.Service, reqs, dur))
+	if d.Keys != nil {
+		e.Use(auth.Authenticate(d.Keys, onError))
+	}
+	e.NoRoute(func(c *gin.Context) {
+		onError(c, fmt.Errorf("no route %s %s: %w", c.Request.Method, c.Request.URL.Path, apperr.ErrNotFound))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		d := problem.From(fmt.Errorf("method %s not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		d.Status, d.Title, d.Type = http.StatusMethodNotAllowed, "Method not allowed", "about:blank"
+		d.Detail = fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)
+		c.Header("Content-Type", problem.ContentType)
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, d)
+	})
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "service": d.Service}) })
+	e.GET("/readyz", readyz(d.Checks))
+	if d.Metrics != nil {
+		e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{})))
+	}
+	return e
+}
+
+// NewMetrics returns a registry with the Go runtime and process collectors.
+func NewMetrics() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+func readyz(checks []Check) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		status, code := "ready", http.StatusOK
+		results := map[string]string{}
+		for _, ch := range checks {
+			if err := ch.Ping(ctx); err != nil {
+				results[ch.Name] = "down: " + err.Error()
+				if ch.Critical {
+					status, code = "not_ready", http.StatusServiceUnavailable
+				} else if status == "ready" {
+					status = "degraded"
+				}
+				continue
+			}
+			results[ch.Name] = "up"
+		}
+		c.JSON(code, gin.H{"status": status, "checks": results})
+	}
+}
+
+func recovery(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					panic(r)
+				}
+				problem.Write(c, logger, fmt.Errorf("panic: %v", r))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// RequestIDHeader carries the request id in and out.
+const RequestIDHeader = "X-Request-ID"
+
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(RequestIDHeader)
+		if !validID(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Set("request_id", id)
+		c.Header(RequestIDHeader, id)
+		c.Next()
+	}
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func accessLog(logger *slog.Logger, service string, reqs *prometheus.CounterVec, dur *prometheus.HistogramVec) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		status := c.Writer.Status()
+		reqs.WithLabelValues(service, c.Request.Method, route, strconv.Itoa(status)).Inc()
+		dur.WithLabelValues(service, c.Request.Method, route).Observe(elapsed.Seconds())
+		if logger == nil {
+			return
+		}
+		level := slog.LevelInfo
+		switch {
+		case unsampledPaths[c.Request.URL.Path]:
+			level = slog.LevelDebug
+		case status >= 500:
+			level = slog.LevelError
+		}
+		logger.Log(c.Request.Context(), level, "http_request",
+			"method", c.Request.Method, "route", route, "status", status,
+			"duration_ms", float64(elapsed.Microseconds())/1000, "request_id", c.GetString("request_id"),
+			"bytes", c.Writer.Size())
+	}
+}
+
+// Run serves h on addr until ctx is cancelled, then shuts down gracefully, giving requests in
+// flight up to grace to finish.
+func Run(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, grace time.Duration) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (is another process using it? set the address variable): %w", addr, err)
+	}
+	return Serve(ctx, ln, h, logger, grace)
+}
+
+// Serve is Run on a listener the caller bound (tests bind port 0).
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, grace time.Duration) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.InfoContext(ctx, "http_listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+// Package mongodb connects ClearSky services to MongoDB (FerretDB in tests and the all-in-one),
+// traces every command as an OpenTelemetry span, and declares the indexes each store needs.
+//
+// The otelmongo contrib package for driver v2 is not published on the module proxy these
+// machines reach, so the command monitor here does the same job: one client span per command,
+// named after the command, with the database semantic-convention attributes.
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Connect opens a client to uri, pings it, and returns the named database. Commands are traced
+// with tp when it is not nil.
+func Connect(ctx context.Context, uri, database string, tp trace.TracerProvider) (*mongo.Client, *mongo.Database, error) {
+	opts := options.Client().ApplyURI(uri).SetConnectTimeout(5 * time.Second).SetServerSelectionTimeout(5 * time.Second)
+	if tp != nil {
+		opts.SetMonitor(NewMonitor(tp))
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect mongodb: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx, readpref.Primary()); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, nil, fmt.Errorf("ping mongodb (is MONGODB_URI right and the server up?): %w", err)
+	}
+	return client, client.Database(database), nil
+}
+
+// Ping checks that the database answers; readiness probes call it.
+func Ping(ctx context.Context, db *mongo.Database) error {
+	return db.Client().Ping(ctx, readpref.Primary())
+}
+
+// Index is one index a store needs.
+type Index struct {
+	Collection string
+	Keys       bson.D
+	Unique     bool
+	Name       string
+}
+
+// EnsureIndexes creates the indexes (an existing identical index is left alone).
+func EnsureIndexes(ctx context.Context, db *mongo.Database, indexes []Index) error {
+	for _, ix := range indexes {
+		opts := options.Index().SetName(ix.Name)
+		if ix.Unique {
+			opts.SetUnique(true)
+		}
+		_, err := db.Collection(ix.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.Keys, Options: opts})
+		if err != nil {
+			return fmt.Errorf("create index %s on %s: %w", ix.Name, ix.Collection, err)
+		}
+	}
+	return nil
+}
+
+// IsDuplicateKey reports whether err is a unique-index violation.
+func IsDuplicateKey(err error) bool { return mongo.IsDuplicateKeyError(err) }
+
+// IsNotFound reports whether err means no document matched.
+func IsNotFound(err error) bool { return errors.Is(err, mongo.ErrNoDocuments) }
+
+// NewMonitor returns a command monitor that traces every command with tp.
+func NewMonitor(tp trace.TracerProvider) *event.CommandMonitor {
+	m := &monitor{tracer: tp.Tracer("github.com/clearsky/clearsky/libs/mongodb")}
+	return &event.CommandMonitor{Started: m.started, Succeeded: m.succeeded, Failed: m.failed}
+}
+
+type monitor struct {
+	tracer trace.Tracer
+	spans  sync.Map // request id -> trace.Span
+}
+
+func (m *monitor) started(ctx context.Context, e *event.CommandStartedEvent) {
+	attrs := []attribute.KeyValue{
+		attribute.String("db.system", "mongodb"),
+		attribute.String("db.name", e.DatabaseName),
+		attribute.String("db.operation", e.CommandName),
+	}
+	if coll, ok := e.Command.Lookup(e.CommandName).StringValueOK(); ok {
+		attrs = append(attrs, attribute.String("db.mongodb.collection", coll))
+	}
+	_, span := m.tracer.Start(ctx, "mongodb."+e.CommandName, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	m.spans.Store(e.RequestID, span)
+}
+
+func (m *monitor) succeeded(_ context.Context, e *event.CommandSucceededEvent) {
+	if s, ok := m.spans.LoadAndDelete(e.RequestID); ok {
+		s.(trace.Span).End()
+	}
+}
+
+func (m *monitor) failed(_ context.Context, e *event.CommandFailedEvent) {
+	if s, ok := m.spans.LoadAndDelete(e.RequestID); ok {
+		span := s.(trace.Span)
+		span.SetStatus(codes.Error, e.Failure.Error())
+		span.End()
+	}
+}

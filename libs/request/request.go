@@ -1,0 +1,161 @@
+// Package request decodes what clients send: strict JSON bodies (unknown fields refused, the
+// field at fault named), and the query parameters ClearSky's list routes share (time ranges,
+// limits, cursors). Every failure is an *apperr.ValidationError, so it becomes a 400
+// problem+json naming the field.
+package request
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+)
+
+// MaxBody bounds a JSON body.
+const MaxBody = 8 << 20
+
+// DecodeJSON reads c's body into v, refusing unknown fields, trailing data and bodies over
+// MaxBody, and naming the field at fault.
+func DecodeJSON(c *gin.Context, v any) error {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody)
+	return Decode(body, v)
+}
+
+// Decode is DecodeJSON on any reader.
+func Decode(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return apperr.Invalid("body", "unexpected data after the JSON value")
+	}
+	var extra bytes.Buffer
+	if _, err := io.Copy(&extra, dec.Buffered()); err == nil && strings.TrimSpace(extra.String()) != "" {
+		return apperr.Invalid("body", "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, io.EOF):
+		return apperr.Invalid("body", "the request body is empty; send a JSON document")
+	case errors.As(err, &syn):
+		return apperr.Invalid("body", fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, err))
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return apperr.Invalid(field, fmt.Sprintf("must be %s, not JSON %s", typ.Type.String(), typ.Value))
+	case errors.As(err, &tooBig):
+		return apperr.Invalid("body", fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.Invalid(name, "unknown field")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.Invalid("body", "the JSON document ends early")
+	}
+	// Errors from a field's own UnmarshalJSON (dates, enums) carry their own message.
+	return apperr.Invalid("body", err.Error())
+}
+
+// Date is a calendar day ("2006-01-02") that decodes strictly from JSON.
+type Date struct{ time.Time }
+
+// UnmarshalJSON parses "YYYY-MM-DD", refusing impossible dates such as 2023-02-30.
+func (d *Date) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a date is a string \"YYYY-MM-DD\"")
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return fmt.Errorf("date %q is not a real YYYY-MM-DD day", s)
+	}
+	d.Time = t
+	return nil
+}
+
+// MarshalJSON writes "YYYY-MM-DD".
+func (d Date) MarshalJSON() ([]byte, error) {
+	if d.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(d.Format(time.DateOnly))
+}
+
+// QueryTime reads an optional RFC 3339 query parameter.
+func QueryTime(c *gin.Context, name string) (time.Time, bool, error) {
+	s := c.Query(name)
+	if s == "" {
+		return time.Time{}, false, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false, apperr.Invalid(name, "must be an RFC 3339 time such as 2026-01-02T15:04:05+08:00")
+	}
+	return t.UTC(), true, nil
+}
+
+// QueryDate reads an optional YYYY-MM-DD query parameter.
+func QueryDate(c *gin.Context, name string) (time.Time, bool, error) {
+	s := c.Query(name)
+	if s == "" {
+		return time.Time{}, false, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, false, apperr.Invalid(name, "must be a YYYY-MM-DD date")
+	}
+	return t, true, nil
+}
+
+// Limit reads the "limit" query parameter: def when absent, 1..max otherwise.
+func Limit(c *gin.Context, def, max int) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		return 0, apperr.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", max))
+	}
+	return n, nil
+}
+
+// EncodeCursor turns the sort key of the last item of a page into an opaque cursor.
+func EncodeCursor(key string) string {
+	if key == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+// Cursor reads the "cursor" query parameter back into the sort key it was made from.
+func Cursor(c *gin.Context) (string, error) {
+	s := c.Query("cursor")
+	if s == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", apperr.Invalid("cursor", "not a cursor this API returned; start again without it")
+	}
+	return string(b), nil
+}

@@ -1,0 +1,59 @@
+// Package summary is the contract between the services that own a vehicle's state and the
+// checkpoint that answers for it: each owning service keeps a compact per-plate "part" in Redis
+// under a key this package builds, wrapped in an Envelope that says when it was made.
+//
+// Keys are "<prefix>{<plate>:<colour>}:<part>". The braces are a Redis Cluster hash tag: every
+// part of one plate lands in the same slot, so the checkpoint reads them all with one MGET even
+// on a cluster.
+package summary
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Part names a service's share of the verdict.
+type Part string
+
+// The parts, one per owning service.
+const (
+	Registry      Part = "registry"
+	RemoteSensing Part = "remotesensing"
+	OBD           Part = "obd"
+	Muck          Part = "muck"
+)
+
+// TTL is how long a part lives in Redis without being rewritten. Owners rewrite on every change
+// and rebuild on demand, so expiry only bounds how long a forgotten entry can linger.
+const TTL = 24 * time.Hour
+
+// Key is the Redis key of a plate's part. plateKey is vehicleid.Key(plate, colour).
+func Key(prefix, plateKey string, p Part) string {
+	return prefix + "{" + plateKey + "}:" + string(p)
+}
+
+// Envelope wraps a part's data with its freshness.
+type Envelope struct {
+	Part      Part            `json:"part"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// Encode wraps data for storage.
+func Encode(p Part, at time.Time, data any) ([]byte, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s summary: %w", p, err)
+	}
+	return json.Marshal(Envelope{Part: p, UpdatedAt: at.UTC(), Data: raw})
+}
+
+// Decode unwraps a stored part.
+func Decode(b []byte) (Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Envelope{}, fmt.Errorf("decode summary: %w", err)
+	}
+	return e, nil
+}

@@ -1,0 +1,112 @@
+package vehicleid
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestNormaliseVIN(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+		err  error
+	}{
+		{"made-up VIN, wrong check digit", "LFV2A21K8C3041234", "", ErrVINCheckDigit},
+		{"lower case and spaces", " 1m8gdm9axkp042788 ", "1M8GDM9AXKP042788", nil},
+		{"check digit X", "1M8GDM9AXKP042788", "1M8GDM9AXKP042788", nil},
+		{"numeric check digit", "11111111111111111", "11111111111111111", nil},
+		{"wrong check digit", "11111111211111111", "", ErrVINCheckDigit},
+		{"too short", "1M8GDM9AXKP04278", "", ErrVINLength},
+		{"letter O", "1M8GDM9AXKP0427O8", "", ErrVINCharacter},
+		{"letter I", "IM8GDM9AXKP042788", "", ErrVINCharacter},
+		{"letter Q", "QM8GDM9AXKP042788", "", ErrVINCharacter},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := NormaliseVIN(tc.in)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("NormaliseVIN(%q) error = %v, want %v", tc.in, err, tc.err)
+			}
+			if tc.err == nil && got != tc.want {
+				t.Fatalf("NormaliseVIN(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckDigitRemainderTen(t *testing.T) {
+	// Position 9 is ignored in the sum; find its value for a VIN whose weighted sum leaves 10.
+	got, err := CheckDigit("1M8GDM9A0KP042788")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 'X' {
+		t.Fatalf("CheckDigit = %q, want 'X'", got)
+	}
+}
+
+func TestNormalisePlate(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+		ok   bool
+	}{
+		{"fuel vehicle", "晋F12345", "晋F12345", true},
+		{"lower case, space and dot", "晋f·123 45", "晋F12345", true},
+		{"new energy six", "晋FD12345", "晋FD12345", true},
+		{"trailer", "晋F1234挂", "晋F1234挂", true},
+		{"no province", "AF12345", "", false},
+		{"digit authority", "晋112345", "", false},
+		{"too short", "晋F1234", "", false},
+		{"too long", "晋F1234567", "", false},
+		{"letter O", "晋F1234O", "", false},
+		{"han in the middle", "晋F12挂45", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := NormalisePlate(tc.in)
+			if (err == nil) != tc.ok {
+				t.Fatalf("NormalisePlate(%q) error = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrPlate) {
+				t.Fatalf("NormalisePlate(%q) error = %v, want ErrPlate", tc.in, err)
+			}
+			if got != tc.want {
+				t.Fatalf("NormalisePlate(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseColour(t *testing.T) {
+	for in, want := range map[string]Colour{"Yellow": Yellow, "yellow-green": YellowGreen, " green ": Green, "yellow green": YellowGreen} {
+		got, err := ParseColour(in)
+		if err != nil || got != want {
+			t.Errorf("ParseColour(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseColour("purple"); !errors.Is(err, ErrPlateColour) {
+		t.Errorf("ParseColour(purple) error = %v, want ErrPlateColour", err)
+	}
+	if !YellowGreen.NewEnergy() || Yellow.NewEnergy() {
+		t.Error("NewEnergy: yellow_green is new-energy, yellow is not")
+	}
+}
+
+func TestWithCheckDigit(t *testing.T) {
+	got, err := WithCheckDigit("lfv2a21k0c3041234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NormaliseVIN(got); err != nil {
+		t.Fatalf("NormaliseVIN(WithCheckDigit(...) = %q) error = %v, want nil", got, err)
+	}
+	if got[:8] != "LFV2A21K" || got[9:] != "C3041234" {
+		t.Fatalf("WithCheckDigit changed more than position 9: %q", got)
+	}
+	if _, err := WithCheckDigit("short"); !errors.Is(err, ErrVINLength) {
+		t.Fatalf("WithCheckDigit(short) error = %v, want ErrVINLength", err)
+	}
+}

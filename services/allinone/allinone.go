@@ -1,0 +1,218 @@
+// Package allinone runs every ClearSky service in one process on one port, for a newcomer's
+// first start, a demo, or a small site: with MONGODB_URI unset it embeds FerretDB (MongoDB's wire
+// protocol over SQLite files under the data directory), with REDIS_URL unset it runs an
+// in-process Redis, and on first start it loads the demo data from seeds/.
+package allinone
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/platform"
+	"github.com/clearsky/clearsky/libs/telemetry"
+	"github.com/clearsky/clearsky/seeds"
+	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
+	"github.com/clearsky/clearsky/services/registry"
+)
+
+// Config is the all-in-one's configuration: the platform's, plus where it keeps its files.
+type Config struct {
+	platform.Config
+	DataDir        string // CLEARSKY_DATA_DIR, default ./data
+	OBDAddr        string // CLEARSKY_OBD_ADDR, default :7700 (the OBD gateway's TCP port)
+	RegistryPolicy string // CLEARSKY_REGISTRY_POLICY, optional
+	NoSeed         bool   // CLEARSKY_NO_SEED=1 skips the demo data
+}
+
+// FromEnv reads the all-in-one's Config.
+func FromEnv(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	pc, err := platform.FromEnv(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Config: pc, DataDir: getenv("CLEARSKY_DATA_DIR"), OBDAddr: getenv("CLEARSKY_OBD_ADDR"),
+		RegistryPolicy: getenv("CLEARSKY_REGISTRY_POLICY"), NoSeed: getenv("CLEARSKY_NO_SEED") == "1"}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.OBDAddr == "" {
+		c.OBDAddr = ":7700"
+	}
+	return c, nil
+}
+
+// Secret returns the token-signing secret: CLEARSKY_JWT_SECRET when set, otherwise the one kept
+// in the data directory, made on first use. The server and the token subcommand share it.
+func Secret(c Config) ([]byte, error) {
+	if c.JWTSecret != "" {
+		if len(c.JWTSecret) < 32 {
+			return nil, errors.New("CLEARSKY_JWT_SECRET must be at least 32 bytes")
+		}
+		return []byte(c.JWTSecret), nil
+	}
+	path := filepath.Join(c.DataDir, "jwt-secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", c.DataDir, err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return []byte(secret), nil
+}
+
+// Run starts everything and serves until ctx ends. It tells out where to go next.
+func Run(ctx context.Context, c Config, out io.Writer) error {
+	logger := telemetry.NewLogger(os.Stderr, c.LogLevel).With("service", "allinone")
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir %s (set CLEARSKY_DATA_DIR to a writable folder): %w", c.DataDir, err)
+	}
+	secret, err := Secret(c)
+	if err != nil {
+		return err
+	}
+	c.JWTSecret = string(secret)
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "clearsky-allinone", Version: c.Version})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	if c.MongoURI == "" {
+		fmt.Fprintf(out, "starting embedded MongoDB (FerretDB on SQLite) in %s ...\n", filepath.Join(c.DataDir, "mongodb"))
+		quiet := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		srv, err := embeddb.Start(ctx, "127.0.0.1:0", filepath.Join(c.DataDir, "mongodb"), quiet)
+		if err != nil {
+			return err
+		}
+		defer srv.Wait()
+		defer cancel()
+		c.MongoURI = srv.URI()
+	}
+	if c.RedisURL == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("start in-process redis: %w", err)
+		}
+		defer m.Close()
+		c.RedisURL = "redis://" + m.Addr() + "/0"
+		fmt.Fprintf(out, "started in-process Redis on %s (set REDIS_URL to use a real one)\n", m.Addr())
+	}
+	deps, closeDeps, err := platform.Open(ctx, c.Config, logger, tel)
+	if err != nil {
+		return err
+	}
+	defer closeDeps()
+	engine, svcs, err := Build(ctx, c, deps)
+	if err != nil {
+		return err
+	}
+	if !c.NoSeed {
+		if err := seed(ctx, deps.DB, engine, deps.Keys, out); err != nil {
+			return err
+		}
+	}
+	banner(out, c)
+	return platform.Serve(ctx, c.HTTPAddr, engine, logger, svcs...)
+}
+
+// Build creates every service on deps and serves their routes from one engine.
+func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []platform.Service, error) {
+	reg, err := registry.New(ctx, registry.Config{PolicyFile: c.RegistryPolicy}, deps)
+	if err != nil {
+		return nil, nil, err
+	}
+	svcs := []platform.Service{reg}
+	engine := platform.Engine("allinone", deps)
+	for _, s := range svcs {
+		s.Routes(engine)
+	}
+	return engine, svcs, nil
+}
+
+// seed applies each demo file once: a file already applied with the same content is skipped.
+func seed(ctx context.Context, db *mongo.Database, h gin.IRoutes, keys *auth.Keys, out io.Writer) error {
+	files, err := seeds.Demo()
+	if err != nil {
+		return err
+	}
+	runs := db.Collection("seed_runs")
+	for _, f := range files {
+		n, err := runs.CountDocuments(ctx, bson.D{{Key: "_id", Value: f.Name}, {Key: "hash", Value: f.Hash}})
+		if err != nil {
+			return fmt.Errorf("read seed state: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		fmt.Fprintf(out, "loading demo data %s (%d calls) ...\n", f.Name, len(f.Steps))
+		r, err := seeds.Apply(ctx, h.(*gin.Engine), keys, f)
+		if err != nil {
+			return fmt.Errorf("load demo data: %w (start with CLEARSKY_NO_SEED=1 to skip it)", err)
+		}
+		fmt.Fprintf(out, "  %d created, %d already present\n", r.Created, r.Present)
+		_, err = runs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: f.Name}},
+			bson.D{{Key: "_id", Value: f.Name}, {Key: "hash", Value: f.Hash}, {Key: "applied_at", Value: time.Now().UTC()}},
+			options.Replace().SetUpsert(true))
+		if err != nil {
+			return fmt.Errorf("record seed state: %w", err)
+		}
+	}
+	return nil
+}
+
+func banner(out io.Writer, c Config) {
+	host := c.HTTPAddr
+	if strings.HasPrefix(host, ":") {
+		host = "localhost" + host
+	}
+	fmt.Fprintf(out, `
+ClearSky is running: http://%[1]s  (health: /healthz, readiness: /readyz, metrics: /metrics)
+Data: %[2]s
+
+Get a token for a role (police, fleet, station, lab, bureau, construction, transport, repair, sensor, admin):
+  go run ./services/allinone/cmd/clearsky token -role police
+  go run ./services/allinone/cmd/clearsky token -role fleet -tenant fleet-shuozhou-logistics
+Then, for example:
+  TOKEN=$(go run ./services/allinone/cmd/clearsky token -role police | tail -n1)
+  curl -H "Authorization: Bearer $TOKEN" 'http://%[1]s/v1/registry/status?plate=晋F89012&colour=yellow'
+See README.md for more.
+`, host, c.DataDir)
+}

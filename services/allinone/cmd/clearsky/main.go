@@ -1,0 +1,110 @@
+// Command clearsky is the all-in-one ClearSky: every service in one process on one port, with an
+// embedded MongoDB (FerretDB) and an in-process Redis unless MONGODB_URI and REDIS_URL say
+// otherwise. Subcommands:
+//
+//	clearsky [run]                     start the platform (the default)
+//	clearsky token -role R [-tenant T] print a bearer token (last line of output)
+//	clearsky ferretdb -addr A -dir D   run only the embedded FerretDB (the tests' MongoDB)
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/services/allinone"
+	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "clearsky:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	cfg, err := allinone.FromEnv(nil)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "run":
+		return allinone.Run(ctx, cfg, out)
+	case "token":
+		return token(cfg, args, out)
+	case "ferretdb":
+		return ferret(ctx, args, out)
+	default:
+		return fmt.Errorf("unknown command %q: use run, token or ferretdb", cmd)
+	}
+}
+
+func token(cfg allinone.Config, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	role := fs.String("role", "", "role: police, fleet, station, lab, bureau, construction, transport, repair, sensor, admin")
+	tenant := fs.String("tenant", "", "organisation id, required for fleet, station, lab, construction, repair and sensor")
+	subject := fs.String("subject", "", "who the token is for (recorded in audit trails); defaults to role@tenant")
+	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := auth.ParseRole(*role)
+	if err != nil {
+		return fmt.Errorf("%w: pass -role with one of police, fleet, station, lab, bureau, construction, transport, repair, sensor, admin", err)
+	}
+	secret, err := allinone.Secret(cfg)
+	if err != nil {
+		return err
+	}
+	keys, err := auth.NewKeys(secret)
+	if err != nil {
+		return err
+	}
+	tok, err := keys.Issue(auth.Principal{Subject: *subject, Role: r, Tenant: *tenant}, time.Now(), *ttl)
+	if err != nil {
+		return fmt.Errorf("%w (pass -tenant ID)", err)
+	}
+	fmt.Fprintf(out, "# %s token%s, valid %s, signed with the secret in %s (or CLEARSKY_JWT_SECRET)\n", r, tenantNote(*tenant), *ttl, filepath.Join(cfg.DataDir, "jwt-secret"))
+	fmt.Fprintln(out, tok)
+	return nil
+}
+
+func tenantNote(t string) string {
+	if t == "" {
+		return ""
+	}
+	return " for " + t
+}
+
+func ferret(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("ferretdb", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:27017", "listen address")
+	dir := fs.String("dir", "./data/ferretdb-test", "SQLite data directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	quiet := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv, err := embeddb.Start(ctx, *addr, *dir, quiet)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, srv.URI())
+	srv.Wait()
+	return nil
+}

@@ -1,0 +1,54 @@
+// Package embeddb runs a FerretDB server (the MongoDB wire protocol over SQLite files) inside the
+// current process. It is the all-in-one's stand-in for MongoDB when MONGODB_URI is unset, and the
+// server that `clearsky ferretdb` starts for the integration tests.
+package embeddb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// Server is a running embedded FerretDB.
+type Server struct {
+	f    *ferretdb.FerretDB
+	done chan struct{}
+}
+
+// Start binds addr (host:port; port 0 picks a free one) and serves the SQLite databases kept as
+// files in dir, which is created when missing. The server stops when ctx is cancelled; Wait
+// blocks until it has.
+func Start(ctx context.Context, addr, dir string, logger *slog.Logger) (*Server, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded mongodb data dir %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return nil, fmt.Errorf("create embedded mongodb data dir %q: %w", abs, err)
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded mongodb on %s: %w", addr, err)
+	}
+	s := &Server{f: f, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = f.Run(ctx)
+	}()
+	return s, nil
+}
+
+// URI is the mongodb:// address clients connect to.
+func (s *Server) URI() string { return s.f.MongoDBURI() }
+
+// Wait blocks until the server has stopped after its context was cancelled.
+func (s *Server) Wait() { <-s.done }

@@ -1,0 +1,435 @@
+// Package handler is the registry's HTTP edge: routes, request and response bodies, and their
+// translation to the vehicle core. Rules live in the core; this package only decodes, calls and
+// encodes.
+package handler
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/problem"
+	"github.com/clearsky/clearsky/libs/request"
+	"github.com/clearsky/clearsky/libs/vehicleid"
+	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
+)
+
+// Handler serves the registry's routes.
+type Handler struct {
+	svc *vehicle.Service
+	log *slog.Logger
+}
+
+// New returns the registry's handler.
+func New(svc *vehicle.Service, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
+
+// Routes registers the registry's routes on r.
+func (h *Handler) Routes(r gin.IRouter) {
+	onErr := func(c *gin.Context, err error) { problem.Write(c, h.log, err) }
+	need := func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
+	wrap := func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(h.log, f) }
+	readers := []auth.Role{auth.Fleet, auth.Bureau, auth.Police, auth.Construction, auth.Transport}
+
+	v := r.Group("/v1/vehicles")
+	v.POST("", need(auth.Fleet, auth.Bureau), wrap(h.register))
+	v.GET("", need(readers...), wrap(h.list))
+	v.GET("/:vin", need(readers...), wrap(h.get))
+	v.PATCH("/:vin", need(auth.Fleet, auth.Bureau, auth.Police), wrap(h.update))
+	v.PUT("/:vin/terminal", need(auth.Fleet, auth.Bureau), wrap(h.bindTerminal))
+	v.GET("/:vin/screenings", need(auth.Police, auth.Bureau), wrap(h.listScreenings))
+	r.GET("/v1/registry/status", need(auth.Police, auth.Bureau, auth.Construction), wrap(h.status))
+	r.POST("/v1/screenings", need(auth.Police, auth.Bureau), wrap(h.screen))
+	r.GET("/v1/screenings/:id", need(auth.Police, auth.Bureau), wrap(h.getScreening))
+	r.GET("/v1/reports/phase-out", need(auth.Fleet, auth.Bureau, auth.Police, auth.Transport), wrap(h.phaseOut))
+	r.GET("/v1/reports/clean-energy", need(auth.Bureau, auth.Transport), wrap(h.cleanEnergy))
+}
+
+// vehicleBody is a vehicle as clients send it on POST.
+type vehicleBody struct {
+	VIN              string        `json:"vin"`
+	Plate            string        `json:"plate"`
+	PlateColour      string        `json:"plate_colour"`
+	FuelType         string        `json:"fuel_type"`
+	EmissionStandard string        `json:"emission_standard"`
+	Category         string        `json:"category"`
+	Use              string        `json:"use"`
+	ServiceClass     string        `json:"service_class"`
+	Maker            string        `json:"maker"`
+	Owner            string        `json:"owner"`
+	FleetID          string        `json:"fleet_id"`
+	RegisteredOn     request.Date  `json:"registered_on"`
+	RegisteredPlace  string        `json:"registered_place"`
+	GrossMassKg      int           `json:"gross_mass_kg"`
+	LeanBurn         bool          `json:"lean_burn"`
+	ConvertedGas     bool          `json:"converted_gas"`
+	ScrapDue         *request.Date `json:"scrap_due"`
+	Status           string        `json:"status"`
+	StatusReason     string        `json:"status_reason"`
+}
+
+func (b vehicleBody) vehicle() vehicle.Vehicle {
+	v := vehicle.Vehicle{VIN: b.VIN, Plate: b.Plate, PlateColour: vehicleid.Colour(b.PlateColour), FuelType: vehicle.FuelType(b.FuelType),
+		EmissionStandard: vehicle.Standard(b.EmissionStandard), Category: vehicle.Category(b.Category), Use: vehicle.Use(b.Use),
+		ServiceClass: vehicle.ServiceClass(b.ServiceClass), Maker: b.Maker, Owner: b.Owner, FleetID: b.FleetID,
+		RegisteredOn: b.RegisteredOn.Time, RegisteredPlace: b.RegisteredPlace, GrossMassKg: b.GrossMassKg,
+		LeanBurn: b.LeanBurn, ConvertedGas: b.ConvertedGas, Status: vehicle.Status(b.Status), StatusReason: b.StatusReason}
+	if b.ScrapDue != nil {
+		v.ScrapDue = b.ScrapDue.Time
+	}
+	return v
+}
+
+// vehicleJSON is a vehicle as the API returns it.
+type vehicleJSON struct {
+	VIN              string            `json:"vin"`
+	Plate            string            `json:"plate"`
+	PlateColour      string            `json:"plate_colour"`
+	FuelType         string            `json:"fuel_type"`
+	EmissionStandard string            `json:"emission_standard"`
+	Category         string            `json:"category"`
+	Use              string            `json:"use"`
+	ServiceClass     string            `json:"service_class"`
+	Maker            string            `json:"maker"`
+	Owner            string            `json:"owner,omitempty"`
+	FleetID          string            `json:"fleet_id,omitempty"`
+	RegisteredOn     request.Date      `json:"registered_on"`
+	RegisteredPlace  string            `json:"registered_place,omitempty"`
+	GrossMassKg      int               `json:"gross_mass_kg,omitempty"`
+	LeanBurn         bool              `json:"lean_burn"`
+	ConvertedGas     bool              `json:"converted_gas"`
+	ScrapDue         *request.Date     `json:"scrap_due,omitempty"`
+	Status           string            `json:"status"`
+	StatusReason     string            `json:"status_reason,omitempty"`
+	Heavy            bool              `json:"heavy"`
+	NewEnergy        bool              `json:"new_energy"`
+	Terminal         *vehicle.Terminal `json:"terminal,omitempty"`
+	LastInspection   *inspectionJSON   `json:"last_inspection,omitempty"`
+	CreatedAt        time.Time         `json:"created_at"`
+	UpdatedAt        time.Time         `json:"updated_at"`
+	UpdatedBy        string            `json:"updated_by"`
+	Version          int64             `json:"version"`
+	PhaseOut         *vehicle.PhaseOut `json:"phase_out,omitempty"`
+}
+
+type inspectionJSON struct {
+	ReportID    string       `json:"report_id"`
+	StationID   string       `json:"station_id"`
+	Result      string       `json:"result"`
+	InspectedOn request.Date `json:"inspected_on"`
+}
+
+func (h *Handler) toJSON(v vehicle.Vehicle) vehicleJSON {
+	j := vehicleJSON{VIN: v.VIN, Plate: v.Plate, PlateColour: string(v.PlateColour), FuelType: string(v.FuelType),
+		EmissionStandard: string(v.EmissionStandard), Category: string(v.Category), Use: string(v.Use),
+		ServiceClass: string(v.ServiceClass), Maker: v.Maker, Owner: v.Owner, FleetID: v.FleetID,
+		RegisteredOn: request.Date{Time: v.RegisteredOn}, RegisteredPlace: v.RegisteredPlace, GrossMassKg: v.GrossMassKg,
+		LeanBurn: v.LeanBurn, ConvertedGas: v.ConvertedGas, Status: string(v.Status), StatusReason: v.StatusReason,
+		Heavy: v.Heavy(), NewEnergy: v.NewEnergy(), Terminal: v.Terminal,
+		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, UpdatedBy: v.UpdatedBy, Version: v.Version}
+	if !v.ScrapDue.IsZero() {
+		j.ScrapDue = &request.Date{Time: v.ScrapDue}
+	}
+	if r := v.LastInspection; r != nil {
+		j.LastInspection = &inspectionJSON{ReportID: r.ReportID, StationID: r.StationID, Result: r.Result, InspectedOn: request.Date{Time: r.InspectedOn}}
+	}
+	if po := vehicle.PhaseOutOf(v, h.svc.Policy(), time.Now()); po.Listed {
+		j.PhaseOut = &po
+	}
+	return j
+}
+
+func (h *Handler) register(c *gin.Context) error {
+	var b vehicleBody
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	v, err := h.svc.Register(c.Request.Context(), auth.Caller(c), b.vehicle())
+	if err != nil {
+		return err
+	}
+	c.Header("Location", "/v1/vehicles/"+v.VIN)
+	c.JSON(http.StatusCreated, h.toJSON(v))
+	return nil
+}
+
+func (h *Handler) get(c *gin.Context) error {
+	v, err := h.svc.Get(c.Request.Context(), auth.Caller(c), c.Param("vin"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.toJSON(v))
+	return nil
+}
+
+type listJSON struct {
+	Items      []vehicleJSON `json:"items"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+}
+
+func (h *Handler) list(c *gin.Context) error {
+	limit, err := request.Limit(c, 50, 500)
+	if err != nil {
+		return err
+	}
+	after, err := request.Cursor(c)
+	if err != nil {
+		return err
+	}
+	f := vehicle.Filter{FleetID: c.Query("fleet_id"), Status: vehicle.Status(c.Query("status")), FuelType: vehicle.FuelType(c.Query("fuel_type")),
+		EmissionStandard: vehicle.Standard(c.Query("emission_standard")), Category: vehicle.Category(c.Query("category")),
+		Use: vehicle.Use(c.Query("use")), ServiceClass: vehicle.ServiceClass(c.Query("service_class")), Maker: c.Query("maker"), Plate: c.Query("plate")}
+	vs, next, err := h.svc.List(c.Request.Context(), auth.Caller(c), f, after, limit)
+	if err != nil {
+		return err
+	}
+	out := listJSON{Items: make([]vehicleJSON, 0, len(vs)), NextCursor: request.EncodeCursor(next)}
+	for _, v := range vs {
+		out.Items = append(out.Items, h.toJSON(v))
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// patchBody is a PATCH body: every field optional; unknown fields refused.
+type patchBody struct {
+	Plate            *string       `json:"plate"`
+	PlateColour      *string       `json:"plate_colour"`
+	FuelType         *string       `json:"fuel_type"`
+	EmissionStandard *string       `json:"emission_standard"`
+	Category         *string       `json:"category"`
+	Use              *string       `json:"use"`
+	ServiceClass     *string       `json:"service_class"`
+	Maker            *string       `json:"maker"`
+	Owner            *string       `json:"owner"`
+	RegisteredPlace  *string       `json:"registered_place"`
+	GrossMassKg      *int          `json:"gross_mass_kg"`
+	LeanBurn         *bool         `json:"lean_burn"`
+	ConvertedGas     *bool         `json:"converted_gas"`
+	ScrapDue         *request.Date `json:"scrap_due"`
+	Status           *string       `json:"status"`
+	StatusReason     *string       `json:"status_reason"`
+	FleetID          *string       `json:"fleet_id"`
+}
+
+func conv[T ~string](s *string) *T {
+	if s == nil {
+		return nil
+	}
+	v := T(*s)
+	return &v
+}
+
+func (h *Handler) update(c *gin.Context) error {
+	var b patchBody
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	p := vehicle.Patch{Plate: b.Plate, PlateColour: b.PlateColour, FuelType: conv[vehicle.FuelType](b.FuelType),
+		EmissionStandard: conv[vehicle.Standard](b.EmissionStandard), Category: conv[vehicle.Category](b.Category),
+		Use: conv[vehicle.Use](b.Use), ServiceClass: conv[vehicle.ServiceClass](b.ServiceClass), Maker: b.Maker, Owner: b.Owner,
+		RegisteredPlace: b.RegisteredPlace, GrossMassKg: b.GrossMassKg, LeanBurn: b.LeanBurn, ConvertedGas: b.ConvertedGas,
+		Status: conv[vehicle.Status](b.Status), StatusReason: b.StatusReason, FleetID: b.FleetID}
+	if b.ScrapDue != nil {
+		p.ScrapDue = &b.ScrapDue.Time
+	}
+	v, err := h.svc.Update(c.Request.Context(), auth.Caller(c), c.Param("vin"), p)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.toJSON(v))
+	return nil
+}
+
+func (h *Handler) bindTerminal(c *gin.Context) error {
+	var b struct {
+		ICCID string `json:"iccid"`
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	v, err := h.svc.BindTerminal(c.Request.Context(), auth.Caller(c), c.Param("vin"), b.ICCID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.toJSON(v))
+	return nil
+}
+
+func (h *Handler) status(c *gin.Context) error {
+	st, err := h.svc.StatusByPlate(c.Request.Context(), auth.Caller(c), c.Query("plate"), c.Query("colour"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, st)
+	return nil
+}
+
+type screeningBody struct {
+	Purpose          string          `json:"purpose"`
+	VIN              string          `json:"vin"`
+	Vehicle          *vehicleBody    `json:"vehicle"`
+	InspectionReport *inspectionJSON `json:"inspection_report"`
+}
+
+type screeningJSON struct {
+	ID               string           `json:"screening_id"`
+	VIN              string           `json:"vin"`
+	Plate            string           `json:"plate,omitempty"`
+	Purpose          string           `json:"purpose"`
+	Decision         string           `json:"decision"`
+	Reasons          []vehicle.Reason `json:"reasons"`
+	PhaseOut         vehicle.PhaseOut `json:"phase_out"`
+	InspectionReport *inspectionJSON  `json:"inspection_report,omitempty"`
+	DecidedAt        time.Time        `json:"decided_at"`
+	DecidedBy        string           `json:"decided_by"`
+}
+
+func screeningOut(s vehicle.Screening) screeningJSON {
+	j := screeningJSON{ID: s.ID, VIN: s.VIN, Plate: s.Plate, Purpose: string(s.Purpose), Decision: string(s.Decision),
+		Reasons: s.Reasons, PhaseOut: s.PhaseOut, DecidedAt: s.DecidedAt, DecidedBy: s.DecidedBy}
+	if j.Reasons == nil {
+		j.Reasons = []vehicle.Reason{}
+	}
+	if r := s.Report; r != nil {
+		j.InspectionReport = &inspectionJSON{ReportID: r.ReportID, StationID: r.StationID, Result: r.Result, InspectedOn: request.Date{Time: r.InspectedOn}}
+	}
+	return j
+}
+
+func (h *Handler) screen(c *gin.Context) error {
+	var b screeningBody
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	req := vehicle.ScreeningRequest{Purpose: vehicle.Purpose(b.Purpose), VIN: b.VIN}
+	if req.Purpose == vehicle.ForRegistration {
+		if b.Vehicle == nil {
+			return apperr.Invalid("vehicle", "required for a registration screening: the vehicle's data as presented")
+		}
+		req.Candidate = b.Vehicle.vehicle()
+	} else if b.Vehicle != nil {
+		return apperr.Invalid("vehicle", "only for registration screenings; an inspection mark names the registered vin")
+	}
+	if r := b.InspectionReport; r != nil {
+		req.Report = &vehicle.Inspection{ReportID: r.ReportID, StationID: r.StationID, Result: r.Result, InspectedOn: r.InspectedOn.Time}
+	}
+	s, err := h.svc.Screen(c.Request.Context(), auth.Caller(c), req)
+	if err != nil {
+		return err
+	}
+	c.Header("Location", "/v1/screenings/"+s.ID)
+	c.JSON(http.StatusCreated, screeningOut(s))
+	return nil
+}
+
+func (h *Handler) getScreening(c *gin.Context) error {
+	s, err := h.svc.GetScreening(c.Request.Context(), auth.Caller(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, screeningOut(s))
+	return nil
+}
+
+func (h *Handler) listScreenings(c *gin.Context) error {
+	limit, err := request.Limit(c, 20, 200)
+	if err != nil {
+		return err
+	}
+	ss, err := h.svc.ListScreenings(c.Request.Context(), auth.Caller(c), c.Param("vin"), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]screeningJSON, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, screeningOut(s))
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
+	return nil
+}
+
+type phaseOutJSON struct {
+	VIN              string           `json:"vin"`
+	Plate            string           `json:"plate"`
+	PlateColour      string           `json:"plate_colour"`
+	FleetID          string           `json:"fleet_id,omitempty"`
+	FuelType         string           `json:"fuel_type"`
+	EmissionStandard string           `json:"emission_standard"`
+	PhaseOut         vehicle.PhaseOut `json:"phase_out"`
+}
+
+func (h *Handler) phaseOut(c *gin.Context) error {
+	list := c.Query("list")
+	switch list {
+	case "", "diesel_truck_china3", "gas_lean_burn", "gas_converted":
+	default:
+		return apperr.Invalid("list", "must be diesel_truck_china3, gas_lean_burn or gas_converted")
+	}
+	es, err := h.svc.PhaseOutReport(c.Request.Context(), auth.Caller(c), list)
+	if err != nil {
+		return err
+	}
+	out := make([]phaseOutJSON, 0, len(es))
+	overdue := 0
+	for _, e := range es {
+		out = append(out, phaseOutJSON{VIN: e.VIN, Plate: e.Plate, PlateColour: e.PlateColour, FleetID: e.FleetID,
+			FuelType: string(e.FuelType), EmissionStandard: string(e.EmissionStandard), PhaseOut: e.PhaseOut})
+		if e.PhaseOut.Overdue {
+			overdue++
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out, "total": len(out), "overdue": overdue})
+	return nil
+}
+
+type shareJSON struct {
+	ServiceClass     string  `json:"service_class"`
+	Total            int     `json:"total"`
+	NewEnergy        int     `json:"new_energy"`
+	CleanEnergy      int     `json:"clean_energy"`
+	NewEnergyShare   float64 `json:"new_energy_share"`
+	CleanEnergyShare float64 `json:"clean_energy_share"`
+	Target           float64 `json:"target"`
+	Measure          string  `json:"measure"`
+	Met              bool    `json:"met"`
+}
+
+func (h *Handler) cleanEnergy(c *gin.Context) error {
+	var ve apperr.ValidationError
+	from, okFrom, err := request.QueryDate(c, "from")
+	if err != nil {
+		ve.Add("from", "must be a YYYY-MM-DD date")
+	}
+	to, okTo, err := request.QueryDate(c, "to")
+	if err != nil {
+		ve.Add("to", "must be a YYYY-MM-DD date")
+	}
+	if err := ve.Err(); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	if !okTo {
+		to = time.Date(now.Year()+1, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if !okFrom {
+		from = time.Date(to.Year()-1, to.Month(), to.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	if !from.Before(to) {
+		return apperr.Invalid("to", "must be after from")
+	}
+	rows, err := h.svc.CleanEnergyReport(c.Request.Context(), auth.Caller(c), from, to)
+	if err != nil {
+		return err
+	}
+	out := make([]shareJSON, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, shareJSON{ServiceClass: string(r.ServiceClass), Total: r.Total, NewEnergy: r.NewEnergy, CleanEnergy: r.CleanEnergy,
+			NewEnergyShare: r.NewEnergyShare, CleanEnergyShare: r.CleanEnergyShare, Target: r.Target, Measure: r.Measure, Met: r.Met})
+	}
+	c.JSON(http.StatusOK, gin.H{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "rule": "task 13", "classes": out})
+	return nil
+}

@@ -1,0 +1,613 @@
+package vehicle
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/vehicleid"
+)
+
+// Filter narrows a vehicle list. Empty fields match everything.
+type Filter struct {
+	FleetID          string
+	Status           Status
+	FuelType         FuelType
+	EmissionStandard Standard
+	Category         Category
+	Use              Use
+	ServiceClass     ServiceClass
+	Maker            string
+	Plate            string
+}
+
+// Store keeps vehicles and screenings (MongoDB in production).
+type Store interface {
+	// Insert adds a new vehicle, flagged cache-dirty; ErrDuplicateVIN or ErrDuplicatePlate when
+	// taken.
+	Insert(ctx context.Context, v Vehicle) error
+	// Get returns the vehicle with vin, or ErrNotFound.
+	Get(ctx context.Context, vin string) (Vehicle, error)
+	// GetByPlate returns the vehicle carrying plate and colour, or ErrNotFound.
+	GetByPlate(ctx context.Context, plate string, colour vehicleid.Colour) (Vehicle, error)
+	// List returns up to limit vehicles matching f with VIN after the given one, by VIN.
+	List(ctx context.Context, f Filter, afterVIN string, limit int) ([]Vehicle, error)
+	// Each calls fn for every vehicle matching f (reports).
+	Each(ctx context.Context, f Filter, fn func(Vehicle) error) error
+	// Replace stores v, flagged cache-dirty, if the stored version is still v.Version-1;
+	// ErrVersionConflict otherwise.
+	Replace(ctx context.Context, v Vehicle) error
+	// SetCacheDirty marks (or clears) that the vehicle's Redis status may be stale. Clearing only
+	// happens when the stored version is still version.
+	SetCacheDirty(ctx context.Context, vin string, dirty bool, version int64) error
+	// Dirty returns up to limit vehicles whose Redis status may be stale.
+	Dirty(ctx context.Context, limit int) ([]Vehicle, error)
+	// InsertScreening stores a decision.
+	InsertScreening(ctx context.Context, s Screening) error
+	// GetScreening returns a decision, or ErrScreeningNotFound.
+	GetScreening(ctx context.Context, id string) (Screening, error)
+	// ListScreenings returns the newest decisions about vin.
+	ListScreenings(ctx context.Context, vin string, limit int) ([]Screening, error)
+}
+
+// StatusCache holds each vehicle's compact status for the checkpoint (Redis).
+type StatusCache interface {
+	Put(ctx context.Context, s Summary) error
+	// Delete removes the entry of a plate key the vehicle no longer carries.
+	Delete(ctx context.Context, plateKey string) error
+}
+
+// Auditor records lookups of personal data.
+type Auditor interface {
+	Record(ctx context.Context, p auth.Principal, action, subject string, detail map[string]any) error
+}
+
+// Screening is a stored screening decision.
+type Screening struct {
+	ID        string
+	VIN       string
+	Plate     string
+	Purpose   Purpose
+	Decision  Decision
+	Reasons   []Reason
+	PhaseOut  PhaseOut
+	Report    *Inspection
+	DecidedAt time.Time
+	DecidedBy string
+	Role      auth.Role
+}
+
+// Service applies the registry's rules on top of a Store and a StatusCache.
+type Service struct {
+	store  Store
+	cache  StatusCache
+	audit  Auditor
+	policy Policy
+	log    *slog.Logger
+	tracer trace.Tracer
+	now    func() time.Time
+}
+
+// NewService returns the registry's core.
+func NewService(store Store, cache StatusCache, audit Auditor, policy Policy, log *slog.Logger, tp trace.TracerProvider) *Service {
+	return &Service{store: store, cache: cache, audit: audit, policy: policy, log: log,
+		tracer: tp.Tracer("github.com/clearsky/clearsky/services/registry"), now: time.Now}
+}
+
+// Policy returns the registration policy in force.
+func (s *Service) Policy() Policy { return s.policy }
+
+func forbidden(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, apperr.ErrForbidden)...)
+}
+
+// canSee reports whether p may read v: fleets only their own vehicles.
+func canSee(p auth.Principal, v Vehicle) bool {
+	switch p.Role {
+	case auth.Admin, auth.Bureau, auth.Police, auth.Construction, auth.Transport:
+		return true
+	case auth.Fleet:
+		return v.FleetID == p.Tenant
+	}
+	return false
+}
+
+// Register adds a vehicle. A fleet registers for itself; the bureau and admin may name the
+// fleet. Only the bureau, police and admin may set a status other than active.
+func (s *Service) Register(ctx context.Context, p auth.Principal, v Vehicle) (Vehicle, error) {
+	switch p.Role {
+	case auth.Fleet:
+		if v.FleetID != "" && v.FleetID != p.Tenant {
+			return Vehicle{}, apperr.Invalid("fleet_id", "a fleet registers vehicles for itself only; leave fleet_id out")
+		}
+		v.FleetID = p.Tenant
+		if v.Status != "" && v.Status != Active {
+			return Vehicle{}, apperr.Invalid("status", "only the bureau or the police set a vehicle's status")
+		}
+	case auth.Bureau, auth.Admin:
+	default:
+		return Vehicle{}, forbidden("role %s may not register vehicles", p.Role)
+	}
+	if err := v.Validate(); err != nil {
+		return Vehicle{}, err
+	}
+	if v.Terminal != nil || v.LastInspection != nil {
+		return Vehicle{}, apperr.Invalid("body", "terminal and inspection are set through their own routes")
+	}
+	now := s.now().UTC()
+	v.CreatedAt, v.UpdatedAt, v.UpdatedBy, v.Version = now, now, p.Subject, 1
+	if _, err := s.store.GetByPlate(ctx, v.Plate, v.PlateColour); err == nil {
+		return Vehicle{}, ErrDuplicatePlate
+	} else if !errors.Is(err, ErrNotFound) {
+		return Vehicle{}, err
+	}
+	if err := s.store.Insert(ctx, v); err != nil {
+		return Vehicle{}, err
+	}
+	s.publish(ctx, v, "")
+	return v, nil
+}
+
+// Get returns a vehicle the caller may see; another fleet's vehicle is "not found". Reads by
+// anyone but the owning fleet are audited (the record names the owner).
+func (s *Service) Get(ctx context.Context, p auth.Principal, vin string) (Vehicle, error) {
+	vin, err := vehicleid.NormaliseVIN(vin)
+	if err != nil {
+		return Vehicle{}, apperr.Invalid("vin", err.Error())
+	}
+	v, err := s.store.Get(ctx, vin)
+	if err != nil {
+		return Vehicle{}, err
+	}
+	return s.reveal(ctx, p, v, "get_vehicle")
+}
+
+// GetByPlate returns the vehicle carrying a plate, under the same rules as Get.
+func (s *Service) GetByPlate(ctx context.Context, p auth.Principal, plate, colour string) (Vehicle, error) {
+	pl, c, err := ParsePlate(plate, colour)
+	if err != nil {
+		return Vehicle{}, err
+	}
+	v, err := s.store.GetByPlate(ctx, pl, c)
+	if err != nil {
+		return Vehicle{}, err
+	}
+	return s.reveal(ctx, p, v, "get_vehicle_by_plate")
+}
+
+func (s *Service) reveal(ctx context.Context, p auth.Principal, v Vehicle, action string) (Vehicle, error) {
+	if !canSee(p, v) {
+		return Vehicle{}, ErrNotFound
+	}
+	if p.Role != auth.Fleet {
+		if err := s.audit.Record(ctx, p, action, v.VIN, map[string]any{"plate": v.Plate}); err != nil {
+			return Vehicle{}, err
+		}
+	}
+	return v, nil
+}
+
+// ParsePlate normalises a plate and colour, naming the field at fault.
+func ParsePlate(plate, colour string) (string, vehicleid.Colour, error) {
+	var ve apperr.ValidationError
+	pl, err := vehicleid.NormalisePlate(plate)
+	if err != nil {
+		ve.Add("plate", err.Error())
+	}
+	c, err := vehicleid.ParseColour(colour)
+	if err != nil {
+		ve.Add("colour", err.Error())
+	}
+	return pl, c, ve.Err()
+}
+
+// List returns a page of the vehicles the caller may see, and the VIN to continue after ("" at
+// the end). A fleet's filter is pinned to itself.
+func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, afterVIN string, limit int) ([]Vehicle, string, error) {
+	switch p.Role {
+	case auth.Fleet:
+		if f.FleetID != "" && f.FleetID != p.Tenant {
+			return nil, "", forbidden("a fleet lists only its own vehicles")
+		}
+		f.FleetID = p.Tenant
+	case auth.Admin, auth.Bureau, auth.Police, auth.Construction, auth.Transport:
+	default:
+		return nil, "", forbidden("role %s may not list vehicles", p.Role)
+	}
+	if f.Plate != "" {
+		pl, err := vehicleid.NormalisePlate(f.Plate)
+		if err != nil {
+			return nil, "", apperr.Invalid("plate", err.Error())
+		}
+		f.Plate = pl
+	}
+	vs, err := s.store.List(ctx, f, afterVIN, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.Role != auth.Fleet {
+		// Lists leave out the owner's name, personal data whose reads are audited one by one.
+		for i := range vs {
+			vs[i].Owner = ""
+		}
+	}
+	next := ""
+	if len(vs) > limit {
+		vs = vs[:limit]
+		next = vs[limit-1].VIN
+	}
+	return vs, next, nil
+}
+
+// Patch is a partial update; nil fields are left alone.
+type Patch struct {
+	Plate            *string
+	PlateColour      *string
+	FuelType         *FuelType
+	EmissionStandard *Standard
+	Category         *Category
+	Use              *Use
+	ServiceClass     *ServiceClass
+	Maker            *string
+	Owner            *string
+	RegisteredPlace  *string
+	GrossMassKg      *int
+	LeanBurn         *bool
+	ConvertedGas     *bool
+	ScrapDue         *time.Time
+	Status           *Status
+	StatusReason     *string
+	FleetID          *string
+}
+
+// Update applies a patch. The owning fleet may change its vehicle's details; only the bureau,
+// the police and admin change the status; only the bureau and admin move it to another fleet.
+func (s *Service) Update(ctx context.Context, p auth.Principal, vin string, patch Patch) (Vehicle, error) {
+	if !p.Is(auth.Fleet, auth.Bureau, auth.Police, auth.Admin) {
+		return Vehicle{}, forbidden("role %s may not change vehicles", p.Role)
+	}
+	vin, err := vehicleid.NormaliseVIN(vin)
+	if err != nil {
+		return Vehicle{}, apperr.Invalid("vin", err.Error())
+	}
+	old, err := s.store.Get(ctx, vin)
+	if err != nil {
+		return Vehicle{}, err
+	}
+	if !canSee(p, old) {
+		return Vehicle{}, ErrNotFound
+	}
+	if (patch.Status != nil || patch.StatusReason != nil) && !p.Is(auth.Bureau, auth.Police, auth.Admin) {
+		return Vehicle{}, apperr.Invalid("status", "only the bureau or the police change a vehicle's status")
+	}
+	if patch.FleetID != nil && !p.Is(auth.Bureau, auth.Admin) {
+		return Vehicle{}, apperr.Invalid("fleet_id", "only the bureau moves a vehicle to another fleet")
+	}
+	if p.Role == auth.Police && patchTouchesDetails(patch) {
+		return Vehicle{}, apperr.Invalid("body", "the police change only status and status_reason")
+	}
+	v := old
+	applyPatch(&v, patch)
+	if err := v.Validate(); err != nil {
+		return Vehicle{}, err
+	}
+	if v.Status != Active && strings.TrimSpace(v.StatusReason) == "" && v.Status != old.Status {
+		return Vehicle{}, apperr.Invalid("status_reason", "say why the status changes")
+	}
+	if v.Plate != old.Plate || v.PlateColour != old.PlateColour {
+		// FerretDB reports a unique-index clash on update as an internal error, so check first.
+		if other, err := s.store.GetByPlate(ctx, v.Plate, v.PlateColour); err == nil && other.VIN != v.VIN {
+			return Vehicle{}, ErrDuplicatePlate
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return Vehicle{}, err
+		}
+	}
+	v.UpdatedAt, v.UpdatedBy, v.Version = s.now().UTC(), p.Subject, old.Version+1
+	if err := s.save(ctx, v, old); err != nil {
+		return Vehicle{}, err
+	}
+	return v, nil
+}
+
+func patchTouchesDetails(p Patch) bool {
+	return p.Plate != nil || p.PlateColour != nil || p.FuelType != nil || p.EmissionStandard != nil ||
+		p.Category != nil || p.Use != nil || p.ServiceClass != nil || p.Maker != nil || p.Owner != nil ||
+		p.RegisteredPlace != nil || p.GrossMassKg != nil || p.LeanBurn != nil || p.ConvertedGas != nil ||
+		p.ScrapDue != nil || p.FleetID != nil
+}
+
+func applyPatch(v *Vehicle, p Patch) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&v.Plate, p.Plate)
+	if p.PlateColour != nil {
+		v.PlateColour = vehicleid.Colour(*p.PlateColour)
+	}
+	if p.FuelType != nil {
+		v.FuelType = *p.FuelType
+	}
+	if p.EmissionStandard != nil {
+		v.EmissionStandard = *p.EmissionStandard
+	}
+	if p.Category != nil {
+		v.Category = *p.Category
+	}
+	if p.Use != nil {
+		v.Use = *p.Use
+	}
+	if p.ServiceClass != nil {
+		v.ServiceClass = *p.ServiceClass
+	}
+	set(&v.Maker, p.Maker)
+	set(&v.Owner, p.Owner)
+	set(&v.RegisteredPlace, p.RegisteredPlace)
+	set(&v.StatusReason, p.StatusReason)
+	set(&v.FleetID, p.FleetID)
+	if p.GrossMassKg != nil {
+		v.GrossMassKg = *p.GrossMassKg
+	}
+	if p.LeanBurn != nil {
+		v.LeanBurn = *p.LeanBurn
+	}
+	if p.ConvertedGas != nil {
+		v.ConvertedGas = *p.ConvertedGas
+	}
+	if p.ScrapDue != nil {
+		v.ScrapDue = *p.ScrapDue
+	}
+	if p.Status != nil {
+		v.Status = *p.Status
+	}
+}
+
+// BindTerminal binds an OBD terminal (by its SIM's ICCID) to a heavy vehicle; the OBD gateway
+// accepts logins only from bound vehicles. The owning fleet or the bureau may bind.
+func (s *Service) BindTerminal(ctx context.Context, p auth.Principal, vin, iccid string) (Vehicle, error) {
+	if !p.Is(auth.Fleet, auth.Bureau, auth.Admin) {
+		return Vehicle{}, forbidden("role %s may not bind terminals", p.Role)
+	}
+	vin, err := vehicleid.NormaliseVIN(vin)
+	if err != nil {
+		return Vehicle{}, apperr.Invalid("vin", err.Error())
+	}
+	iccid = strings.ToUpper(strings.TrimSpace(iccid))
+	if !validICCID(iccid) {
+		return Vehicle{}, apperr.Invalid("iccid", "an ICCID is 19 or 20 digits (the last may be a letter F)")
+	}
+	old, err := s.store.Get(ctx, vin)
+	if err != nil {
+		return Vehicle{}, err
+	}
+	if !canSee(p, old) || (p.Role != auth.Fleet && !p.Is(auth.Bureau, auth.Admin)) {
+		return Vehicle{}, ErrNotFound
+	}
+	if old.Status != Active {
+		return Vehicle{}, fmt.Errorf("vehicle is %s, not active: %w", old.Status, apperr.ErrConflict)
+	}
+	v := old
+	v.Terminal = &Terminal{ICCID: iccid, BoundAt: s.now().UTC(), BoundBy: p.Subject}
+	v.UpdatedAt, v.UpdatedBy, v.Version = v.Terminal.BoundAt, p.Subject, old.Version+1
+	if err := s.save(ctx, v, old); err != nil {
+		return Vehicle{}, err
+	}
+	return v, nil
+}
+
+func validICCID(s string) bool {
+	if len(s) != 19 && len(s) != 20 {
+		return false
+	}
+	for i, r := range s {
+		if !(r >= '0' && r <= '9') && !(i == len(s)-1 && r == 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// save writes v over old, keeping Redis coherent through an outbox flag on the same document:
+// the write marks the cache dirty, the publish follows, and only a successful publish clears the
+// flag. A crash or a Redis outage in between leaves the flag set for Republish to finish.
+func (s *Service) save(ctx context.Context, v, old Vehicle) error {
+	if err := s.store.Replace(ctx, v); err != nil {
+		return err
+	}
+	oldKey := ""
+	if old.PlateKey() != v.PlateKey() {
+		oldKey = old.PlateKey()
+	}
+	s.publish(ctx, v, oldKey)
+	return nil
+}
+
+// publish puts v's status into the cache and clears its dirty flag; failures are logged and
+// left to Republish (Redis is a cache: the write has already succeeded).
+func (s *Service) publish(ctx context.Context, v Vehicle, oldPlateKey string) {
+	ctx, span := s.tracer.Start(ctx, "registry.publish_status", trace.WithAttributes(attribute.String("clearsky.vehicle.vin", v.VIN)))
+	defer span.End()
+	if oldPlateKey != "" {
+		if err := s.cache.Delete(ctx, oldPlateKey); err != nil {
+			s.log.WarnContext(ctx, "status_cache_delete_failed", "vin", v.VIN, "error", err.Error())
+			return
+		}
+	}
+	if err := s.cache.Put(ctx, SummaryOf(v, s.policy, s.now())); err != nil {
+		s.log.WarnContext(ctx, "status_cache_put_failed", "vin", v.VIN, "error", err.Error())
+		return
+	}
+	if err := s.store.SetCacheDirty(ctx, v.VIN, false, v.Version); err != nil {
+		s.log.WarnContext(ctx, "status_cache_flag_failed", "vin", v.VIN, "error", err.Error())
+	}
+}
+
+// Republish publishes every vehicle whose cache entry may be stale; it returns how many it
+// published. The registry runs it on a timer and at start.
+func (s *Service) Republish(ctx context.Context) (int, error) {
+	vs, err := s.store.Dirty(ctx, 500)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, v := range vs {
+		if err := s.cache.Put(ctx, SummaryOf(v, s.policy, s.now())); err != nil {
+			return n, fmt.Errorf("republish %s: %w", v.VIN, err)
+		}
+		if err := s.store.SetCacheDirty(ctx, v.VIN, false, v.Version); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// StatusByPlate reads a plate's status from MongoDB and rebuilds its cache entry: the
+// checkpoint's fallback when the entry is missing. Police and bureau only.
+func (s *Service) StatusByPlate(ctx context.Context, p auth.Principal, plate, colour string) (Summary, error) {
+	if !p.Is(auth.Police, auth.Bureau, auth.Admin, auth.Construction) {
+		return Summary{}, forbidden("role %s may not read vehicle status", p.Role)
+	}
+	pl, c, err := ParsePlate(plate, colour)
+	if err != nil {
+		return Summary{}, err
+	}
+	v, err := s.store.GetByPlate(ctx, pl, c)
+	if err != nil {
+		return Summary{}, err
+	}
+	st := SummaryOf(v, s.policy, s.now())
+	if err := s.cache.Put(ctx, st); err != nil {
+		s.log.WarnContext(ctx, "status_cache_put_failed", "vin", v.VIN, "error", err.Error())
+	}
+	return st, nil
+}
+
+// ScreeningRequest is a screening as asked for.
+type ScreeningRequest struct {
+	Purpose   Purpose
+	Candidate Vehicle // for registration: the vehicle's data as presented
+	VIN       string  // for an inspection mark: the registered vehicle
+	Report    *Inspection
+}
+
+// Screen decides and stores a screening. Registration screenings are the police's (vehicle
+// registration) and the bureau's; inspection-mark screenings also the police's. An approved
+// inspection mark records the report as the vehicle's last inspection, for trace-back.
+func (s *Service) Screen(ctx context.Context, p auth.Principal, req ScreeningRequest) (Screening, error) {
+	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
+		return Screening{}, forbidden("role %s may not screen vehicles", p.Role)
+	}
+	ctx, span := s.tracer.Start(ctx, "registry.screen", trace.WithAttributes(attribute.String("clearsky.screening.purpose", string(req.Purpose))))
+	defer span.End()
+	now := s.now().UTC()
+	in := ScreeningInput{Purpose: req.Purpose, Report: req.Report, Day: now}
+	switch req.Purpose {
+	case ForRegistration:
+		if err := req.Candidate.Validate(); err != nil {
+			return Screening{}, prefixFields(err, "vehicle.")
+		}
+		in.Candidate = req.Candidate
+	case ForInspectionMark:
+		vin, err := vehicleid.NormaliseVIN(req.VIN)
+		if err != nil {
+			return Screening{}, apperr.Invalid("vin", err.Error())
+		}
+		in.Candidate.VIN = vin
+	default:
+		return Screening{}, apperr.Invalid("purpose", "must be registration or inspection_mark")
+	}
+	if req.Report != nil {
+		var ve apperr.ValidationError
+		if strings.TrimSpace(req.Report.ReportID) == "" {
+			ve.Add("inspection_report.report_id", "required")
+		}
+		if strings.TrimSpace(req.Report.StationID) == "" {
+			ve.Add("inspection_report.station_id", "required: the inspection station, for trace-back")
+		}
+		if req.Report.Result != "pass" && req.Report.Result != "fail" {
+			ve.Add("inspection_report.result", "must be pass or fail")
+		}
+		if req.Report.InspectedOn.IsZero() {
+			ve.Add("inspection_report.inspected_on", "required, YYYY-MM-DD")
+		}
+		if err := ve.Err(); err != nil {
+			return Screening{}, err
+		}
+	}
+	existing, err := s.store.Get(ctx, in.Candidate.VIN)
+	switch {
+	case err == nil:
+		in.Existing = &existing
+	case !errors.Is(err, ErrNotFound):
+		return Screening{}, err
+	}
+	decision, reasons, po := Screen(in, s.policy)
+	sc := Screening{ID: newID("scr"), VIN: in.Candidate.VIN, Plate: in.Candidate.Plate, Purpose: req.Purpose,
+		Decision: decision, Reasons: reasons, PhaseOut: po, Report: req.Report, DecidedAt: now, DecidedBy: p.Subject, Role: p.Role}
+	if in.Existing != nil {
+		sc.Plate = in.Existing.Plate
+	}
+	span.SetAttributes(attribute.String("clearsky.screening.decision", string(decision)))
+	if err := s.store.InsertScreening(ctx, sc); err != nil {
+		return Screening{}, err
+	}
+	if decision == Approved && req.Purpose == ForInspectionMark && in.Existing != nil {
+		v := *in.Existing
+		v.LastInspection = req.Report
+		v.UpdatedAt, v.UpdatedBy, v.Version = now, p.Subject, existing.Version+1
+		if err := s.save(ctx, v, existing); err != nil {
+			return Screening{}, fmt.Errorf("record inspection on %s: %w", v.VIN, err)
+		}
+	}
+	return sc, nil
+}
+
+func prefixFields(err error, prefix string) error {
+	var ve *apperr.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	out := &apperr.ValidationError{}
+	for _, f := range ve.Fields {
+		out.Add(prefix+f.Field, f.Message)
+	}
+	return out
+}
+
+// GetScreening returns a stored decision (police, bureau).
+func (s *Service) GetScreening(ctx context.Context, p auth.Principal, id string) (Screening, error) {
+	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
+		return Screening{}, forbidden("role %s may not read screenings", p.Role)
+	}
+	return s.store.GetScreening(ctx, id)
+}
+
+// ListScreenings returns the newest decisions about a VIN (police, bureau).
+func (s *Service) ListScreenings(ctx context.Context, p auth.Principal, vin string, limit int) ([]Screening, error) {
+	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
+		return nil, forbidden("role %s may not read screenings", p.Role)
+	}
+	vin, err := vehicleid.NormaliseVIN(vin)
+	if err != nil {
+		return nil, apperr.Invalid("vin", err.Error())
+	}
+	return s.store.ListScreenings(ctx, vin, limit)
+}
+
+func newID(prefix string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
