@@ -39,6 +39,8 @@ type Config struct {
 	OBDAddr        string // CLEARSKY_OBD_ADDR, default :7700 (the OBD gateway's TCP port)
 	RegistryPolicy string // CLEARSKY_REGISTRY_POLICY, optional
 	NoSeed         bool   // CLEARSKY_NO_SEED=1 skips the demo data
+	// LogOutput receives the JSON logs; os.Stderr when nil.
+	LogOutput io.Writer
 }
 
 // FromEnv reads the all-in-one's Config.
@@ -94,7 +96,10 @@ func Secret(c Config) ([]byte, error) {
 
 // Run starts everything and serves until ctx ends. It tells out where to go next.
 func Run(ctx context.Context, c Config, out io.Writer) error {
-	logger := telemetry.NewLogger(os.Stderr, c.LogLevel).With("service", "allinone")
+	if c.LogOutput == nil {
+		c.LogOutput = os.Stderr
+	}
+	logger := telemetry.NewLogger(c.LogOutput, c.LogLevel).With("service", "allinone")
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir %s (set CLEARSKY_DATA_DIR to a writable folder): %w", c.DataDir, err)
 	}
@@ -117,7 +122,7 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 
 	if c.MongoURI == "" {
 		fmt.Fprintf(out, "starting embedded MongoDB (FerretDB on SQLite) in %s ...\n", filepath.Join(c.DataDir, "mongodb"))
-		quiet := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		quiet := slog.New(slog.NewJSONHandler(c.LogOutput, &slog.HandlerOptions{Level: slog.LevelError}))
 		srv, err := embeddb.Start(ctx, "127.0.0.1:0", filepath.Join(c.DataDir, "mongodb"), quiet)
 		if err != nil {
 			return err

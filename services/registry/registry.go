@@ -66,11 +66,18 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 // Routes registers the registry's HTTP routes.
 func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 
-// Run republishes stale cache entries until ctx ends: at start, then every RepublishEvery.
+// Run keeps Redis coherent with MongoDB until ctx ends: at start and then every RepublishEvery
+// it republishes the vehicles whose entry may be stale, and rebuilds every entry when Redis has
+// lost its data.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.every)
 	defer t.Stop()
 	for {
+		if n, err := s.core.Resync(ctx); err != nil && ctx.Err() == nil {
+			s.deps.Logger.WarnContext(ctx, "resync_failed", "error", err.Error())
+		} else if n > 0 {
+			s.deps.Logger.InfoContext(ctx, "resynced_status_cache", "vehicles", n)
+		}
 		n, err := s.core.Republish(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.deps.Logger.WarnContext(ctx, "republish_failed", "error", err.Error())

@@ -65,6 +65,10 @@ type StatusCache interface {
 	Put(ctx context.Context, s Summary) error
 	// Delete removes the entry of a plate key the vehicle no longer carries.
 	Delete(ctx context.Context, plateKey string) error
+	// Synced reports whether the cache holds a full copy (false after Redis lost its data).
+	Synced(ctx context.Context) (bool, error)
+	// MarkSynced records that the cache holds a full copy.
+	MarkSynced(ctx context.Context) error
 }
 
 // Auditor records lookups of personal data.
@@ -471,6 +475,30 @@ func (s *Service) Republish(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// Resync publishes every vehicle when the cache has lost its copy (a Redis restart or flush),
+// and reports how many it published; it does nothing while the cache is known to be whole.
+func (s *Service) Resync(ctx context.Context) (int, error) {
+	ok, err := s.cache.Synced(ctx)
+	if err != nil || ok {
+		return 0, err
+	}
+	ctx, span := s.tracer.Start(ctx, "registry.resync_cache")
+	defer span.End()
+	n := 0
+	now := s.now()
+	err = s.store.Each(ctx, Filter{}, func(v Vehicle) error {
+		if err := s.cache.Put(ctx, SummaryOf(v, s.policy, now)); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("resync cache: %w", err)
+	}
+	return n, s.cache.MarkSynced(ctx)
 }
 
 // StatusByPlate reads a plate's status from MongoDB and rebuilds its cache entry: the

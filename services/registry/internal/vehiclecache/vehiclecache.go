@@ -46,3 +46,24 @@ func (c *Cache) Delete(ctx context.Context, plateKey string) error {
 	}
 	return nil
 }
+
+// syncedKey marks that Redis holds every vehicle's status. It has no TTL: it vanishes only with
+// the rest of Redis's data, which is exactly when a full resync is due.
+func (c *Cache) syncedKey() string { return c.prefix + "registry:synced" }
+
+// Synced implements vehicle.StatusCache.
+func (c *Cache) Synced(ctx context.Context) (bool, error) {
+	n, err := c.rdb.Exists(ctx, c.syncedKey()).Result()
+	if err != nil {
+		return false, fmt.Errorf("check cache sync marker: %w", err)
+	}
+	return n == 1, nil
+}
+
+// MarkSynced implements vehicle.StatusCache.
+func (c *Cache) MarkSynced(ctx context.Context) error {
+	if err := c.rdb.Set(ctx, c.syncedKey(), c.now().UTC().Format(time.RFC3339), 0).Err(); err != nil {
+		return fmt.Errorf("set cache sync marker: %w", err)
+	}
+	return nil
+}

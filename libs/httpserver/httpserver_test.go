@@ -1,0 +1,81 @@
+package httpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+func serve(t *testing.T, e *gin.Engine, method, path string, hdr map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestReadyz(t *testing.T) {
+	down := func(context.Context) error { return errors.New("refused") }
+	up := func(context.Context) error { return nil }
+	tests := []struct {
+		name       string
+		checks     []Check
+		wantCode   int
+		wantStatus string
+	}{
+		{"all up", []Check{{Name: "mongodb", Critical: true, Ping: up}, {Name: "redis", Ping: up}}, 200, "ready"},
+		{"cache down is degraded", []Check{{Name: "mongodb", Critical: true, Ping: up}, {Name: "redis", Ping: down}}, 200, "degraded"},
+		{"database down is not ready", []Check{{Name: "mongodb", Critical: true, Ping: down}, {Name: "redis", Ping: up}}, 503, "not_ready"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(Deps{Service: "t", Checks: tc.checks, Metrics: NewMetrics()})
+			rec := serve(t, e, "GET", "/readyz", nil)
+			var body struct{ Status string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			if rec.Code != tc.wantCode || body.Status != tc.wantStatus {
+				t.Fatalf("/readyz = %d %s, want %d %s", rec.Code, rec.Body.String(), tc.wantCode, tc.wantStatus)
+			}
+		})
+	}
+}
+
+func TestEdge(t *testing.T) {
+	e := NewEngine(Deps{Service: "t", Metrics: NewMetrics()})
+	e.GET("/panic", func(*gin.Context) { panic("boom") })
+	e.GET("/ok", func(c *gin.Context) { c.String(200, "ok") })
+
+	rec := serve(t, e, "GET", "/nowhere", nil)
+	if rec.Code != 404 || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("unknown route = %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	rec = serve(t, e, "POST", "/ok", nil)
+	if rec.Code != 405 || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("wrong method = %d %s", rec.Code, rec.Body.String())
+	}
+	rec = serve(t, e, "GET", "/panic", nil)
+	if rec.Code != 500 || strings.Contains(rec.Body.String(), "boom") {
+		t.Fatalf("panic = %d %s; want 500 without the panic text", rec.Code, rec.Body.String())
+	}
+	rec = serve(t, e, "GET", "/ok", map[string]string{RequestIDHeader: "abc-123"})
+	if rec.Header().Get(RequestIDHeader) != "abc-123" {
+		t.Fatalf("request id not echoed: %v", rec.Header())
+	}
+	rec = serve(t, e, "GET", "/ok", map[string]string{RequestIDHeader: "bad id with spaces"})
+	if got := rec.Header().Get(RequestIDHeader); got == "" || strings.Contains(got, " ") {
+		t.Fatalf("unsafe request id kept: %q", got)
+	}
+	rec = serve(t, e, "GET", "/metrics", nil)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `clearsky_http_requests_total{method="GET",route="/ok",service="t",status="200"}`) {
+		t.Fatalf("/metrics lacks the request counter:\n%s", rec.Body.String())
+	}
+}

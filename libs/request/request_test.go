@@ -1,0 +1,59 @@
+package request
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+)
+
+type body struct {
+	VIN  string `json:"vin"`
+	Mass int    `json:"gross_mass_kg"`
+	Day  Date   `json:"day"`
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		wantField string
+	}{
+		{"valid", `{"vin":"X","gross_mass_kg":3,"day":"2024-02-29"}`, ""},
+		{"empty", ``, "body"},
+		{"malformed", `{"vin":`, "body"},
+		{"syntax", `{"vin" "x"}`, "body"},
+		{"unknown field", `{"vin":"X","colour":"y"}`, "colour"},
+		{"wrong type", `{"gross_mass_kg":"heavy"}`, "gross_mass_kg"},
+		{"impossible date", `{"day":"2023-02-29"}`, "body"},
+		{"date not a string", `{"day":20230101}`, "body"},
+		{"trailing data", `{"vin":"X"} {"vin":"Y"}`, "body"},
+		{"trailing garbage", `{"vin":"X"} x`, "body"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b body
+			err := Decode(strings.NewReader(tc.in), &b)
+			if tc.wantField == "" {
+				if err != nil {
+					t.Fatalf("Decode = %v, want nil", err)
+				}
+				return
+			}
+			var ve *apperr.ValidationError
+			if !errors.As(err, &ve) || ve.Fields[0].Field != tc.wantField {
+				t.Fatalf("Decode = %v, want a validation error on %q", err, tc.wantField)
+			}
+		})
+	}
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	if got := EncodeCursor(""); got != "" {
+		t.Fatalf("EncodeCursor(\"\") = %q", got)
+	}
+	if EncodeCursor("LZZ1") == "LZZ1" {
+		t.Fatal("cursor is not opaque")
+	}
+}

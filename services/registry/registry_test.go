@@ -1,0 +1,394 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/platform"
+	"github.com/clearsky/clearsky/libs/summary"
+	"github.com/clearsky/clearsky/libs/telemetry"
+	"github.com/clearsky/clearsky/libs/testenv"
+	"github.com/clearsky/clearsky/libs/vehicleid"
+	"github.com/clearsky/clearsky/services/registry"
+)
+
+type env struct {
+	srv    *httptest.Server
+	keys   *auth.Keys
+	db     *mongo.Database
+	rdb    *redis.Client
+	prefix string
+	svc    *registry.Service
+}
+
+func newEnv(t *testing.T, db *mongo.Database, rdb *redis.Client, prefix string) *env {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "registry-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := platform.Deps{DB: db, Redis: rdb, RedisPrefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Telemetry: tel, Keys: keys}
+	svc, err := registry.New(ctx, registry.Config{RepublishEvery: 50 * time.Millisecond}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := platform.Engine(registry.Name, deps)
+	svc.Routes(engine)
+	srv := httptest.NewServer(engine)
+	t.Cleanup(srv.Close)
+	return &env{srv: srv, keys: keys, db: db, rdb: rdb, prefix: prefix, svc: svc}
+}
+
+func (e *env) token(t *testing.T, role auth.Role, tenant string) string {
+	t.Helper()
+	tok, err := e.keys.Issue(auth.Principal{Role: role, Tenant: tenant}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+type response struct {
+	status int
+	body   map[string]any
+	ctype  string
+}
+
+func (e *env) do(t *testing.T, method, path, token string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, ctype: res.Header.Get("Content-Type")}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+func truck(t *testing.T, n string, plate string) map[string]any {
+	vin, err := vehicleid.WithCheckDigit("LZZ1CLVB0N00000" + n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]any{"vin": vin, "plate": plate, "plate_colour": "yellow", "fuel_type": "diesel", "emission_standard": "VIa",
+		"category": "N3", "use": "operating", "maker": "Sinotruk", "owner": "Demo Logistics Co.", "registered_on": "2022-03-15", "gross_mass_kg": 25000}
+}
+
+func fieldOf(r response) string {
+	errs, _ := r.body["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	return errs[0].(map[string]any)["field"].(string)
+}
+
+func count(t *testing.T, db *mongo.Database, coll string, filter bson.D) int64 {
+	t.Helper()
+	n, err := db.Collection(coll).CountDocuments(context.Background(), filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestRegistryHTTP(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	e := newEnv(t, testenv.Mongo(t), rdb, prefix)
+	fleet1, fleet2 := e.token(t, auth.Fleet, "f1"), e.token(t, auth.Fleet, "f2")
+	police, bureau, station := e.token(t, auth.Police, ""), e.token(t, auth.Bureau, ""), e.token(t, auth.Station, "s1")
+	t1 := truck(t, "01", "晋F12345")
+	vin := t1["vin"].(string)
+
+	r := e.do(t, "POST", "/v1/vehicles", fleet1, t1)
+	if r.status != http.StatusCreated || r.body["fleet_id"] != "f1" || r.body["status"] != "active" {
+		t.Fatalf("register: %d %v", r.status, r.body)
+	}
+
+	t.Run("authorisation matrix", func(t *testing.T) {
+		cases := []struct {
+			name, method, path, token string
+			body                      any
+			want                      int
+		}{
+			{"owner fleet reads", "GET", "/v1/vehicles/" + vin, fleet1, nil, 200},
+			{"other fleet cannot see", "GET", "/v1/vehicles/" + vin, fleet2, nil, 404},
+			{"other fleet cannot patch", "PATCH", "/v1/vehicles/" + vin, fleet2, map[string]any{"maker": "x"}, 404},
+			{"other fleet cannot bind", "PUT", "/v1/vehicles/" + vin + "/terminal", fleet2, map[string]any{"iccid": "89860012345678901234"}, 404},
+			{"police reads", "GET", "/v1/vehicles/" + vin, police, nil, 200},
+			{"bureau reads", "GET", "/v1/vehicles/" + vin, bureau, nil, 200},
+			{"station may not read", "GET", "/v1/vehicles/" + vin, station, nil, 403},
+			{"no token", "GET", "/v1/vehicles/" + vin, "", nil, 401},
+			{"bad token", "GET", "/v1/vehicles/" + vin, "not-a-token", nil, 401},
+			{"police may not register", "POST", "/v1/vehicles", police, truck(t, "02", "晋F22222"), 403},
+			{"fleet may not screen", "POST", "/v1/screenings", fleet1, map[string]any{"purpose": "inspection_mark", "vin": vin}, 403},
+			{"fleet may not read clean-energy report", "GET", "/v1/reports/clean-energy", fleet1, nil, 403},
+			{"fleet may not read another fleet's list", "GET", "/v1/vehicles?fleet_id=f2", fleet1, nil, 403},
+			{"fleet may not read status fallback", "GET", "/v1/registry/status?plate=" + url.QueryEscape("晋F12345") + "&colour=yellow", fleet1, nil, 403},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got := e.do(t, tc.method, tc.path, tc.token, tc.body)
+				if got.status != tc.want {
+					t.Fatalf("%s %s = %d %v, want %d", tc.method, tc.path, got.status, got.body, tc.want)
+				}
+				if got.status >= 400 && got.ctype != "application/problem+json" {
+					t.Fatalf("error content type = %q, want application/problem+json", got.ctype)
+				}
+			})
+		}
+	})
+
+	t.Run("reads by police are audited", func(t *testing.T) {
+		if n := count(t, e.db, "audit_log", bson.D{{Key: "subject", Value: vin}, {Key: "role", Value: "police"}}); n == 0 {
+			t.Fatal("no audit entry for the police read")
+		}
+		if n := count(t, e.db, "audit_log", bson.D{{Key: "subject", Value: vin}, {Key: "role", Value: "fleet"}}); n != 0 {
+			t.Fatalf("owner fleet reads audited %d times, want 0", n)
+		}
+	})
+
+	t.Run("bad input is refused, names the field, and writes nothing", func(t *testing.T) {
+		before := count(t, e.db, "vehicles", bson.D{})
+		withField := func(k string, v any) map[string]any { b := truck(t, "03", "晋F33333"); b[k] = v; return b }
+		cases := []struct {
+			name      string
+			body      any
+			wantCode  int
+			wantField string
+		}{
+			{"malformed JSON", `{"vin": "LZZ`, 400, "body"},
+			{"unknown field", withField("colour", "yellow"), 400, "colour"},
+			{"bad check digit", withField("vin", "LZZ1CLVB1N0000003"), 400, "vin"},
+			{"impossible date", withField("registered_on", "2023-02-30"), 400, "body"},
+			{"wrong type", withField("gross_mass_kg", "heavy"), 400, "gross_mass_kg"},
+			{"bad plate", withField("plate", "ABC"), 400, "plate"},
+			{"fleet sets status", withField("status", "scrapped"), 400, "status"},
+			{"duplicate VIN", withField("vin", vin), 409, ""},
+			{"duplicate plate", withField("plate", "晋F12345"), 409, ""},
+			{"empty body", "", 400, "body"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got := e.do(t, "POST", "/v1/vehicles", fleet1, tc.body)
+				if got.status != tc.wantCode || fieldOf(got) != tc.wantField {
+					t.Fatalf("POST = %d field %q (%v), want %d field %q", got.status, fieldOf(got), got.body, tc.wantCode, tc.wantField)
+				}
+				if got.body["type"] == nil || got.body["title"] == nil || int(got.body["status"].(float64)) != tc.wantCode {
+					t.Fatalf("not a problem document: %v", got.body)
+				}
+			})
+		}
+		if after := count(t, e.db, "vehicles", bson.D{}); after != before {
+			t.Fatalf("vehicles = %d after bad input, want %d", after, before)
+		}
+	})
+
+	t.Run("status is changed by the police only and reaches Redis", func(t *testing.T) {
+		if r := e.do(t, "PATCH", "/v1/vehicles/"+vin, fleet1, map[string]any{"status": "scrapped"}); r.status != 400 || fieldOf(r) != "status" {
+			t.Fatalf("fleet PATCH status = %d %v, want 400 status", r.status, r.body)
+		}
+		if r := e.do(t, "PATCH", "/v1/vehicles/"+vin, police, map[string]any{"status": "scrapped"}); r.status != 400 || fieldOf(r) != "status_reason" {
+			t.Fatalf("PATCH without reason = %d %v, want 400 status_reason", r.status, r.body)
+		}
+		r := e.do(t, "PATCH", "/v1/vehicles/"+vin, police, map[string]any{"status": "scrapped", "status_reason": "dismantled"})
+		if r.status != 200 || r.body["status"] != "scrapped" {
+			t.Fatalf("police PATCH = %d %v", r.status, r.body)
+		}
+		raw, err := e.rdb.Get(context.Background(), summary.Key(prefix, vehicleid.Key("晋F12345", vehicleid.Yellow), summary.Registry)).Bytes()
+		if err != nil {
+			t.Fatalf("registry summary not in Redis: %v", err)
+		}
+		env, _ := summary.Decode(raw)
+		var st map[string]any
+		_ = json.Unmarshal(env.Data, &st)
+		if st["status"] != "scrapped" || st["vin"] != vin {
+			t.Fatalf("summary = %v, want scrapped", st)
+		}
+	})
+
+	t.Run("list pages with a cursor and pins a fleet to itself", func(t *testing.T) {
+		for i, p := range []string{"晋F40001", "晋F40002", "晋F40003"} {
+			if r := e.do(t, "POST", "/v1/vehicles", fleet2, truck(t, "1"+string(rune('0'+i)), p)); r.status != 201 {
+				t.Fatalf("register %s: %d %v", p, r.status, r.body)
+			}
+		}
+		seen := 0
+		path := "/v1/vehicles?limit=2"
+		for path != "" {
+			r := e.do(t, "GET", path, fleet2, nil)
+			items := r.body["items"].([]any)
+			seen += len(items)
+			for _, it := range items {
+				if it.(map[string]any)["fleet_id"] != "f2" {
+					t.Fatalf("fleet f2 saw %v", it)
+				}
+			}
+			path = ""
+			if c, ok := r.body["next_cursor"].(string); ok && c != "" {
+				path = "/v1/vehicles?limit=2&cursor=" + c
+			}
+		}
+		if seen != 3 {
+			t.Fatalf("fleet f2 listed %d vehicles, want 3", seen)
+		}
+		r := e.do(t, "GET", "/v1/vehicles?limit=100", bureau, nil)
+		items := r.body["items"].([]any)
+		if len(items) != 4 {
+			t.Fatalf("bureau listed %d, want 4", len(items))
+		}
+		if _, has := items[0].(map[string]any)["owner"]; has {
+			t.Fatal("a list for the bureau carries the owner's name; it must be read one by one, audited")
+		}
+		if r := e.do(t, "GET", "/v1/vehicles?limit=0", bureau, nil); r.status != 400 || fieldOf(r) != "limit" {
+			t.Fatalf("limit=0 = %d %v", r.status, r.body)
+		}
+		if r := e.do(t, "GET", "/v1/vehicles?cursor=!!!", bureau, nil); r.status != 400 {
+			t.Fatalf("bad cursor = %d", r.status)
+		}
+	})
+
+	t.Run("screenings", func(t *testing.T) {
+		cand := truck(t, "20", "晋F50000")
+		cand["emission_standard"] = "V"
+		r := e.do(t, "POST", "/v1/screenings", police, map[string]any{"purpose": "registration", "vehicle": cand})
+		if r.status != 201 || r.body["decision"] != "refused" {
+			t.Fatalf("China V registration screening = %d %v, want refused", r.status, r.body)
+		}
+		reasons := r.body["reasons"].([]any)
+		if reasons[0].(map[string]any)["code"] != "standard_not_in_force" {
+			t.Fatalf("reasons = %v", reasons)
+		}
+		id := r.body["screening_id"].(string)
+		if got := e.do(t, "GET", "/v1/screenings/"+id, bureau, nil); got.status != 200 || got.body["decision"] != "refused" {
+			t.Fatalf("stored screening = %d %v", got.status, got.body)
+		}
+		// An inspection mark for a fleet-2 truck with a passing report from today.
+		v2, _ := vehicleid.WithCheckDigit("LZZ1CLVB0N0000010")
+		report := map[string]any{"report_id": "JC-2026-1", "station_id": "station-jc-01", "result": "pass", "inspected_on": time.Now().UTC().Format(time.DateOnly)}
+		r = e.do(t, "POST", "/v1/screenings", police, map[string]any{"purpose": "inspection_mark", "vin": v2, "inspection_report": report})
+		if r.status != 201 || r.body["decision"] != "approved" {
+			t.Fatalf("inspection mark = %d %v, want approved", r.status, r.body)
+		}
+		got := e.do(t, "GET", "/v1/vehicles/"+v2, bureau, nil)
+		if li, _ := got.body["last_inspection"].(map[string]any); li["station_id"] != "station-jc-01" {
+			t.Fatalf("last_inspection = %v, want the report's station", got.body["last_inspection"])
+		}
+		if r := e.do(t, "POST", "/v1/screenings", police, map[string]any{"purpose": "inspection_mark", "vin": vin}); r.body["decision"] != "refused" {
+			t.Fatalf("scrapped vehicle inspection mark = %v, want refused", r.body)
+		}
+		if r := e.do(t, "POST", "/v1/screenings", police, map[string]any{"purpose": "permit"}); r.status != 400 || fieldOf(r) != "purpose" {
+			t.Fatalf("bad purpose = %d %v", r.status, r.body)
+		}
+		if r := e.do(t, "GET", "/v1/vehicles/"+v2+"/screenings", bureau, nil); len(r.body["items"].([]any)) != 1 {
+			t.Fatalf("screenings of %s = %v", v2, r.body)
+		}
+	})
+
+	t.Run("reports", func(t *testing.T) {
+		old := truck(t, "30", "晋F60000")
+		old["emission_standard"] = "III"
+		if r := e.do(t, "POST", "/v1/vehicles", fleet1, old); r.status != 201 {
+			t.Fatalf("register China III: %d %v", r.status, r.body)
+		}
+		r := e.do(t, "GET", "/v1/reports/phase-out", fleet1, nil)
+		if r.status != 200 || r.body["total"].(float64) != 1 {
+			t.Fatalf("phase-out for fleet 1 = %v", r.body)
+		}
+		r = e.do(t, "GET", "/v1/reports/phase-out?list=diesel_truck_china3", bureau, nil)
+		if r.body["overdue"].(float64) != 1 {
+			t.Fatalf("phase-out overdue = %v", r.body)
+		}
+		bus := truck(t, "40", "晋FD40000")
+		bus["plate_colour"], bus["fuel_type"], bus["category"], bus["service_class"], bus["registered_on"] = "yellow_green", "electric", "M3", "bus", "2026-01-10"
+		if r := e.do(t, "POST", "/v1/vehicles", bureau, bus); r.status != 201 {
+			t.Fatalf("register bus: %d %v", r.status, r.body)
+		}
+		r = e.do(t, "GET", "/v1/reports/clean-energy?from=2026-01-01&to=2027-01-01", bureau, nil)
+		classes := r.body["classes"].([]any)
+		first := classes[0].(map[string]any)
+		if first["service_class"] != "bus" || first["total"].(float64) != 1 || first["new_energy_share"].(float64) != 1 || first["met"] != true {
+			t.Fatalf("clean-energy bus row = %v", first)
+		}
+		if r := e.do(t, "GET", "/v1/reports/clean-energy?from=2026-13-01", bureau, nil); r.status != 400 || fieldOf(r) != "from" {
+			t.Fatalf("bad from = %d %v", r.status, r.body)
+		}
+	})
+}
+
+// TestRedisDown: with Redis unreachable, writes still succeed, reads come from MongoDB, /readyz
+// says degraded, and once Redis is back the stale entries are republished.
+func TestRedisDown(t *testing.T) {
+	db := testenv.Mongo(t)
+	live, prefix := testenv.Redis(t)
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = dead.Close() })
+	down := newEnv(t, db, dead, prefix)
+	fleet := down.token(t, auth.Fleet, "f1")
+	body := truck(t, "01", "晋F12345")
+	if r := down.do(t, "POST", "/v1/vehicles", fleet, body); r.status != 201 {
+		t.Fatalf("register with Redis down = %d %v, want 201", r.status, r.body)
+	}
+	if r := down.do(t, "GET", "/v1/vehicles/"+body["vin"].(string), fleet, nil); r.status != 200 {
+		t.Fatalf("read with Redis down = %d", r.status)
+	}
+	if r := down.do(t, "GET", "/readyz", "", nil); r.status != 200 || r.body["status"] != "degraded" {
+		t.Fatalf("/readyz with Redis down = %d %v, want 200 degraded", r.status, r.body)
+	}
+	key := summary.Key(prefix, vehicleid.Key("晋F12345", vehicleid.Yellow), summary.Registry)
+	if n, _ := live.Exists(context.Background(), key).Result(); n != 0 {
+		t.Fatal("summary present although Redis was down")
+	}
+	// Redis is back: the next registry instance's republisher fixes the entry.
+	up := newEnv(t, db, live, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { up.svc.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if n, _ := live.Exists(context.Background(), key).Result(); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("summary not republished within 10 s after Redis came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if r := up.do(t, "GET", "/readyz", "", nil); r.body["status"] != "ready" {
+		t.Fatalf("/readyz with Redis up = %v", r.body)
+	}
+}
