@@ -29,7 +29,7 @@ func sample(t *testing.T, n int, fleet string) vehicle.Vehicle {
 	return vehicle.Vehicle{VIN: vin(t, "LZZ1CLVB0N000000"+string(rune('0'+n))), Plate: "晋F1234" + string(rune('0'+n)), PlateColour: vehicleid.Yellow,
 		FuelType: vehicle.Diesel, EmissionStandard: vehicle.StdVIa, Category: vehicle.N3, Use: vehicle.Operating, ServiceClass: vehicle.Freight,
 		Maker: "Sinotruk", FleetID: fleet, RegisteredOn: time.Date(2022, 3, 1, 0, 0, 0, 0, time.UTC), Status: vehicle.Active,
-		Terminal: &vehicle.Terminal{ICCID: "89860012345678901234", BoundAt: now, BoundBy: "fleet@f1"},
+		Terminal:  &vehicle.Terminal{ICCID: "89860012345678901234", BoundAt: now, BoundBy: "fleet@f1"},
 		CreatedAt: now, UpdatedAt: now, UpdatedBy: "test", Version: 1}
 }
 
@@ -181,8 +181,8 @@ func TestScreeningsRoundTrip(t *testing.T) {
 	v := vin(t, "LZZ1CLVB0N0000001")
 	for i, at := range []time.Time{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)} {
 		sc := vehicle.Screening{ID: "scr_" + string(rune('a'+i)), VIN: v, Purpose: vehicle.ForInspectionMark, Decision: vehicle.Refused,
-			Reasons:  []vehicle.Reason{{Code: "no_inspection_report", Rule: "task 15", Message: "m", Blocking: true}},
-			PhaseOut: vehicle.PhaseOut{Listed: true, List: "diesel_truck_china3", Deadline: time.Date(2020, 12, 31, 0, 0, 0, 0, time.UTC), Overdue: true},
+			Reasons:   []vehicle.Reason{{Code: "no_inspection_report", Rule: "task 15", Message: "m", Blocking: true}},
+			PhaseOut:  vehicle.PhaseOut{Listed: true, List: "diesel_truck_china3", Deadline: time.Date(2020, 12, 31, 0, 0, 0, 0, time.UTC), Overdue: true},
 			DecidedAt: at, DecidedBy: "police"}
 		if err := s.InsertScreening(ctx, sc); err != nil {
 			t.Fatal(err)
