@@ -32,10 +32,13 @@ const (
 	Repair       Role = "repair"       // repair shop: repairs it carried out
 	Sensor       Role = "sensor"       // remote-sensing station: uploads its measurements
 	Admin        Role = "admin"        // platform operator
+	// System is a ClearSky service calling another on its own behalf (a status lookup while
+	// judging an upload); its tokens are minted by the services from the shared secret.
+	System Role = "system"
 )
 
 // Roles lists every role.
-var Roles = []Role{Police, Fleet, Station, Lab, Bureau, Construction, Transport, Repair, Sensor, Admin}
+var Roles = []Role{Police, Fleet, Station, Lab, Bureau, Construction, Transport, Repair, Sensor, Admin, System}
 
 // ParseRole checks that s names a role.
 func ParseRole(s string) (Role, error) {

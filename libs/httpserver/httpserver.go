@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"time"
 
@@ -226,4 +227,16 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		return fmt.Errorf("http shutdown: %w", err)
 	}
 	return nil
+}
+
+// InProcess is an http.RoundTripper that serves requests with the handler h returns, without a
+// network: the all-in-one's services call each other through it.
+func InProcess(h func() http.Handler) http.RoundTripper { return inProcess(h) }
+
+type inProcess func() http.Handler
+
+func (f inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	f().ServeHTTP(rec, req)
+	return rec.Result(), nil
 }

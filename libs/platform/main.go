@@ -58,7 +58,7 @@ func run(ctx context.Context, name string, build Builder) error {
 		defer cancel()
 		_ = tel.Shutdown(sctx)
 	}()
-	deps, closeDeps, err := Open(ctx, cfg, logger, tel)
+	deps, closeDeps, err := Open(ctx, name, cfg, logger, tel)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/redisdb"
 	"github.com/clearsky/clearsky/libs/telemetry"
+	"github.com/clearsky/clearsky/libs/vehicleinfo"
 )
 
 // Config is the environment every service reads. See docs/configuration.md.
@@ -33,6 +35,7 @@ type Config struct {
 	RedisURL      string // REDIS_URL (required for a single service; the all-in-one runs one in-process when unset)
 	RedisPrefix   string // CLEARSKY_REDIS_PREFIX, default "cs:"
 	JWTSecret     string // CLEARSKY_JWT_SECRET, at least 32 bytes (secret: never logged)
+	RegistryURL   string // CLEARSKY_REGISTRY_URL, default http://registry:8080 (the registry's HTTP base)
 	LogLevel      slog.Level
 	Version       string
 }
@@ -59,6 +62,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RedisURL:      getenv("REDIS_URL"),
 		RedisPrefix:   or("CLEARSKY_REDIS_PREFIX", "cs:"),
 		JWTSecret:     getenv("CLEARSKY_JWT_SECRET"),
+		RegistryURL:   or("CLEARSKY_REGISTRY_URL", "http://registry:8080"),
 		LogLevel:      lvl,
 		Version:       or("CLEARSKY_VERSION", "dev"),
 	}, nil
@@ -85,6 +89,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("http_addr", c.HTTPAddr), slog.String("mongodb_uri", maskURI(c.MongoURI)),
 		slog.String("mongodb_database", c.MongoDatabase), slog.String("redis_url", maskURI(c.RedisURL)),
 		slog.String("redis_prefix", c.RedisPrefix), slog.Bool("jwt_secret_set", c.JWTSecret != ""),
+		slog.String("registry_url", c.RegistryURL),
 		slog.String("log_level", c.LogLevel.String()), slog.String("version", c.Version))
 }
 
@@ -111,10 +116,20 @@ type Deps struct {
 	Telemetry   *telemetry.Provider
 	Keys        *auth.Keys
 	Metrics     *prometheus.Registry
+	// Vehicles reads the registry's status of a vehicle (Redis first, then the registry's API).
+	Vehicles *vehicleinfo.Client
 }
 
-// Open connects to MongoDB and Redis as cfg says. close releases them.
-func Open(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.Provider) (Deps, func(), error) {
+// NewVehicles builds the registry client for service name on d, calling the registry at
+// registryURL through hc (nil: a default client).
+func NewVehicles(name, registryURL string, hc *http.Client, d Deps) *vehicleinfo.Client {
+	return vehicleinfo.New(vehicleinfo.Config{RegistryURL: registryURL}, vehicleinfo.Deps{
+		Redis: d.Redis, Prefix: d.RedisPrefix, HTTP: hc, Keys: d.Keys,
+		Tracer: d.Telemetry.Tracer, Propagator: d.Telemetry.Propagator, Service: name})
+}
+
+// Open connects to MongoDB and Redis as cfg says, for service name. close releases them.
+func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel *telemetry.Provider) (Deps, func(), error) {
 	keys, err := auth.NewKeys([]byte(cfg.JWTSecret))
 	if err != nil {
 		return Deps{}, nil, fmt.Errorf("CLEARSKY_JWT_SECRET: %w", err)
@@ -137,7 +152,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.P
 		defer cancel()
 		_ = client.Disconnect(ctx)
 	}
-	return Deps{DB: db, Redis: rdb, RedisPrefix: cfg.RedisPrefix, Logger: logger, Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}, closeFn, nil
+	d := Deps{DB: db, Redis: rdb, RedisPrefix: cfg.RedisPrefix, Logger: logger, Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}
+	d.Vehicles = NewVehicles(name, cfg.RegistryURL, nil, d)
+	return d, closeFn, nil
 }
 
 // Engine returns the common HTTP edge for deps, with /readyz checking MongoDB (critical) and

@@ -33,6 +33,10 @@ func Key(prefix, plateKey string, p Part) string {
 	return prefix + "{" + plateKey + "}:" + string(p)
 }
 
+// VINKey is the Redis key of the registry's status of a vehicle by VIN, which the services that
+// know a vehicle by its VIN (the OBD gateway) read.
+func VINKey(prefix, vin string) string { return prefix + "vin:" + vin + ":" + string(Registry) }
+
 // Envelope wraps a part's data with its freshness.
 type Envelope struct {
 	Part      Part            `json:"part"`

@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/seeds"
@@ -140,7 +142,7 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 		c.RedisURL = "redis://" + m.Addr() + "/0"
 		fmt.Fprintf(out, "started in-process Redis on %s (set REDIS_URL to use a real one)\n", m.Addr())
 	}
-	deps, closeDeps, err := platform.Open(ctx, c.Config, logger, tel)
+	deps, closeDeps, err := platform.Open(ctx, "allinone", c.Config, logger, tel)
 	if err != nil {
 		return err
 	}
@@ -158,14 +160,17 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 	return platform.Serve(ctx, c.HTTPAddr, engine, logger, svcs...)
 }
 
-// Build creates every service on deps and serves their routes from one engine.
+// Build creates every service on deps and serves their routes from one engine. The services
+// call each other through that engine, in process.
 func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []platform.Service, error) {
+	engine := platform.Engine("allinone", deps)
+	local := &http.Client{Transport: httpserver.InProcess(func() http.Handler { return engine })}
+	deps.Vehicles = platform.NewVehicles("allinone", "http://allinone.internal", local, deps)
 	reg, err := registry.New(ctx, registry.Config{PolicyFile: c.RegistryPolicy}, deps)
 	if err != nil {
 		return nil, nil, err
 	}
 	svcs := []platform.Service{reg}
-	engine := platform.Engine("allinone", deps)
 	for _, s := range svcs {
 		s.Routes(engine)
 	}

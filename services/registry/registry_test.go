@@ -237,6 +237,16 @@ func TestRegistryHTTP(t *testing.T) {
 		if st["status"] != "scrapped" || st["vin"] != vin {
 			t.Fatalf("summary = %v, want scrapped", st)
 		}
+		if n, _ := e.rdb.Exists(context.Background(), summary.VINKey(prefix, vin)).Result(); n != 1 {
+			t.Fatal("registry summary by VIN not in Redis")
+		}
+		system := e.token(t, auth.System, "")
+		if r := e.do(t, "GET", "/v1/registry/status?vin="+vin, system, nil); r.status != 200 || r.body["status"] != "scrapped" {
+			t.Fatalf("status by VIN for a service = %d %v", r.status, r.body)
+		}
+		if r := e.do(t, "GET", "/v1/registry/status?vin=LZZ1CLVB1N0000001", system, nil); r.status != 400 || fieldOf(r) != "vin" {
+			t.Fatalf("status by bad VIN = %d %v", r.status, r.body)
+		}
 	})
 
 	t.Run("list pages with a cursor and pins a fleet to itself", func(t *testing.T) {

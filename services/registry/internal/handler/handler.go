@@ -41,7 +41,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	v.PATCH("/:vin", need(auth.Fleet, auth.Bureau, auth.Police), wrap(h.update))
 	v.PUT("/:vin/terminal", need(auth.Fleet, auth.Bureau), wrap(h.bindTerminal))
 	v.GET("/:vin/screenings", need(auth.Police, auth.Bureau), wrap(h.listScreenings))
-	r.GET("/v1/registry/status", need(auth.Police, auth.Bureau, auth.Construction), wrap(h.status))
+	r.GET("/v1/registry/status", need(auth.Police, auth.Bureau, auth.Construction, auth.System), wrap(h.status))
 	r.POST("/v1/screenings", need(auth.Police, auth.Bureau), wrap(h.screen))
 	r.GET("/v1/screenings/:id", need(auth.Police, auth.Bureau), wrap(h.getScreening))
 	r.GET("/v1/reports/phase-out", need(auth.Fleet, auth.Bureau, auth.Police, auth.Transport), wrap(h.phaseOut))
@@ -260,7 +260,7 @@ func (h *Handler) bindTerminal(c *gin.Context) error {
 }
 
 func (h *Handler) status(c *gin.Context) error {
-	st, err := h.svc.StatusByPlate(c.Request.Context(), auth.Caller(c), c.Query("plate"), c.Query("colour"))
+	st, err := h.svc.StatusOf(c.Request.Context(), auth.Caller(c), c.Query("vin"), c.Query("plate"), c.Query("colour"))
 	if err != nil {
 		return err
 	}

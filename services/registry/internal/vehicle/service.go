@@ -15,6 +15,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
 
@@ -62,7 +63,7 @@ type Store interface {
 
 // StatusCache holds each vehicle's compact status for the checkpoint (Redis).
 type StatusCache interface {
-	Put(ctx context.Context, s Summary) error
+	Put(ctx context.Context, s summary.Vehicle) error
 	// Delete removes the entry of a plate key the vehicle no longer carries.
 	Delete(ctx context.Context, plateKey string) error
 	// Synced reports whether the cache holds a full copy (false after Redis lost its data).
@@ -501,19 +502,30 @@ func (s *Service) Resync(ctx context.Context) (int, error) {
 	return n, s.cache.MarkSynced(ctx)
 }
 
-// StatusByPlate reads a plate's status from MongoDB and rebuilds its cache entry: the
-// checkpoint's fallback when the entry is missing. Police and bureau only.
-func (s *Service) StatusByPlate(ctx context.Context, p auth.Principal, plate, colour string) (Summary, error) {
-	if !p.Is(auth.Police, auth.Bureau, auth.Admin, auth.Construction) {
-		return Summary{}, forbidden("role %s may not read vehicle status", p.Role)
+// StatusOf reads a vehicle's status from MongoDB, by VIN or else by plate and colour, and
+// rebuilds its cache entries: the fallback of the checkpoint and the other services when an
+// entry is missing. Police, bureau, construction bureau and the services themselves.
+func (s *Service) StatusOf(ctx context.Context, p auth.Principal, vin, plate, colour string) (summary.Vehicle, error) {
+	if !p.Is(auth.Police, auth.Bureau, auth.Admin, auth.Construction, auth.System) {
+		return summary.Vehicle{}, forbidden("role %s may not read vehicle status", p.Role)
 	}
-	pl, c, err := ParsePlate(plate, colour)
-	if err != nil {
-		return Summary{}, err
-	}
-	v, err := s.store.GetByPlate(ctx, pl, c)
-	if err != nil {
-		return Summary{}, err
+	var v Vehicle
+	if vin != "" {
+		n, err := vehicleid.NormaliseVIN(vin)
+		if err != nil {
+			return summary.Vehicle{}, apperr.Invalid("vin", err.Error())
+		}
+		if v, err = s.store.Get(ctx, n); err != nil {
+			return summary.Vehicle{}, err
+		}
+	} else {
+		pl, c, err := ParsePlate(plate, colour)
+		if err != nil {
+			return summary.Vehicle{}, err
+		}
+		if v, err = s.store.GetByPlate(ctx, pl, c); err != nil {
+			return summary.Vehicle{}, err
+		}
 	}
 	st := SummaryOf(v, s.policy, s.now())
 	if err := s.cache.Put(ctx, st); err != nil {

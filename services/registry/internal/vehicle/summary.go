@@ -3,44 +3,33 @@ package vehicle
 import (
 	"time"
 
-	"github.com/clearsky/clearsky/libs/vehicleid"
+	"github.com/clearsky/clearsky/libs/summary"
 )
 
-// Summary is a vehicle's compact registration status: the registry's part of the checkpoint
-// verdict, kept in Redis under the plate's key.
-type Summary struct {
-	VIN              string           `json:"vin"`
-	Plate            string           `json:"plate"`
-	PlateColour      vehicleid.Colour `json:"plate_colour"`
-	Status           Status           `json:"status"`
-	StatusReason     string           `json:"status_reason,omitempty"`
-	FuelType         FuelType         `json:"fuel_type"`
-	EmissionStandard Standard         `json:"emission_standard"`
-	Category         Category         `json:"category"`
-	Use              Use              `json:"use"`
-	ServiceClass     ServiceClass     `json:"service_class"`
-	Heavy            bool             `json:"heavy"`
-	NewEnergy        bool             `json:"new_energy"`
-	FleetID          string           `json:"fleet_id,omitempty"`
-	Maker            string           `json:"maker"`
-	ScrapDue         string           `json:"scrap_due,omitempty"`
-	PastScrapDue     bool             `json:"past_scrap_due"`
-	PhaseOut         PhaseOut         `json:"phase_out"`
-	TerminalBound    bool             `json:"terminal_bound"`
-	Version          int64            `json:"version"`
-}
-
-// SummaryOf builds the compact status of v as of now.
-func SummaryOf(v Vehicle, p Policy, now time.Time) Summary {
-	st := Summary{
-		VIN: v.VIN, Plate: v.Plate, PlateColour: v.PlateColour, Status: v.Status, StatusReason: v.StatusReason,
-		FuelType: v.FuelType, EmissionStandard: v.EmissionStandard, Category: v.Category, Use: v.Use,
-		ServiceClass: v.ServiceClass, Heavy: v.Heavy(), NewEnergy: v.NewEnergy(), FleetID: v.FleetID, Maker: v.Maker,
-		PhaseOut: PhaseOutOf(v, p, now), TerminalBound: v.Terminal != nil, Version: v.Version,
+// SummaryOf builds v's compact status as of now: the registry's part of the checkpoint verdict,
+// kept in Redis for the checkpoint and the other services.
+func SummaryOf(v Vehicle, p Policy, now time.Time) summary.Vehicle {
+	po := PhaseOutOf(v, p, now)
+	st := summary.Vehicle{
+		VIN: v.VIN, Plate: v.Plate, PlateColour: string(v.PlateColour), Status: string(v.Status), StatusReason: v.StatusReason,
+		FuelType: string(v.FuelType), EmissionStandard: string(v.EmissionStandard), Category: string(v.Category), Use: string(v.Use),
+		ServiceClass: string(v.ServiceClass), Heavy: v.Heavy(), NewEnergy: v.NewEnergy(), FleetID: v.FleetID, Maker: v.Maker,
+		RegisteredOn: v.RegisteredOn.Format(time.DateOnly), RegisteredPlace: v.RegisteredPlace,
+		PhaseOut:      summary.PhaseOut{Listed: po.Listed, List: po.List, Reason: po.Reason, Overdue: po.Overdue},
+		TerminalBound: v.Terminal != nil, Version: v.Version,
+	}
+	if po.Listed {
+		st.PhaseOut.Deadline = po.Deadline.Format(time.DateOnly)
 	}
 	if !v.ScrapDue.IsZero() {
 		st.ScrapDue = v.ScrapDue.Format(time.DateOnly)
 		st.PastScrapDue = now.After(v.ScrapDue)
+	}
+	if v.Terminal != nil {
+		st.TerminalICCID = v.Terminal.ICCID
+	}
+	if v.LastInspection != nil {
+		st.InspectionStation = v.LastInspection.StationID
 	}
 	return st
 }

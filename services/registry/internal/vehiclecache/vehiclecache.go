@@ -11,10 +11,9 @@ import (
 
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
-	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
 )
 
-// Cache is the Redis implementation of vehicle.StatusCache.
+// Cache is the Redis implementation of the registry core's StatusCache.
 type Cache struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -27,13 +26,18 @@ func New(rdb redis.UniversalClient, prefix string) *Cache {
 }
 
 // Put implements vehicle.StatusCache.
-func (c *Cache) Put(ctx context.Context, s vehicle.Summary) error {
+func (c *Cache) Put(ctx context.Context, s summary.Vehicle) error {
 	b, err := summary.Encode(summary.Registry, c.now(), s)
 	if err != nil {
 		return err
 	}
-	key := summary.Key(c.prefix, vehicleid.Key(s.Plate, s.PlateColour), summary.Registry)
-	if err := c.rdb.Set(ctx, key, b, summary.TTL).Err(); err != nil {
+	// Two keys, one value: by plate (the checkpoint's key) and by VIN (the OBD gateway's).
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, summary.Key(c.prefix, vehicleid.Key(s.Plate, vehicleid.Colour(s.PlateColour)), summary.Registry), b, summary.TTL)
+		p.Set(ctx, summary.VINKey(c.prefix, s.VIN), b, summary.TTL)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("cache status of %s: %w", s.VIN, err)
 	}
 	return nil

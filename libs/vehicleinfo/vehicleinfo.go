@@ -1,0 +1,163 @@
+// Package vehicleinfo is how a service asks the registry about a vehicle: it reads the
+// registry's status from Redis (libs/summary), and when the entry is missing it asks the
+// registry over HTTP (GET /v1/registry/status), which answers from MongoDB and rebuilds the
+// entry. Remote sensing, OBD, muck and the checkpoint use it.
+package vehicleinfo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/summary"
+	"github.com/clearsky/clearsky/libs/vehicleid"
+)
+
+// ErrUnknown: the registry has no such vehicle.
+var ErrUnknown = fmt.Errorf("vehicle is not in the registry: %w", apperr.ErrNotFound)
+
+// Config says where the registry is.
+type Config struct {
+	// RegistryURL is the registry's base URL (CLEARSKY_REGISTRY_URL), e.g. http://registry:8080.
+	RegistryURL string
+	// Timeout bounds one HTTP fallback; default 800 ms.
+	Timeout time.Duration
+}
+
+// Deps are the client's collaborators.
+type Deps struct {
+	Redis      redis.UniversalClient
+	Prefix     string
+	HTTP       *http.Client // nil: a default client
+	Keys       *auth.Keys   // signs the service's own (system) tokens
+	Tracer     trace.TracerProvider
+	Propagator propagation.TextMapPropagator
+	Service    string // the calling service, the token's subject
+}
+
+// Client reads registry statuses.
+type Client struct {
+	cfg    Config
+	d      Deps
+	tracer trace.Tracer
+
+	mu       sync.Mutex
+	tok      string
+	tokUntil time.Time
+}
+
+// New returns a client.
+func New(cfg Config, d Deps) *Client {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 800 * time.Millisecond
+	}
+	if d.HTTP == nil {
+		d.HTTP = &http.Client{}
+	}
+	cfg.RegistryURL = strings.TrimRight(cfg.RegistryURL, "/")
+	return &Client{cfg: cfg, d: d, tracer: d.Tracer.Tracer("github.com/clearsky/clearsky/libs/vehicleinfo")}
+}
+
+// ByPlate returns the status of the vehicle carrying plate and colour (both normalised).
+func (c *Client) ByPlate(ctx context.Context, plate string, colour vehicleid.Colour) (summary.Vehicle, error) {
+	key := summary.Key(c.d.Prefix, vehicleid.Key(plate, colour), summary.Registry)
+	return c.lookup(ctx, key, url.Values{"plate": {plate}, "colour": {string(colour)}})
+}
+
+// ByVIN returns the status of the vehicle with vin (normalised).
+func (c *Client) ByVIN(ctx context.Context, vin string) (summary.Vehicle, error) {
+	return c.lookup(ctx, summary.VINKey(c.d.Prefix, vin), url.Values{"vin": {vin}})
+}
+
+func (c *Client) lookup(ctx context.Context, key string, q url.Values) (summary.Vehicle, error) {
+	if raw, err := c.d.Redis.Get(ctx, key).Bytes(); err == nil {
+		if env, err := summary.Decode(raw); err == nil {
+			var v summary.Vehicle
+			if err := json.Unmarshal(env.Data, &v); err == nil {
+				return v, nil
+			}
+		}
+	}
+	// Missing, unreadable, or Redis down: ask the registry, which rebuilds the entry.
+	return c.Fetch(ctx, q)
+}
+
+// Fetch asks the registry over HTTP, bypassing Redis.
+func (c *Client) Fetch(ctx context.Context, q url.Values) (summary.Vehicle, error) {
+	if c.cfg.RegistryURL == "" {
+		return summary.Vehicle{}, fmt.Errorf("no registry URL configured (CLEARSKY_REGISTRY_URL): %w", apperr.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	ctx, span := c.tracer.Start(ctx, "GET /v1/registry/status", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("peer.service", "registry")))
+	defer span.End()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.RegistryURL+"/v1/registry/status?"+q.Encode(), nil)
+	if err != nil {
+		return summary.Vehicle{}, err
+	}
+	tok, err := c.token()
+	if err != nil {
+		return summary.Vehicle{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if c.d.Propagator != nil {
+		c.d.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	}
+	res, err := c.d.HTTP.Do(req)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		return summary.Vehicle{}, fmt.Errorf("ask the registry: %v: %w", err, apperr.ErrUnavailable)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
+	switch {
+	case res.StatusCode == http.StatusNotFound:
+		return summary.Vehicle{}, ErrUnknown
+	case res.StatusCode == http.StatusBadRequest:
+		return summary.Vehicle{}, fmt.Errorf("registry refused the lookup: %s: %w", body, apperr.ErrInvalid)
+	case res.StatusCode != http.StatusOK:
+		span.SetStatus(codes.Error, res.Status)
+		return summary.Vehicle{}, fmt.Errorf("registry answered %s: %w", res.Status, apperr.ErrUnavailable)
+	}
+	var v summary.Vehicle
+	if err := json.Unmarshal(body, &v); err != nil {
+		return summary.Vehicle{}, fmt.Errorf("registry answer: %v: %w", err, apperr.ErrUnavailable)
+	}
+	return v, nil
+}
+
+// token returns a system token for this service, minted again shortly before it expires.
+func (c *Client) token() (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.tok != "" && now.Before(c.tokUntil) {
+		return c.tok, nil
+	}
+	tok, err := c.d.Keys.Issue(auth.Principal{Subject: "service:" + c.d.Service, Role: auth.System}, now, 15*time.Minute)
+	if err != nil {
+		return "", fmt.Errorf("mint system token: %w", err)
+	}
+	c.tok, c.tokUntil = tok, now.Add(10*time.Minute)
+	return tok, nil
+}
+
+// IsUnknown reports whether err means the registry does not know the vehicle.
+func IsUnknown(err error) bool { return errors.Is(err, ErrUnknown) }
