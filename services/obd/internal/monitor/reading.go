@@ -32,7 +32,7 @@ type Reading struct {
 	Coolant             detect.Value // C
 	FuelLevel           detect.Value // %
 	PositionValid       bool
-	Lon, Lat            float64 // degrees, west and south negative
+	Lon, Lat            float64      // degrees, west and south negative
 	Mileage             detect.Value // km
 	MIL                 detect.MIL
 	FaultCodes          []uint32 // nil: no OBD information

@@ -54,7 +54,9 @@ func New(db *mongo.Database) *Store {
 }
 
 // EnsureIndexes creates the store's indexes.
-func (s *Store) EnsureIndexes(ctx context.Context) error { return mongodb.EnsureIndexes(ctx, s.db, Indexes) }
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	return mongodb.EnsureIndexes(ctx, s.db, Indexes)
+}
 
 type frameDoc struct {
 	ID       string    `bson:"_id"`
