@@ -31,6 +31,8 @@ import (
 	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/seeds"
 	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
+	"github.com/clearsky/clearsky/services/muck"
+	"github.com/clearsky/clearsky/services/obd"
 	"github.com/clearsky/clearsky/services/registry"
 )
 
@@ -43,6 +45,8 @@ type Config struct {
 	NoSeed         bool   // CLEARSKY_NO_SEED=1 skips the demo data
 	// LogOutput receives the JSON logs; os.Stderr when nil.
 	LogOutput io.Writer
+	// Getenv reads the services' own settings (os.Getenv when nil).
+	Getenv func(string) string
 }
 
 // FromEnv reads the all-in-one's Config.
@@ -54,7 +58,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Config: pc, DataDir: getenv("CLEARSKY_DATA_DIR"), OBDAddr: getenv("CLEARSKY_OBD_ADDR"),
+	c := Config{Config: pc, Getenv: getenv, DataDir: getenv("CLEARSKY_DATA_DIR"), OBDAddr: getenv("CLEARSKY_OBD_ADDR"),
 		RegistryPolicy: getenv("CLEARSKY_REGISTRY_POLICY"), NoSeed: getenv("CLEARSKY_NO_SEED") == "1"}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
@@ -100,6 +104,9 @@ func Secret(c Config) ([]byte, error) {
 func Run(ctx context.Context, c Config, out io.Writer) error {
 	if c.LogOutput == nil {
 		c.LogOutput = os.Stderr
+	}
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
 	}
 	logger := telemetry.NewLogger(c.LogOutput, c.LogLevel).With("service", "allinone")
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
@@ -163,6 +170,9 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 // Build creates every service on deps and serves their routes from one engine. The services
 // call each other through that engine, in process.
 func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []platform.Service, error) {
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
 	engine := platform.Engine("allinone", deps)
 	local := &http.Client{Transport: httpserver.InProcess(func() http.Handler { return engine })}
 	deps.Vehicles = platform.NewVehicles("allinone", "http://allinone.internal", local, deps)
@@ -170,7 +180,24 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{reg}
+	obdCfg, err := obd.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	obdCfg.Gateway.Addr = c.OBDAddr
+	telemetry, err := obd.New(ctx, obdCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
+	muckCfg, err := muck.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	permits, err := muck.New(ctx, muckCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
+	svcs := []platform.Service{reg, telemetry, permits}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}
@@ -215,6 +242,7 @@ func banner(out io.Writer, c Config) {
 	}
 	fmt.Fprintf(out, `
 ClearSky is running: http://%[1]s  (health: /healthz, readiness: /readyz, metrics: /metrics)
+OBD terminals (GB 17691 over TCP): %[3]s
 Data: %[2]s
 
 Get a token for a role (police, fleet, station, lab, bureau, construction, transport, repair, sensor, admin):
@@ -224,5 +252,5 @@ Then, for example:
   TOKEN=$(go run ./services/allinone/cmd/clearsky token -role police | tail -n1)
   curl -H "Authorization: Bearer $TOKEN" 'http://%[1]s/v1/registry/status?plate=晋F89012&colour=yellow'
 See README.md for more.
-`, host, c.DataDir)
+`, host, c.DataDir, c.OBDAddr)
 }
