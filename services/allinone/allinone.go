@@ -31,6 +31,7 @@ import (
 	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/seeds"
 	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
+	"github.com/clearsky/clearsky/services/fuel"
 	"github.com/clearsky/clearsky/services/muck"
 	"github.com/clearsky/clearsky/services/obd"
 	"github.com/clearsky/clearsky/services/registry"
@@ -197,7 +198,15 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{reg, telemetry, permits}
+	fuelCfg, err := fuel.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	sampling, err := fuel.New(ctx, fuelCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
+	svcs := []platform.Service{reg, telemetry, permits, sampling}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}

@@ -1,0 +1,140 @@
+// Package fuel is the fuel, vehicle-urea and household-coal sampling service (tasks 7 and 14
+// of the action plan): it registers the sites that sell or store them and who supplies them,
+// takes sample results from stations and labs (JSON or CSV), judges them against the limit
+// tables in force on the sampling day, opens non-conformance cases traced back up the supply
+// chain, and shows sampling coverage against the monthly and yearly quotas. It has no per-plate
+// part in the checkpoint verdict: it is about sites, not vehicles.
+package fuel
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/clearsky/clearsky/libs/platform"
+	"github.com/clearsky/clearsky/services/fuel/internal/handler"
+	"github.com/clearsky/clearsky/services/fuel/internal/limitcache"
+	"github.com/clearsky/clearsky/services/fuel/internal/limits"
+	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
+	"github.com/clearsky/clearsky/services/fuel/internal/samplingstore"
+)
+
+// Name is the service's name in traces, logs and audit entries.
+const Name = "fuel"
+
+// Config is the fuel service's own configuration. Zero values take the defaults documented in
+// docs/fuel.md.
+type Config struct {
+	// LimitsFile is a limit table JSON file (CLEARSKY_FUEL_LIMITS) used as the default table
+	// instead of the one shipped (seeds/fuel-limits.json); empty keeps the shipped one.
+	LimitsFile string
+	// EscalateAfter failing samples at one site within EscalateMonths escalate its case
+	// (CLEARSKY_FUEL_ESCALATE_AFTER, default 2; CLEARSKY_FUEL_ESCALATE_MONTHS, default 12).
+	EscalateAfter  int
+	EscalateMonths int
+	// TraceDepth bounds the trace-back walk up the supply chain (default 6).
+	TraceDepth int
+	// Every is how often the background loop reloads the limit table version in force and opens
+	// the cases a crash or an outage left pending (default 15 s).
+	Every time.Duration
+}
+
+// Service is a running fuel service.
+type Service struct {
+	core    *sampling.Service
+	handler *handler.Handler
+	deps    platform.Deps
+	every   time.Duration
+}
+
+// New builds the fuel service on deps: it creates its indexes, stores the default limit table
+// when MongoDB has none (or a newer default), and loads the table in force.
+func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) {
+	def, err := limits.Default()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LimitsFile != "" {
+		b, err := os.ReadFile(cfg.LimitsFile)
+		if err != nil {
+			return nil, fmt.Errorf("read fuel limits: %w", err)
+		}
+		if def, err = limits.Parse(b); err != nil {
+			return nil, fmt.Errorf("fuel limits %s: %w", cfg.LimitsFile, err)
+		}
+	}
+	store := samplingstore.New(deps.DB)
+	if err := store.EnsureIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("fuel indexes: %w", err)
+	}
+	policy := sampling.DefaultPolicy()
+	if cfg.EscalateAfter > 0 {
+		policy.EscalateAfter = cfg.EscalateAfter
+	}
+	if cfg.EscalateMonths > 0 {
+		policy.EscalateMonths = cfg.EscalateMonths
+	}
+	if cfg.TraceDepth > 0 {
+		policy.TraceDepth = cfg.TraceDepth
+	}
+	core := sampling.NewService(store, limitcache.New(deps.Redis, deps.RedisPrefix), policy, deps.Logger, deps.Telemetry.Tracer)
+	if err := core.Init(ctx, def); err != nil {
+		return nil, fmt.Errorf("fuel limits: %w", err)
+	}
+	every := cfg.Every
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	return &Service{core: core, handler: handler.New(core, deps.Logger), deps: deps, every: every}, nil
+}
+
+// Routes registers the fuel service's HTTP routes.
+func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
+
+// Run keeps the instance current until ctx ends: every Every it loads the newest limit table
+// version (repairing the Redis marker if a publish failed) and opens or updates the cases that
+// failing samples left pending.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		if _, err := s.core.Refresh(ctx); err != nil && ctx.Err() == nil {
+			s.deps.Logger.WarnContext(ctx, "limit_refresh_failed", "error", err.Error())
+		}
+		if n, err := s.core.ResolvePending(ctx); err != nil && ctx.Err() == nil {
+			s.deps.Logger.WarnContext(ctx, "pending_cases_failed", "error", err.Error())
+		} else if n > 0 {
+			s.deps.Logger.InfoContext(ctx, "pending_cases_resolved", "samples", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ConfigFromEnv reads the service's own variables: CLEARSKY_FUEL_LIMITS,
+// CLEARSKY_FUEL_ESCALATE_AFTER and CLEARSKY_FUEL_ESCALATE_MONTHS.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{LimitsFile: getenv("CLEARSKY_FUEL_LIMITS")}
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{{"CLEARSKY_FUEL_ESCALATE_AFTER", &cfg.EscalateAfter}, {"CLEARSKY_FUEL_ESCALATE_MONTHS", &cfg.EscalateMonths}} {
+		s := getenv(v.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return cfg, fmt.Errorf("%s must be a whole number from 1, not %q", v.name, s)
+		}
+		*v.dst = n
+	}
+	return cfg, nil
+}
