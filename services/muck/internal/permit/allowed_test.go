@@ -16,9 +16,9 @@ func TestParseHours(t *testing.T) {
 		want      Hours
 		wantField string
 	}{
-		{"22:00", "05:00", Hours{22 * 60, 5 * 60}, ""},
-		{"09:30", "16:45", Hours{9*60 + 30, 16*60 + 45}, ""},
-		{"00:00", "24:00", Hours{0, 24 * 60}, ""},
+		{"22:00", "05:00", Hours{From: 22 * 60, To: 5 * 60}, ""},
+		{"09:30", "16:45", Hours{From: 9*60 + 30, To: 16*60 + 45}, ""},
+		{"00:00", "24:00", Hours{From: 0, To: 24 * 60}, ""},
 		{"24:00", "05:00", Hours{}, "from"},
 		{"22:00", "22:00", Hours{}, "to"},
 		{"7:00", "09:00", Hours{}, "from"},
@@ -48,9 +48,9 @@ func TestHoursContains(t *testing.T) {
 		}
 		return t
 	}
-	night := Hours{22 * 60, 5 * 60}
-	day := Hours{9 * 60, 17 * 60}
-	all := Hours{0, 24 * 60}
+	night := Hours{From: 22 * 60, To: 5 * 60}
+	day := Hours{From: 9 * 60, To: 17 * 60}
+	all := Hours{From: 0, To: 24 * 60}
 	tests := []struct {
 		name string
 		h    Hours
@@ -101,7 +101,7 @@ func TestAllowed(t *testing.T) {
 	inside, edge, outside := geo.Point{Lon: 112.45, Lat: 39.35}, geo.Point{Lon: 112.50, Lat: 39.35}, geo.Point{Lon: 112.60, Lat: 39.35}
 	permitOK := Permit{ID: "P1", State: Approved, ValidFrom: local("2026-06-01 00:00"), ValidTo: local("2026-07-01 00:00")}
 	with := func(p Permit, f func(*Permit)) Permit { f(&p); return p }
-	pass := Pass{ID: "S1", PermitID: "P1", Zone: zone, Hours: Hours{22 * 60, 5 * 60}, ValidFrom: local("2026-06-01 00:00"), ValidTo: local("2026-06-15 00:00")}
+	pass := Pass{ID: "S1", PermitID: "P1", Zone: zone, Hours: Hours{From: 22 * 60, To: 5 * 60}, ValidFrom: local("2026-06-01 00:00"), ValidTo: local("2026-06-15 00:00")}
 	withPass := func(f func(*Pass)) Pass { p := pass; f(&p); return p }
 	night := local("2026-06-10 23:30")
 	tests := []struct {
@@ -136,7 +136,7 @@ func TestAllowed(t *testing.T) {
 			[]Permit{permitOK, {ID: "P2", State: Revoked, ValidFrom: permitOK.ValidFrom, ValidTo: permitOK.ValidTo}},
 			[]Pass{withPass(func(p *Pass) { p.PermitID = "P2" })}, true, []string{"pass_permit_not_valid"}},
 		{"a second pass allows it", local("2026-06-10 14:00"), inside, []Permit{permitOK},
-			[]Pass{pass, withPass(func(p *Pass) { p.ID, p.Hours = "S2", Hours{9 * 60, 17 * 60} })}, true, nil},
+			[]Pass{pass, withPass(func(p *Pass) { p.ID, p.Hours = "S2", Hours{From: 9 * 60, To: 17 * 60} })}, true, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,7 +168,7 @@ func TestSummaryOf(t *testing.T) {
 			p("queued", Pending, now.Add(-1*day), now.Add(1*day), now.Add(30*day)),      // pending
 		},
 		Passes: []Pass{
-			{ID: "S1", PermitID: "live", Zone: square(t), Hours: Hours{22 * 60, 5 * 60}, ValidFrom: now.Add(-day), ValidTo: now.Add(day)},
+			{ID: "S1", PermitID: "live", Zone: square(t), Hours: Hours{From: 22 * 60, To: 5 * 60}, ValidFrom: now.Add(-day), ValidTo: now.Add(day)},
 			{ID: "S2", PermitID: "live", Zone: square(t), ValidFrom: now.Add(-3 * day), ValidTo: now.Add(-day)},
 			{ID: "S3", PermitID: "live", Zone: square(t), ValidFrom: now, ValidTo: now.Add(day), Cancelled: true},
 		},

@@ -1,0 +1,86 @@
+// Package localtime reads the daily windows of local (China Standard) time that passes,
+// restrictions and alerts are written in: "22:00"-"05:00" across midnight, "00:00"-"24:00" the
+// whole day.
+package localtime
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+)
+
+// Shanghai returns the Asia/Shanghai zone pass hours are read in, or a fixed +08:00 zone when
+// the system has no time-zone data (China has kept +08:00 without daylight saving since 1991).
+func Shanghai() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CST", 8*3600)
+}
+
+// Hours is a daily window in local time, in minutes after midnight: From included, To excluded.
+// To before From runs across midnight (22:00-05:00); To may be 24:00 (1440). From equal to To is
+// not a window.
+type Hours struct {
+	From int
+	To   int
+}
+
+// ParseHours reads "HH:MM" bounds; its error is an *apperr.ValidationError naming "from" or "to".
+func ParseHours(from, to string) (Hours, error) {
+	var ve apperr.ValidationError
+	f, err := parseClock(from, false)
+	if err != nil {
+		ve.Add("from", err.Error())
+	}
+	t, err := parseClock(to, true)
+	if err != nil {
+		ve.Add("to", err.Error())
+	}
+	if ve.Err() == nil && f == t {
+		ve.Add("to", "equals from; for the whole day use 00:00 to 24:00")
+	}
+	if err := ve.Err(); err != nil {
+		return Hours{}, err
+	}
+	return Hours{From: f, To: t}, nil
+}
+
+func parseClock(s string, allow24 bool) (int, error) {
+	digit := func(b byte) (int, bool) { return int(b - '0'), b >= '0' && b <= '9' }
+	if len(s) != 5 || s[2] != ':' {
+		return 0, fmt.Errorf("%q is not a time of day HH:MM", s)
+	}
+	h1, ok1 := digit(s[0])
+	h2, ok2 := digit(s[1])
+	m1, ok3 := digit(s[3])
+	m2, ok4 := digit(s[4])
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return 0, fmt.Errorf("%q is not a time of day HH:MM", s)
+	}
+	h, m := h1*10+h2, m1*10+m2
+	if allow24 && h == 24 && m == 0 {
+		return 24 * 60, nil
+	}
+	if h > 23 || m > 59 {
+		return 0, fmt.Errorf("%q is not a time of day HH:MM (00:00 to 23:59, or 24:00 as the end)", s)
+	}
+	return h*60 + m, nil
+}
+
+// Contains reports whether the local clock time of t (seconds ignored) falls in the window.
+func (h Hours) Contains(t time.Time, loc *time.Location) bool {
+	lt := t.In(loc)
+	m := lt.Hour()*60 + lt.Minute()
+	if h.From < h.To {
+		return m >= h.From && m < h.To
+	}
+	return m >= h.From || m < h.To
+}
+
+// String writes the window as "HH:MM-HH:MM".
+func (h Hours) String() string { return Clock(h.From) + "-" + Clock(h.To) }
+
+// Clock writes minutes after midnight as "HH:MM".
+func Clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }

@@ -1,0 +1,45 @@
+package localtime
+
+import (
+	"testing"
+	"time"
+)
+
+func TestHours(t *testing.T) {
+	loc := Shanghai()
+	at := func(hhmm string) time.Time {
+		tm, _ := time.ParseInLocation("2006-01-02 15:04", "2026-11-29 "+hhmm, loc)
+		return tm
+	}
+	tests := []struct {
+		from, to string
+		at       string
+		want     bool
+	}{
+		{"22:00", "05:00", "23:30", true},
+		{"22:00", "05:00", "04:59", true},
+		{"22:00", "05:00", "05:00", false},
+		{"22:00", "05:00", "21:59", false},
+		{"22:00", "05:00", "22:00", true},
+		{"08:00", "18:00", "12:00", true},
+		{"08:00", "18:00", "18:00", false},
+		{"00:00", "24:00", "23:59", true},
+	}
+	for _, tc := range tests {
+		h, err := ParseHours(tc.from, tc.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.Contains(at(tc.at), loc); got != tc.want {
+			t.Errorf("%s-%s contains %s = %v, want %v", tc.from, tc.to, tc.at, got, tc.want)
+		}
+	}
+	for _, bad := range [][2]string{{"25:00", "05:00"}, {"22:00", "22:00"}, {"2200", "05:00"}, {"24:00", "05:00"}} {
+		if _, err := ParseHours(bad[0], bad[1]); err == nil {
+			t.Errorf("ParseHours(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+	if got := Clock(22*60 + 5); got != "22:05" {
+		t.Errorf("Clock = %q", got)
+	}
+}
