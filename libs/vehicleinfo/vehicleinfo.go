@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -55,10 +54,7 @@ type Client struct {
 	cfg    Config
 	d      Deps
 	tracer trace.Tracer
-
-	mu       sync.Mutex
-	tok      string
-	tokUntil time.Time
+	tokens *auth.SystemTokens
 }
 
 // New returns a client.
@@ -70,7 +66,7 @@ func New(cfg Config, d Deps) *Client {
 		d.HTTP = &http.Client{}
 	}
 	cfg.RegistryURL = strings.TrimRight(cfg.RegistryURL, "/")
-	return &Client{cfg: cfg, d: d, tracer: d.Tracer.Tracer("github.com/clearsky/clearsky/libs/vehicleinfo")}
+	return &Client{cfg: cfg, d: d, tracer: d.Tracer.Tracer("github.com/clearsky/clearsky/libs/vehicleinfo"), tokens: auth.NewSystemTokens(d.Keys, d.Service)}
 }
 
 // ByPlate returns the status of the vehicle carrying plate and colour (both normalised).
@@ -111,7 +107,7 @@ func (c *Client) Fetch(ctx context.Context, q url.Values) (summary.Vehicle, erro
 	if err != nil {
 		return summary.Vehicle{}, err
 	}
-	tok, err := c.token()
+	tok, err := c.tokens.Token()
 	if err != nil {
 		return summary.Vehicle{}, err
 	}
@@ -141,22 +137,6 @@ func (c *Client) Fetch(ctx context.Context, q url.Values) (summary.Vehicle, erro
 		return summary.Vehicle{}, fmt.Errorf("registry answer: %v: %w", err, apperr.ErrUnavailable)
 	}
 	return v, nil
-}
-
-// token returns a system token for this service, minted again shortly before it expires.
-func (c *Client) token() (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if c.tok != "" && now.Before(c.tokUntil) {
-		return c.tok, nil
-	}
-	tok, err := c.d.Keys.Issue(auth.Principal{Subject: "service:" + c.d.Service, Role: auth.System}, now, 15*time.Minute)
-	if err != nil {
-		return "", fmt.Errorf("mint system token: %w", err)
-	}
-	c.tok, c.tokUntil = tok, now.Add(10*time.Minute)
-	return tok, nil
 }
 
 // IsUnknown reports whether err means the registry does not know the vehicle.

@@ -31,6 +31,7 @@ import (
 	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/seeds"
 	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
+	"github.com/clearsky/clearsky/services/checkpoint"
 	"github.com/clearsky/clearsky/services/fuel"
 	"github.com/clearsky/clearsky/services/muck"
 	"github.com/clearsky/clearsky/services/obd"
@@ -206,7 +207,19 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{reg, telemetry, permits, sampling}
+	cpCfg, err := checkpoint.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	for part := range cpCfg.Owners {
+		cpCfg.Owners[part] = "http://allinone.internal"
+	}
+	cpCfg.HTTP = local
+	lookups, err := checkpoint.New(ctx, cpCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
+	svcs := []platform.Service{reg, telemetry, permits, sampling, lookups}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}

@@ -439,15 +439,11 @@ func (p *partition) flush(ctx context.Context) {
 	p.mu.Lock()
 	persisted, dups := 0, 0
 	for j, i := range idx {
-		it := p.batch[i]
 		if inserted[j] {
 			persisted++
-			p.judge(ctx, it.frame)
+			p.judge(ctx, p.batch[i].frame)
 		} else {
 			dups++
-		}
-		if it.done != nil {
-			it.done <- result{inserted: []bool{inserted[j]}}
 		}
 	}
 	for _, it := range p.batch {
@@ -460,6 +456,13 @@ func (p *partition) flush(ctx context.Context) {
 	p.m.metrics.Persisted.Add(float64(persisted))
 	p.m.metrics.Duplicates.Add(float64(dups))
 	p.publish(ctx, false)
+	// Waiting uploads are answered once their frames are judged and the state published, so the
+	// checkpoint's next answer already reflects them.
+	for j, i := range idx {
+		if it := p.batch[i]; it.done != nil {
+			it.done <- result{inserted: []bool{inserted[j]}}
+		}
+	}
 	p.batch = p.batch[:0]
 }
 

@@ -1,0 +1,121 @@
+// Package checkpoint is the traffic police's checkpoint service (tasks 15, 27, 28 and 33 of the
+// action plan): one verdict per plate — pass, inspect or stop — with every reason and its
+// source, assembled from the parts the registry, remote-sensing, OBD and muck services keep in
+// Redis (one round trip), falling back to the owners for what is missing; and the
+// heavy-pollution alerts, whose restrictions the verdict applies.
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/clearsky/clearsky/libs/platform"
+	"github.com/clearsky/clearsky/libs/summary"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/handler"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/lookupstore"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/owners"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/partcache"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
+)
+
+// Name is the service's name.
+const Name = "checkpoint"
+
+// Config is the checkpoint's configuration.
+type Config struct {
+	// Owners maps each part to its owner's base URL (CLEARSKY_REGISTRY_URL,
+	// CLEARSKY_REMOTESENSING_URL, CLEARSKY_OBD_URL, CLEARSKY_MUCK_URL).
+	Owners map[summary.Part]string
+	// HTTP is the client for the owners (nil: a default client).
+	HTTP *http.Client
+	// FallbackTimeout bounds one call to an owner (CLEARSKY_CHECKPOINT_FALLBACK_MS, default 500).
+	FallbackTimeout time.Duration
+	// RatePerMinute is the lookups an officer may make a minute (CLEARSKY_CHECKPOINT_RATE, default 120).
+	RatePerMinute int64
+}
+
+// ConfigFromEnv reads the checkpoint's settings.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	or := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{Owners: map[summary.Part]string{
+		summary.Registry:      or("CLEARSKY_REGISTRY_URL", "http://registry:8080"),
+		summary.RemoteSensing: or("CLEARSKY_REMOTESENSING_URL", "http://remotesensing:8080"),
+		summary.OBD:           or("CLEARSKY_OBD_URL", "http://obd:8080"),
+		summary.Muck:          or("CLEARSKY_MUCK_URL", "http://muck:8080"),
+	}}
+	if s := getenv("CLEARSKY_CHECKPOINT_FALLBACK_MS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 10 {
+			return c, fmt.Errorf("CLEARSKY_CHECKPOINT_FALLBACK_MS must be a whole number of milliseconds ≥ 10")
+		}
+		c.FallbackTimeout = time.Duration(n) * time.Millisecond
+	}
+	if s := getenv("CLEARSKY_CHECKPOINT_RATE"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("CLEARSKY_CHECKPOINT_RATE must be a whole number ≥ 1")
+		}
+		c.RatePerMinute = n
+	}
+	return c, nil
+}
+
+// Service is a running checkpoint.
+type Service struct {
+	core    *verdict.Service
+	handler *handler.Handler
+	store   *lookupstore.Store
+	deps    platform.Deps
+}
+
+// New builds the checkpoint on deps.
+func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) {
+	store := lookupstore.New(deps.DB, 0, deps.Logger)
+	if err := store.EnsureIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("checkpoint indexes: %w", err)
+	}
+	own := owners.New(cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, cfg.FallbackTimeout)
+	core := verdict.NewService(verdict.Config{RatePerMinute: cfg.RatePerMinute}, partcache.New(deps.Redis, deps.RedisPrefix), own, store, store, deps.Logger, deps.Telemetry.Tracer)
+	if err := core.RefreshAlerts(ctx); err != nil {
+		return nil, err
+	}
+	return &Service{core: core, handler: handler.New(core, deps.Logger), store: store, deps: deps}, nil
+}
+
+// Routes registers the checkpoint's routes.
+func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
+
+// Run writes the lookup audit trail and refreshes the alerts every few seconds until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.store.Run(ctx) }()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+			if err := s.core.RefreshAlerts(ctx); err != nil && ctx.Err() == nil {
+				s.deps.Logger.WarnContext(ctx, "checkpoint_alert_refresh_failed", "error", err.Error())
+			}
+		}
+	}
+}

@@ -1,0 +1,263 @@
+// Package handler is the checkpoint's HTTP edge: the officer's plate lookup, the bureau's
+// heavy-pollution alerts, and an officer's recent lookups.
+package handler
+
+import (
+	"encoding/json"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/localtime"
+	"github.com/clearsky/clearsky/libs/problem"
+	"github.com/clearsky/clearsky/libs/request"
+	"github.com/clearsky/clearsky/libs/summary"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
+)
+
+// Handler serves the checkpoint's routes.
+type Handler struct {
+	svc *verdict.Service
+	log *slog.Logger
+}
+
+// New returns the handler.
+func New(svc *verdict.Service, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
+
+// Routes registers the routes on r.
+func (h *Handler) Routes(r gin.IRouter) {
+	onErr := func(c *gin.Context, err error) { problem.Write(c, h.log, err) }
+	need := func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
+	wrap := func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(h.log, f) }
+	r.GET("/v1/checkpoint/:plate", need(auth.Police, auth.Bureau), wrap(h.lookup))
+	r.GET("/v1/lookups/mine", need(auth.Police, auth.Bureau), wrap(h.mine))
+	r.GET("/v1/alerts", need(auth.Police, auth.Bureau, auth.Fleet, auth.Construction), wrap(h.alerts))
+	r.POST("/v1/alerts", need(auth.Bureau), wrap(h.declare))
+	r.POST("/v1/alerts/:id/end", need(auth.Bureau), wrap(h.end))
+}
+
+type reasonJSON struct {
+	Code       string    `json:"code"`
+	Message    string    `json:"message"`
+	Severity   string    `json:"severity"`
+	Source     string    `json:"source"`
+	Rule       string    `json:"rule,omitempty"`
+	State      string    `json:"source_state,omitempty"`
+	UpdatedAt  time.Time `json:"source_updated_at,omitzero"`
+	AgeSeconds *float64  `json:"source_age_seconds,omitempty"`
+}
+
+type partJSON struct {
+	Part       string    `json:"part"`
+	State      string    `json:"state"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	AgeSeconds *float64  `json:"age_seconds,omitempty"`
+}
+
+type answerJSON struct {
+	Plate   string       `json:"plate"`
+	Colour  string       `json:"colour"`
+	VIN     string       `json:"vin,omitempty"`
+	At      time.Time    `json:"at"`
+	Verdict string       `json:"verdict"`
+	Reasons []reasonJSON `json:"reasons"`
+	Parts   []partJSON   `json:"parts"`
+	Alerts  []alertJSON  `json:"alerts"`
+}
+
+func age(at, updated time.Time) *float64 {
+	if updated.IsZero() {
+		return nil
+	}
+	a := math.Round(at.Sub(updated).Seconds()*10) / 10
+	return &a
+}
+
+func (h *Handler) lookup(c *gin.Context) error {
+	var pos *geo.Point
+	lat, lon := c.Query("lat"), c.Query("lon")
+	if lat != "" || lon != "" {
+		var ve apperr.ValidationError
+		la, err1 := strconv.ParseFloat(lat, 64)
+		lo, err2 := strconv.ParseFloat(lon, 64)
+		if err1 != nil || la < -90 || la > 90 {
+			ve.Add("lat", "a latitude in degrees, -90 to 90, given together with lon")
+		}
+		if err2 != nil || lo < -180 || lo > 180 {
+			ve.Add("lon", "a longitude in degrees, -180 to 180, given together with lat")
+		}
+		if err := ve.Err(); err != nil {
+			return err
+		}
+		pos = &geo.Point{Lon: lo, Lat: la}
+	}
+	a, err := h.svc.Lookup(c.Request.Context(), auth.Caller(c), c.Param("plate"), c.Query("colour"), pos)
+	if err != nil {
+		return err
+	}
+	infos := map[summary.Part]verdict.PartInfo{}
+	out := answerJSON{Plate: a.Plate, Colour: string(a.Colour), VIN: a.VIN, At: a.At, Verdict: string(a.Verdict),
+		Reasons: make([]reasonJSON, 0, len(a.Reasons)), Parts: make([]partJSON, 0, len(a.Parts)), Alerts: make([]alertJSON, 0, len(a.Alerts))}
+	for _, p := range a.Parts {
+		infos[p.Part] = p
+		out.Parts = append(out.Parts, partJSON{Part: string(p.Part), State: string(p.State), UpdatedAt: p.UpdatedAt, AgeSeconds: age(a.At, p.UpdatedAt)})
+	}
+	for _, r := range a.Reasons {
+		rj := reasonJSON{Code: r.Code, Message: r.Message, Severity: string(r.Severity), Source: string(r.Source), Rule: r.Rule}
+		if p, ok := infos[r.Source]; ok {
+			rj.State, rj.UpdatedAt, rj.AgeSeconds = string(p.State), p.UpdatedAt, age(a.At, p.UpdatedAt)
+		}
+		out.Reasons = append(out.Reasons, rj)
+	}
+	for _, al := range a.Alerts {
+		out.Alerts = append(out.Alerts, alertOut(al))
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+type restrictionJSON struct {
+	Class       string          `json:"class"`
+	MaxStandard string          `json:"max_standard,omitempty"`
+	Zone        json.RawMessage `json:"zone,omitempty"`
+	ZoneName    string          `json:"zone_name,omitempty"`
+	Hours       *hoursJSON      `json:"hours,omitempty"`
+}
+
+type hoursJSON struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+type alertJSON struct {
+	ID           string            `json:"alert_id,omitempty"`
+	Level        string            `json:"level"`
+	StartsAt     time.Time         `json:"starts_at"`
+	EndsAt       time.Time         `json:"ends_at"`
+	Reason       string            `json:"reason,omitempty"`
+	Restrictions []restrictionJSON `json:"restrictions"`
+	CreatedBy    string            `json:"created_by,omitempty"`
+	EndedAt      time.Time         `json:"ended_at,omitzero"`
+	EndedBy      string            `json:"ended_by,omitempty"`
+}
+
+func alertOut(a verdict.Alert) alertJSON {
+	j := alertJSON{ID: a.ID, Level: string(a.Level), StartsAt: a.StartsAt, EndsAt: a.EndsAt, Reason: a.Reason,
+		Restrictions: []restrictionJSON{}, CreatedBy: a.CreatedBy, EndedAt: a.EndedAt, EndedBy: a.EndedBy}
+	for _, r := range a.Restrictions {
+		rj := restrictionJSON{Class: string(r.Class), MaxStandard: r.MaxStandard, ZoneName: r.ZoneName}
+		if r.Zone != nil {
+			rj.Zone, _ = json.Marshal(r.Zone)
+		}
+		if r.Hours != nil {
+			rj.Hours = &hoursJSON{From: localtime.Clock(r.Hours.From), To: localtime.Clock(r.Hours.To)}
+		}
+		j.Restrictions = append(j.Restrictions, rj)
+	}
+	return j
+}
+
+func (h *Handler) declare(c *gin.Context) error {
+	var b alertJSON
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	a := verdict.Alert{Level: verdict.Level(b.Level), StartsAt: b.StartsAt, EndsAt: b.EndsAt, Reason: b.Reason}
+	var ve apperr.ValidationError
+	for i, rj := range b.Restrictions {
+		at := "restrictions[" + strconv.Itoa(i) + "]."
+		r := verdict.Restriction{Class: verdict.Class(rj.Class), MaxStandard: rj.MaxStandard, ZoneName: rj.ZoneName}
+		if len(rj.Zone) > 0 {
+			z, err := geo.Parse(rj.Zone)
+			if err != nil {
+				ve.Add(at+"zone", err.Error())
+			} else {
+				r.Zone = &z
+			}
+		}
+		if rj.Hours != nil {
+			hrs, err := localtime.ParseHours(rj.Hours.From, rj.Hours.To)
+			if err != nil {
+				ve.Add(at+"hours", err.Error())
+			} else {
+				r.Hours = &hrs
+			}
+		}
+		a.Restrictions = append(a.Restrictions, r)
+	}
+	if err := ve.Err(); err != nil {
+		return err
+	}
+	a, err := h.svc.DeclareAlert(c.Request.Context(), auth.Caller(c), a)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, alertOut(a))
+	return nil
+}
+
+func (h *Handler) end(c *gin.Context) error {
+	a, err := h.svc.EndAlert(c.Request.Context(), auth.Caller(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, alertOut(a))
+	return nil
+}
+
+func (h *Handler) alerts(c *gin.Context) error {
+	limit, err := request.Limit(c, 50, 500)
+	if err != nil {
+		return err
+	}
+	all, cur, err := h.svc.Alerts(c.Request.Context(), auth.Caller(c), limit)
+	if err != nil {
+		return err
+	}
+	out := gin.H{"current": []alertJSON{}, "history": []alertJSON{}}
+	for _, a := range cur {
+		out["current"] = append(out["current"].([]alertJSON), alertOut(a))
+	}
+	for _, a := range all {
+		out["history"] = append(out["history"].([]alertJSON), alertOut(a))
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+type lookupJSON struct {
+	Plate   string    `json:"plate"`
+	Colour  string    `json:"colour"`
+	At      time.Time `json:"at"`
+	Lat     *float64  `json:"lat,omitempty"`
+	Lon     *float64  `json:"lon,omitempty"`
+	Verdict string    `json:"verdict"`
+	Reasons []string  `json:"reasons"`
+}
+
+func (h *Handler) mine(c *gin.Context) error {
+	limit, err := request.Limit(c, 20, 200)
+	if err != nil {
+		return err
+	}
+	ls, err := h.svc.Recent(c.Request.Context(), auth.Caller(c), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]lookupJSON, len(ls))
+	for i, l := range ls {
+		out[i] = lookupJSON{Plate: l.Plate, Colour: l.Colour, At: l.At, Verdict: string(l.Verdict), Reasons: l.Reasons}
+		if l.Position != nil {
+			out[i].Lat, out[i].Lon = &l.Position.Lat, &l.Position.Lon
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
+	return nil
+}

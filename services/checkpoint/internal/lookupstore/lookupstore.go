@@ -1,0 +1,272 @@
+// Package lookupstore keeps the checkpoint's heavy-pollution alerts and its lookup audit trail
+// in MongoDB. Lookups are written in batches by a background writer: the lookup path only
+// queues (and waits only when the queue is full, never dropping an entry).
+package lookupstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/localtime"
+	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
+)
+
+// Collections.
+const (
+	Alerts  = "alerts"
+	Lookups = "checkpoint_lookups"
+)
+
+// Indexes are the store's indexes.
+var Indexes = []mongodb.Index{
+	{Collection: Alerts, Keys: bson.D{{Key: "starts_at", Value: -1}}, Name: "starts_at"},
+	{Collection: Lookups, Keys: bson.D{{Key: "officer", Value: 1}, {Key: "at", Value: -1}}, Name: "officer_at"},
+	{Collection: Lookups, Keys: bson.D{{Key: "plate", Value: 1}, {Key: "at", Value: -1}}, Name: "plate_at"},
+}
+
+// ErrAlertNotFound: no such alert.
+var ErrAlertNotFound = fmt.Errorf("alert %w", apperr.ErrNotFound)
+
+// Store implements verdict.AlertStore and verdict.LookupLog.
+type Store struct {
+	db    *mongo.Database
+	queue chan lookupDoc
+	log   *slog.Logger
+}
+
+// New returns a store whose lookup queue holds up to queue entries.
+func New(db *mongo.Database, queue int, log *slog.Logger) *Store {
+	if queue <= 0 {
+		queue = 10000
+	}
+	return &Store{db: db, queue: make(chan lookupDoc, queue), log: log}
+}
+
+// EnsureIndexes creates the indexes.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	return mongodb.EnsureIndexes(ctx, s.db, Indexes)
+}
+
+type restrictionDoc struct {
+	Class       string `bson:"class"`
+	MaxStandard string `bson:"max_standard,omitempty"`
+	Zone        string `bson:"zone,omitempty"` // GeoJSON text: FerretDB cannot store nested arrays
+	ZoneName    string `bson:"zone_name,omitempty"`
+	Hours       string `bson:"hours,omitempty"` // "HH:MM-HH:MM"
+}
+
+type alertDoc struct {
+	ID           string           `bson:"_id"`
+	Level        string           `bson:"level"`
+	StartsAt     time.Time        `bson:"starts_at"`
+	EndsAt       time.Time        `bson:"ends_at"`
+	Reason       string           `bson:"reason,omitempty"`
+	Restrictions []restrictionDoc `bson:"restrictions"`
+	CreatedBy    string           `bson:"created_by"`
+	CreatedAt    time.Time        `bson:"created_at"`
+	EndedAt      *time.Time       `bson:"ended_at,omitempty"`
+	EndedBy      string           `bson:"ended_by,omitempty"`
+}
+
+// InsertAlert implements verdict.AlertStore.
+func (s *Store) InsertAlert(ctx context.Context, a verdict.Alert) error {
+	d := alertDoc{ID: a.ID, Level: string(a.Level), StartsAt: a.StartsAt.UTC(), EndsAt: a.EndsAt.UTC(), Reason: a.Reason,
+		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt.UTC(), Restrictions: []restrictionDoc{}}
+	for _, r := range a.Restrictions {
+		rd := restrictionDoc{Class: string(r.Class), MaxStandard: r.MaxStandard, ZoneName: r.ZoneName}
+		if r.Zone != nil {
+			b, err := json.Marshal(r.Zone)
+			if err != nil {
+				return err
+			}
+			rd.Zone = string(b)
+		}
+		if r.Hours != nil {
+			rd.Hours = r.Hours.String()
+		}
+		d.Restrictions = append(d.Restrictions, rd)
+	}
+	if _, err := s.db.Collection(Alerts).InsertOne(ctx, d); err != nil {
+		if mongodb.IsDuplicateKey(err) {
+			return fmt.Errorf("an alert with id %s exists: %w", a.ID, apperr.ErrConflict)
+		}
+		return fmt.Errorf("insert alert: %w", err)
+	}
+	return nil
+}
+
+func fromAlertDoc(d alertDoc) (verdict.Alert, error) {
+	a := verdict.Alert{ID: d.ID, Level: verdict.Level(d.Level), StartsAt: d.StartsAt.UTC(), EndsAt: d.EndsAt.UTC(), Reason: d.Reason,
+		CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt.UTC(), EndedBy: d.EndedBy}
+	if d.EndedAt != nil {
+		a.EndedAt = d.EndedAt.UTC()
+	}
+	for _, rd := range d.Restrictions {
+		r := verdict.Restriction{Class: verdict.Class(rd.Class), MaxStandard: rd.MaxStandard, ZoneName: rd.ZoneName}
+		if rd.Zone != "" {
+			z, err := geo.Parse([]byte(rd.Zone))
+			if err != nil {
+				return a, fmt.Errorf("alert %s zone: %w", d.ID, err)
+			}
+			r.Zone = &z
+		}
+		if len(rd.Hours) == 11 {
+			h, err := localtime.ParseHours(rd.Hours[:5], rd.Hours[6:])
+			if err != nil {
+				return a, fmt.Errorf("alert %s hours: %w", d.ID, err)
+			}
+			r.Hours = &h
+		}
+		a.Restrictions = append(a.Restrictions, r)
+	}
+	return a, nil
+}
+
+// Alerts implements verdict.AlertStore: alerts ending after since, newest first.
+func (s *Store) Alerts(ctx context.Context, since time.Time, limit int) ([]verdict.Alert, error) {
+	filter := bson.D{}
+	if !since.IsZero() {
+		filter = bson.D{{Key: "ends_at", Value: bson.D{{Key: "$gt", Value: since.UTC()}}}}
+	}
+	cur, err := s.db.Collection(Alerts).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "starts_at", Value: -1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("find alerts: %w", err)
+	}
+	var docs []alertDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	out := make([]verdict.Alert, 0, len(docs))
+	for _, d := range docs {
+		a, err := fromAlertDoc(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// EndAlert implements verdict.AlertStore.
+func (s *Store) EndAlert(ctx context.Context, id string, at time.Time, by string) (verdict.Alert, error) {
+	var d alertDoc
+	err := s.db.Collection(Alerts).FindOneAndUpdate(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "ended_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "ended_at", Value: at.UTC()}, {Key: "ended_by", Value: by}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return verdict.Alert{}, fmt.Errorf("no alert %s in force: %w", id, ErrAlertNotFound)
+	}
+	if err != nil {
+		return verdict.Alert{}, fmt.Errorf("end alert %s: %w", id, err)
+	}
+	return fromAlertDoc(d)
+}
+
+type lookupDoc struct {
+	Officer string    `bson:"officer"`
+	Role    string    `bson:"role"`
+	Plate   string    `bson:"plate"`
+	Colour  string    `bson:"colour"`
+	At      time.Time `bson:"at"`
+	Lon     *float64  `bson:"lon,omitempty"`
+	Lat     *float64  `bson:"lat,omitempty"`
+	Verdict string    `bson:"verdict"`
+	Reasons []string  `bson:"reasons"`
+}
+
+// Record implements verdict.LookupLog: it queues the entry for the batch writer, waiting while
+// the queue is full.
+func (s *Store) Record(ctx context.Context, l verdict.Lookup) error {
+	d := lookupDoc{Officer: l.Officer, Role: string(l.Role), Plate: l.Plate, Colour: l.Colour, At: l.At.UTC(), Verdict: string(l.Verdict), Reasons: l.Reasons}
+	if l.Position != nil {
+		d.Lon, d.Lat = &l.Position.Lon, &l.Position.Lat
+	}
+	if d.Reasons == nil {
+		d.Reasons = []string{}
+	}
+	select {
+	case s.queue <- d:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run writes queued lookups in batches until ctx ends, then writes what is left.
+func (s *Store) Run(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var batch []any
+	flush := func(ctx context.Context) {
+		for len(batch) > 0 {
+			if _, err := s.db.Collection(Lookups).InsertMany(ctx, batch, options.InsertMany().SetOrdered(false)); err != nil {
+				s.log.WarnContext(ctx, "checkpoint_lookup_log_failed", "entries", len(batch), "error", err.Error())
+				if ctx.Err() != nil {
+					return
+				}
+				time.Sleep(time.Second)
+				continue
+			}
+			batch = batch[:0]
+		}
+	}
+	for {
+		select {
+		case d := <-s.queue:
+			batch = append(batch, d)
+			if len(batch) >= 500 {
+				flush(ctx)
+			}
+		case <-t.C:
+			flush(ctx)
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			for {
+				select {
+				case d := <-s.queue:
+					batch = append(batch, d)
+					continue
+				default:
+				}
+				break
+			}
+			flush(dctx)
+			return
+		}
+	}
+}
+
+// Recent implements verdict.LookupLog.
+func (s *Store) Recent(ctx context.Context, officer string, limit int) ([]verdict.Lookup, error) {
+	cur, err := s.db.Collection(Lookups).Find(ctx, bson.D{{Key: "officer", Value: officer}}, options.Find().SetSort(bson.D{{Key: "at", Value: -1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("find lookups: %w", err)
+	}
+	var docs []lookupDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("read lookups: %w", err)
+	}
+	out := make([]verdict.Lookup, 0, len(docs))
+	for _, d := range docs {
+		l := verdict.Lookup{Officer: d.Officer, Role: auth.Role(d.Role), Plate: d.Plate, Colour: d.Colour, At: d.At.UTC(), Verdict: verdict.Verdict(d.Verdict), Reasons: d.Reasons}
+		if d.Lon != nil && d.Lat != nil {
+			l.Position = &geo.Point{Lon: *d.Lon, Lat: *d.Lat}
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

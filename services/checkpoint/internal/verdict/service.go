@@ -1,0 +1,389 @@
+package verdict
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/localtime"
+	"github.com/clearsky/clearsky/libs/summary"
+	"github.com/clearsky/clearsky/libs/vehicleid"
+)
+
+// Parts reads and writes the owners' parts in Redis.
+type Parts interface {
+	// Read returns the stored envelopes of a plate's parts (missing ones absent), whether the
+	// registry is known not to have the plate, and the officer's lookup count in this minute, in
+	// one round trip.
+	Read(ctx context.Context, plateKey, officer string) (Read, error)
+	// WriteBack stores an owner's answer unless the owner has stored one meanwhile.
+	WriteBack(ctx context.Context, plateKey string, p summary.Part, data []byte) error
+	// MarkUnknown remembers for a short while that the registry does not know the plate.
+	MarkUnknown(ctx context.Context, plateKey string) error
+}
+
+// Read is what one Redis round trip returns.
+type Read struct {
+	Parts         map[summary.Part]summary.Envelope
+	NotInRegistry bool
+	Count         int64 // the officer's lookups this minute
+}
+
+// ErrNotFound from Owners: the owner does not know the plate.
+var ErrNotFound = errors.New("owner does not know the plate")
+
+// Owners asks the owning services for a part (their status routes).
+type Owners interface {
+	Fetch(ctx context.Context, p summary.Part, plate string, colour vehicleid.Colour) (json.RawMessage, error)
+}
+
+// AlertStore keeps heavy-pollution alerts (MongoDB).
+type AlertStore interface {
+	InsertAlert(ctx context.Context, a Alert) error
+	EndAlert(ctx context.Context, id string, at time.Time, by string) (Alert, error)
+	Alerts(ctx context.Context, since time.Time, limit int) ([]Alert, error)
+}
+
+// Lookup is one audited checkpoint lookup.
+type Lookup struct {
+	Officer  string
+	Role     auth.Role
+	Plate    string
+	Colour   string
+	At       time.Time
+	Position *geo.Point
+	Verdict  Verdict
+	Reasons  []string // codes
+}
+
+// LookupLog records lookups (the audit trail) and reads an officer's recent ones.
+type LookupLog interface {
+	Record(ctx context.Context, l Lookup) error
+	Recent(ctx context.Context, officer string, limit int) ([]Lookup, error)
+}
+
+// Config tunes the checkpoint.
+type Config struct {
+	// RatePerMinute is how many lookups an officer may make per minute (default 120).
+	RatePerMinute int64
+	// MaxAge is how old a part may be before it is asked of its owner again; OBD parts, which
+	// their owner rewrites every 30 s while a truck reports, default to 10 minutes, others to
+	// 24 hours (they are rewritten on every change).
+	MaxAge map[summary.Part]time.Duration
+}
+
+// Service answers checkpoint lookups and keeps the alerts.
+type Service struct {
+	cfg    Config
+	parts  Parts
+	owners Owners
+	alerts AlertStore
+	log    LookupLog
+	logger *slog.Logger
+	tracer trace.Tracer
+	loc    *time.Location
+	now    func() time.Time
+
+	mu      sync.RWMutex
+	current []Alert // alerts not yet ended, refreshed from the store
+	local   localLimiter
+}
+
+// NewService returns the checkpoint core.
+func NewService(cfg Config, parts Parts, owners Owners, alerts AlertStore, log LookupLog, logger *slog.Logger, tp trace.TracerProvider) *Service {
+	if cfg.RatePerMinute <= 0 {
+		cfg.RatePerMinute = 120
+	}
+	maxAge := map[summary.Part]time.Duration{summary.Registry: 24 * time.Hour, summary.RemoteSensing: 24 * time.Hour, summary.OBD: 10 * time.Minute, summary.Muck: 24 * time.Hour}
+	for k, v := range cfg.MaxAge {
+		maxAge[k] = v
+	}
+	cfg.MaxAge = maxAge
+	return &Service{cfg: cfg, parts: parts, owners: owners, alerts: alerts, log: log, logger: logger,
+		tracer: tp.Tracer("github.com/clearsky/clearsky/services/checkpoint"), loc: localtime.Shanghai(), now: time.Now,
+		local: localLimiter{counts: map[string]int64{}}}
+}
+
+// Answer is a lookup's result.
+type Answer struct {
+	Plate   string
+	Colour  vehicleid.Colour
+	VIN     string
+	At      time.Time
+	Verdict Verdict
+	Reasons []Reason
+	Parts   []PartInfo
+	Alerts  []Alert // in force now
+}
+
+// Lookup answers an officer for a plate. Only police and bureau may look up; every lookup is
+// recorded, and each officer is limited to RatePerMinute lookups a minute.
+func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour string, pos *geo.Point) (Answer, error) {
+	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
+		return Answer{}, fmt.Errorf("only the police and the bureau look plates up: %w", apperr.ErrForbidden)
+	}
+	var ve apperr.ValidationError
+	pl, err := vehicleid.NormalisePlate(plate)
+	if err != nil {
+		ve.Add("plate", err.Error())
+	}
+	c := vehicleid.Colour(colour)
+	if colour == "" {
+		c = vehicleid.Blue
+	} else if c, err = vehicleid.ParseColour(colour); err != nil {
+		ve.Add("colour", err.Error())
+	}
+	if err := ve.Err(); err != nil {
+		return Answer{}, err
+	}
+	ctx, span := s.tracer.Start(ctx, "checkpoint.lookup", trace.WithAttributes(attribute.String("clearsky.plate.key", vehicleid.Key(pl, c))))
+	defer span.End()
+	now := s.now()
+	key := vehicleid.Key(pl, c)
+	rd, err := s.parts.Read(ctx, key, p.Subject)
+	if err != nil {
+		// Redis is down: every part comes from its owner, and the rate limit is this instance's.
+		s.logger.WarnContext(ctx, "checkpoint_redis_read_failed", "error", err.Error())
+		rd = Read{Parts: map[summary.Part]summary.Envelope{}, Count: s.local.hit(p.Subject, now)}
+	}
+	if rd.Count > s.cfg.RatePerMinute {
+		return Answer{}, fmt.Errorf("officer %s made more than %d lookups this minute: %w", p.Subject, s.cfg.RatePerMinute, apperr.ErrTooManyRequests)
+	}
+	in := Input{At: now, Position: pos, Loc: s.loc, States: map[summary.Part]PartState{}, Alerts: s.active(now)}
+	infos := map[summary.Part]PartInfo{}
+	fresh := func(part summary.Part) (summary.Envelope, bool) {
+		env, ok := rd.Parts[part]
+		if !ok || now.Sub(env.UpdatedAt) > s.cfg.MaxAge[part] {
+			return summary.Envelope{}, false
+		}
+		return env, true
+	}
+	// The registry first: it says which other parts apply.
+	switch env, ok := fresh(summary.Registry); {
+	case ok:
+		in.Registry = decodeInto[summary.Vehicle](env.Data)
+		infos[summary.Registry] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: env.UpdatedAt}
+	case rd.NotInRegistry:
+		in.States[summary.Registry] = NotFound
+		infos[summary.Registry] = PartInfo{Part: summary.Registry, State: NotFound}
+	default:
+		in.Registry, infos[summary.Registry] = fetch[summary.Vehicle](ctx, s, summary.Registry, key, pl, c, now, in.States)
+	}
+	want := []summary.Part{summary.RemoteSensing}
+	if v := in.Registry; v != nil {
+		if v.TerminalBound || (v.Heavy && v.FuelType == "diesel") {
+			want = append(want, summary.OBD)
+		}
+		want = append(want, summary.Muck)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, part := range want {
+		if env, ok := fresh(part); ok {
+			mu.Lock()
+			setPart(&in, part, env.Data)
+			infos[part] = PartInfo{Part: part, State: Cached, UpdatedAt: env.UpdatedAt}
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			states := map[summary.Part]PartState{}
+			raw, info := fetchRaw(ctx, s, part, key, pl, c, now, states)
+			mu.Lock()
+			defer mu.Unlock()
+			infos[part] = info
+			for k, v := range states {
+				in.States[k] = v
+			}
+			if raw != nil {
+				setPart(&in, part, raw)
+			}
+		}()
+	}
+	wg.Wait()
+	_, dspan := s.tracer.Start(ctx, "checkpoint.decide")
+	verdict, reasons := Decide(in)
+	dspan.SetAttributes(attribute.String("clearsky.checkpoint.verdict", string(verdict)), attribute.Int("clearsky.checkpoint.reasons", len(reasons)))
+	dspan.End()
+	ans := Answer{Plate: pl, Colour: c, At: now, Verdict: verdict, Reasons: reasons, Alerts: in.Alerts}
+	if in.Registry != nil {
+		ans.VIN = in.Registry.VIN
+	}
+	for _, part := range []summary.Part{summary.Registry, summary.RemoteSensing, summary.OBD, summary.Muck} {
+		info, ok := infos[part]
+		if !ok {
+			info = PartInfo{Part: part, State: Skipped}
+		}
+		ans.Parts = append(ans.Parts, info)
+	}
+	codes := make([]string, len(reasons))
+	for i, r := range reasons {
+		codes[i] = r.Code
+	}
+	if err := s.log.Record(ctx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, Colour: string(c), At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
+		return Answer{}, fmt.Errorf("audit the lookup: %w", err)
+	}
+	return ans, nil
+}
+
+func decodeInto[T any](raw []byte) *T {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil
+	}
+	return &v
+}
+
+func setPart(in *Input, p summary.Part, raw []byte) {
+	switch p {
+	case summary.RemoteSensing:
+		in.RS = decodeInto[summary.RemoteSensingStatus](raw)
+	case summary.OBD:
+		in.OBD = decodeInto[summary.Truck](raw)
+	case summary.Muck:
+		in.Muck = decodeInto[summary.MuckStatus](raw)
+	}
+}
+
+// fetchRaw asks a part's owner, records the part's state, and writes the answer back to Redis.
+func fetchRaw(ctx context.Context, s *Service, part summary.Part, key, plate string, c vehicleid.Colour, now time.Time, states map[summary.Part]PartState) ([]byte, PartInfo) {
+	raw, err := s.owners.Fetch(ctx, part, plate, c)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		states[part] = NotFound
+		if part == summary.Registry {
+			if err := s.parts.MarkUnknown(ctx, key); err != nil {
+				s.logger.WarnContext(ctx, "checkpoint_mark_unknown_failed", "error", err.Error())
+			}
+		}
+		return nil, PartInfo{Part: part, State: NotFound}
+	case err != nil:
+		s.logger.WarnContext(ctx, "checkpoint_owner_unavailable", "part", string(part), "error", err.Error())
+		states[part] = Unknown
+		return nil, PartInfo{Part: part, State: Unknown}
+	}
+	if err := s.parts.WriteBack(ctx, key, part, raw); err != nil {
+		s.logger.WarnContext(ctx, "checkpoint_write_back_failed", "part", string(part), "error", err.Error())
+	}
+	return raw, PartInfo{Part: part, State: Fetched, UpdatedAt: now}
+}
+
+func fetch[T any](ctx context.Context, s *Service, part summary.Part, key, plate string, c vehicleid.Colour, now time.Time, states map[summary.Part]PartState) (*T, PartInfo) {
+	raw, info := fetchRaw(ctx, s, part, key, plate, c, now, states)
+	if raw == nil {
+		return nil, info
+	}
+	return decodeInto[T](raw), info
+}
+
+// localLimiter counts lookups per officer per minute when Redis cannot.
+type localLimiter struct {
+	mu     sync.Mutex
+	minute int64
+	counts map[string]int64
+}
+
+func (l *localLimiter) hit(officer string, now time.Time) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m := now.Unix() / 60; m != l.minute {
+		l.minute, l.counts = m, map[string]int64{}
+	}
+	l.counts[officer]++
+	return l.counts[officer]
+}
+
+// active returns the alerts in force at t.
+func (s *Service) active(t time.Time) []Alert {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Alert
+	for _, a := range s.current {
+		if a.ActiveAt(t) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// RefreshAlerts reloads the alerts that have not ended (the checkpoint runs it every few
+// seconds, so every replica sees a new alert quickly; the one that declared it at once).
+func (s *Service) RefreshAlerts(ctx context.Context) error {
+	as, err := s.alerts.Alerts(ctx, s.now().Add(-31*24*time.Hour), 1000)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var cur []Alert
+	for _, a := range as {
+		if now.Before(a.EndsAt) && (a.EndedAt.IsZero() || now.Before(a.EndedAt)) {
+			cur = append(cur, a)
+		}
+	}
+	s.mu.Lock()
+	s.current = cur
+	s.mu.Unlock()
+	return nil
+}
+
+// DeclareAlert records a heavy-pollution alert (the bureau). With no restrictions given, the
+// level's defaults apply.
+func (s *Service) DeclareAlert(ctx context.Context, p auth.Principal, a Alert) (Alert, error) {
+	if !p.Is(auth.Bureau, auth.Admin) {
+		return Alert{}, fmt.Errorf("only the bureau declares alerts: %w", apperr.ErrForbidden)
+	}
+	if err := a.Validate(); err != nil {
+		return Alert{}, err
+	}
+	now := s.now().UTC()
+	a.ID = fmt.Sprintf("alert-%s-%s", now.In(s.loc).Format("20060102-150405"), a.Level)
+	a.CreatedAt, a.CreatedBy = now, p.Subject
+	if err := s.alerts.InsertAlert(ctx, a); err != nil {
+		return Alert{}, err
+	}
+	return a, s.RefreshAlerts(ctx)
+}
+
+// EndAlert lifts an alert early (the bureau).
+func (s *Service) EndAlert(ctx context.Context, p auth.Principal, id string) (Alert, error) {
+	if !p.Is(auth.Bureau, auth.Admin) {
+		return Alert{}, fmt.Errorf("only the bureau ends alerts: %w", apperr.ErrForbidden)
+	}
+	a, err := s.alerts.EndAlert(ctx, id, s.now().UTC(), p.Subject)
+	if err != nil {
+		return Alert{}, err
+	}
+	return a, s.RefreshAlerts(ctx)
+}
+
+// Alerts returns the alert history, newest first, and the ones in force now.
+func (s *Service) Alerts(ctx context.Context, p auth.Principal, limit int) ([]Alert, []Alert, error) {
+	if !p.Is(auth.Bureau, auth.Police, auth.Admin, auth.Fleet, auth.Construction) {
+		return nil, nil, fmt.Errorf("role %s may not read alerts: %w", p.Role, apperr.ErrForbidden)
+	}
+	all, err := s.alerts.Alerts(ctx, time.Time{}, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	return all, s.active(s.now()), nil
+}
+
+// Recent returns the caller's own latest lookups.
+func (s *Service) Recent(ctx context.Context, p auth.Principal, limit int) ([]Lookup, error) {
+	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
+		return nil, fmt.Errorf("only officers have lookups: %w", apperr.ErrForbidden)
+	}
+	return s.log.Recent(ctx, p.Subject, limit)
+}
