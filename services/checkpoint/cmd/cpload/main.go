@@ -1,0 +1,216 @@
+// Command cpload measures the checkpoint (docs/performance.md), in one run on one machine:
+// gin's plain 200-OK handler (the baseline, served by cpload itself on loopback), the checkpoint
+// verdict with every part in Redis, and the verdict with every part missing (each request first
+// deletes the plate's parts, so the checkpoint asks every owner). For each it reports the
+// maximum requests/s a closed loop of -concurrency clients reaches, and the p50/p99 latency of
+// an open loop at a fixed -rate (latency counted from each request's scheduled time).
+//
+//	cpload -url http://127.0.0.1:8080 -secret $CLEARSKY_JWT_SECRET -plate 晋F23456 -colour yellow -redis redis://127.0.0.1:6379/0
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/summary"
+	"github.com/clearsky/clearsky/libs/vehicleid"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "cpload:", err)
+		os.Exit(1)
+	}
+}
+
+type target struct {
+	name   string
+	url    func(i int64) string
+	token  func(i int64) string
+	before func(ctx context.Context) // run before each request (not timed)
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("cpload", flag.ContinueOnError)
+	base := fs.String("url", "http://127.0.0.1:8080", "the checkpoint's (or the all-in-one's) base URL")
+	secret := fs.String("secret", os.Getenv("CLEARSKY_JWT_SECRET"), "the token secret (to sign officers' tokens)")
+	plate := fs.String("plate", "晋F23456", "a registered plate to look up")
+	colour := fs.String("colour", "yellow", "its colour")
+	redisURL := fs.String("redis", "", "Redis URL of the platform, for the fallback scenario (empty: skip it)")
+	prefix := fs.String("prefix", "cs:", "the platform's Redis key prefix")
+	duration := fs.Duration("duration", 10*time.Second, "length of each measurement")
+	rate := fs.Int("rate", 2000, "requests/s of the fixed-rate (latency) runs")
+	conc := fs.Int("concurrency", 32, "clients of the closed-loop (throughput) runs")
+	officers := fs.Int("officers", 2000, "distinct officers the lookups are spread over (the per-officer rate limit)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	keys, err := auth.NewKeys([]byte(*secret))
+	if err != nil {
+		return fmt.Errorf("-secret: %w", err)
+	}
+	tokens := make([]string, *officers)
+	for i := range tokens {
+		if tokens[i], err = keys.Issue(auth.Principal{Role: auth.Police, Subject: fmt.Sprintf("load-officer-%d", i)}, time.Now(), time.Hour); err != nil {
+			return err
+		}
+	}
+	tok := func(i int64) string { return tokens[int(i)%len(tokens)] }
+	// The baseline: gin's plain 200-OK handler on loopback, served by this process.
+	gin.SetMode(gin.ReleaseMode)
+	plain := gin.New()
+	plain.GET("/ok", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { _ = http.Serve(ln, plain) }()
+	lookup := *base + "/v1/checkpoint/" + url.PathEscape(*plate) + "?colour=" + url.QueryEscape(*colour)
+	targets := []target{
+		{name: "gin plain 200-OK handler", url: func(int64) string { return "http://" + ln.Addr().String() + "/ok" }, token: tok},
+		{name: "checkpoint, every part in Redis", url: func(int64) string { return lookup }, token: tok},
+	}
+	if *redisURL != "" {
+		opts, err := redis.ParseURL(*redisURL)
+		if err != nil {
+			return err
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		p, err := vehicleid.NormalisePlate(*plate)
+		if err != nil {
+			return err
+		}
+		key := vehicleid.Key(p, vehicleid.Colour(*colour))
+		var parts []string
+		for _, part := range []summary.Part{summary.Registry, summary.RemoteSensing, summary.OBD, summary.Muck} {
+			parts = append(parts, summary.Key(*prefix, key, part))
+		}
+		targets = append(targets, target{name: "checkpoint, every part missing (fallback)", url: func(int64) string { return lookup }, token: tok,
+			before: func(ctx context.Context) { rdb.Del(ctx, parts...) }})
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * *conc, MaxIdleConnsPerHost: 4 * *conc, IdleConnTimeout: time.Minute}}
+	fmt.Fprintf(out, "| scenario | max requests/s (%d clients) | ratio to plain | p50 at %d/s | p99 at %d/s | errors |\n|---|---|---|---|---|---|\n", *conc, *rate, *rate)
+	var plainRPS float64
+	for i, tg := range targets {
+		if r := do(client, tg, time.Second, *conc, 0); r.errors > 0 { // warm-up and a check that it answers
+			return fmt.Errorf("%s: %d of %d warm-up requests failed (%s)", tg.name, r.errors, r.n, r.lastErr)
+		}
+		tp := do(client, tg, *duration, *conc, 0)
+		lat := do(client, tg, *duration, 0, *rate)
+		if i == 0 {
+			plainRPS = tp.rps()
+		}
+		fmt.Fprintf(out, "| %s | %.0f | %.2f | %s | %s | %d |\n", tg.name, tp.rps(), tp.rps()/plainRPS, ms(lat.p(0.50)), ms(lat.p(0.99)), tp.errors+lat.errors)
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+type result struct {
+	n, errors int64
+	elapsed   time.Duration
+	lat       []time.Duration
+	lastErr   string
+}
+
+func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+func (r result) p(q float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	slices.Sort(r.lat)
+	return r.lat[min(len(r.lat)-1, int(float64(len(r.lat))*q))]
+}
+
+// do runs tg for d: closed loop with conc clients when rate is 0, else an open loop at rate/s.
+func do(client *http.Client, tg target, d time.Duration, conc, rate int) result {
+	ctx := context.Background()
+	var n, errs atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var lastErr atomic.Value
+	one := func(i int64, scheduled time.Time) {
+		if tg.before != nil {
+			tg.before(ctx)
+			if rate == 0 {
+				scheduled = time.Now()
+			}
+		}
+		req, _ := http.NewRequest("GET", tg.url(i), nil)
+		req.Header.Set("Authorization", "Bearer "+tg.token(i))
+		res, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				err = fmt.Errorf("status %d", res.StatusCode)
+			}
+		}
+		el := time.Since(scheduled)
+		n.Add(1)
+		if err != nil {
+			errs.Add(1)
+			lastErr.Store(err.Error())
+		}
+		mu.Lock()
+		lat = append(lat, el)
+		mu.Unlock()
+	}
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	if rate == 0 {
+		var seq atomic.Int64
+		for c := 0; c < conc; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) {
+					one(seq.Add(1), time.Now())
+				}
+			}()
+		}
+	} else {
+		interval := time.Second / time.Duration(rate)
+		sem := make(chan struct{}, 512)
+		for i := int64(0); ; i++ {
+			at := start.Add(time.Duration(i) * interval)
+			if !at.Before(deadline) {
+				break
+			}
+			if w := time.Until(at); w > 0 {
+				time.Sleep(w)
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				one(i, at)
+			}()
+		}
+	}
+	wg.Wait()
+	r := result{n: n.Load(), errors: errs.Load(), elapsed: time.Since(start), lat: lat}
+	if s, ok := lastErr.Load().(string); ok {
+		r.lastErr = s
+	}
+	return r
+}
