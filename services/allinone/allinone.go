@@ -36,6 +36,7 @@ import (
 	"github.com/clearsky/clearsky/services/muck"
 	"github.com/clearsky/clearsky/services/obd"
 	"github.com/clearsky/clearsky/services/registry"
+	"github.com/clearsky/clearsky/services/remotesensing"
 )
 
 // Config is the all-in-one's configuration: the platform's, plus where it keeps its files.
@@ -207,6 +208,14 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
+	rsCfg, err := remotesensing.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	sensing, err := remotesensing.New(ctx, rsCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
 	cpCfg, err := checkpoint.ConfigFromEnv(c.Getenv)
 	if err != nil {
 		return nil, nil, err
@@ -219,7 +228,7 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{reg, telemetry, permits, sampling, lookups}
+	svcs := []platform.Service{reg, telemetry, permits, sampling, sensing, lookups}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}

@@ -1,0 +1,87 @@
+package sensing
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/summary"
+	"github.com/clearsky/clearsky/libs/vehicleid"
+)
+
+// memStore is an in-memory Store for the benchmark: it keeps nothing but the stations, so the
+// benchmark measures the service's own work (validation, lookups, judging, deriving).
+type memStore struct {
+	Store
+	station Station
+}
+
+func (m *memStore) GetStation(context.Context, string) (Station, error) { return m.station, nil }
+func (m *memStore) InsertReadings(context.Context, []Reading) ([]int, error) {
+	return nil, nil
+}
+func (m *memStore) InsertJob(context.Context, Job) error                  { return nil }
+func (m *memStore) DeleteJob(context.Context, string) error               { return nil }
+func (m *memStore) InsertExceedances(context.Context, []Exceedance) error { return nil }
+func (m *memStore) InsertCase(context.Context, Case) error                { return nil }
+func (m *memStore) CasesOf(context.Context, []string, time.Time) ([]Case, error) {
+	return nil, nil
+}
+func (m *memStore) ExceedancesOf(context.Context, []string, time.Time) ([]Exceedance, error) {
+	return nil, nil
+}
+
+type memVehicles map[string]summary.Vehicle
+
+func (m memVehicles) ByPlate(_ context.Context, plate string, colour vehicleid.Colour) (summary.Vehicle, error) {
+	if v, ok := m[vehicleid.Key(plate, colour)]; ok {
+		return v, nil
+	}
+	return summary.Vehicle{}, apperr.ErrNotFound
+}
+
+type memCache struct{}
+
+func (memCache) Put(context.Context, []summary.RemoteSensingStatus) error { return nil }
+func (memCache) Synced(context.Context) (bool, error)                     { return true, nil }
+func (memCache) MarkSynced(context.Context) error                         { return nil }
+
+// BenchmarkUploadBatch measures the service's own cost of a batch of 1000 readings (3 % above
+// the opacity limit) with the store, the registry and Redis in memory: validation, the
+// registry lookups, judging and deriving. ns/op divided by 1000 is the cost of one reading.
+func BenchmarkUploadBatch(b *testing.B) {
+	now := time.Now()
+	vs := memVehicles{}
+	for i := range 2000 {
+		p := fmt.Sprintf("晋F%05d", i)
+		vs[vehicleid.Key(p, vehicleid.Yellow)] = summary.Vehicle{Plate: p, PlateColour: "yellow", FuelType: "diesel", Maker: "Sinotruk", FleetID: "f", InspectionStation: "JC"}
+	}
+	store := &memStore{station: Station{ID: "RS-1", OperatorID: "op", CalibratedOn: now.AddDate(0, 0, -10)}}
+	svc := NewService(store, vs, memCache{}, nil, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider())
+	batch := make([]ReadingInput, 1000)
+	for i := range batch {
+		opacity := 12.0
+		if i%33 == 0 {
+			opacity = 45
+		}
+		batch[i] = ReadingInput{ReadingID: fmt.Sprintf("R%06d", i), StationID: "RS-1", Plate: fmt.Sprintf("晋F%05d", i*7%2000), PlateColour: "yellow",
+			MeasuredAt: now.Add(-time.Duration(i) * time.Second).Format(time.RFC3339), Opacity: fp(opacity), NO: fp(400), Ringelmann: fp(0),
+			SpeedKmh: fp(40), AccelMS2: fp(0.3), WindMS: fp(1), Photos: []string{"oss://x.jpg"}}
+	}
+	p := auth.Principal{Subject: "sensor@op", Role: auth.Sensor, Tenant: "op"}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := svc.Upload(context.Background(), p, batch)
+		if err != nil || res.Created != 1000 {
+			b.Fatal(err, res.Created)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/reading")
+}

@@ -1,0 +1,153 @@
+package sensing
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/auth"
+)
+
+// The loop as the brief states it, written out independently of Steps: the role of each target
+// state, and the allowed (from, to) pairs.
+var (
+	stepRole = map[State]auth.Role{Notified: auth.Bureau, Penalised: auth.Police, Repaired: auth.Transport, Retested: auth.Bureau,
+		Closed: auth.Bureau, Dismissed: auth.Bureau}
+	allowed = map[[2]State]bool{
+		{Detected, Notified}: true, {Notified, Penalised}: true, {Penalised, Repaired}: true, {Repaired, Retested}: true,
+		{Retested, Closed}:    true,
+		{Detected, Dismissed}: true, {Notified, Dismissed}: true, {Penalised, Dismissed}: true, {Repaired, Dismissed}: true,
+		{Retested, Dismissed}: true,
+	}
+)
+
+func caseIn(s State) Case {
+	c := Case{ID: "rsc_1", Plate: "晋F12345", PlateColour: "yellow", Pollutant: "opacity", State: s, Version: 3,
+		History: []Entry{{Event: EventTransition, To: Detected}}}
+	if s == Penalised || s == Repaired || s == Retested || s == Closed {
+		c.Repair = &RepairReport{ShopID: "shop-1", Reference: "WX-1"}
+	}
+	return c
+}
+
+// TestEveryTransitionByRole tries every state, every target and every role: only the loop's
+// steps by their own role pass; a wrong role is 403, a step out of order 409, "detected" is no
+// step (400).
+func TestEveryTransitionByRole(t *testing.T) {
+	for _, from := range States {
+		for _, to := range States {
+			for _, role := range auth.Roles {
+				var want error
+				switch {
+				case to == Detected:
+					want = apperr.ErrInvalid
+				case role != stepRole[to]:
+					want = apperr.ErrForbidden
+				case !allowed[[2]State{from, to}]:
+					want = apperr.ErrConflict
+				}
+				t.Run(fmt.Sprintf("%s to %s by %s", from, to, role), func(t *testing.T) {
+					err := CheckMove(caseIn(from), role, Move{To: to, Reason: "because", Reference: "DOC-1"})
+					if (want == nil) != (err == nil) || (want != nil && !errors.Is(err, want)) {
+						t.Fatalf("CheckMove = %v, want %v", err, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestMoveRequirements(t *testing.T) {
+	cases := []struct {
+		name      string
+		c         Case
+		role      auth.Role
+		m         Move
+		wantErr   error
+		wantField string
+	}{
+		{"dismissal needs a reason", caseIn(Notified), auth.Bureau, Move{To: Dismissed}, apperr.ErrInvalid, "reason"},
+		{"blank reason is no reason", caseIn(Notified), auth.Bureau, Move{To: Dismissed, Reason: "  "}, apperr.ErrInvalid, "reason"},
+		{"dismissal with a reason", caseIn(Notified), auth.Bureau, Move{To: Dismissed, Reason: "plate misread"}, nil, ""},
+		{"penalty needs its decision number", caseIn(Notified), auth.Police, Move{To: Penalised}, apperr.ErrInvalid, "reference"},
+		{"penalty with its decision number", caseIn(Notified), auth.Police, Move{To: Penalised, Reference: "FK-2026-001"}, nil, ""},
+		{"retest needs the inspection report", caseIn(Repaired), auth.Bureau, Move{To: Retested}, apperr.ErrInvalid, "reference"},
+		{"confirming a repair nobody reported", func() Case { c := caseIn(Penalised); c.Repair = nil; return c }(), auth.Transport, Move{To: Repaired}, apperr.ErrConflict, ""},
+		{"confirming a reported repair", caseIn(Penalised), auth.Transport, Move{To: Repaired}, nil, ""},
+		{"unknown target", caseIn(Detected), auth.Bureau, Move{To: "archived"}, apperr.ErrInvalid, "to"},
+		{"closed takes nothing more", caseIn(Closed), auth.Bureau, Move{To: Dismissed, Reason: "x"}, apperr.ErrConflict, ""},
+		{"dismissed takes nothing more", caseIn(Dismissed), auth.Bureau, Move{To: Dismissed, Reason: "x"}, apperr.ErrConflict, ""},
+		{"admin takes no enforcement step", caseIn(Detected), auth.Admin, Move{To: Notified}, apperr.ErrForbidden, ""},
+		{"system takes no step through the API", caseIn(Repaired), auth.System, Move{To: Retested, Reference: "x"}, apperr.ErrForbidden, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckMove(tc.c, tc.role, tc.m)
+			if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Fatalf("CheckMove = %v, want %v", err, tc.wantErr)
+			}
+			var ve *apperr.ValidationError
+			if tc.wantField != "" && (!errors.As(err, &ve) || ve.Fields[0].Field != tc.wantField) {
+				t.Fatalf("CheckMove = %v, want field %q", err, tc.wantField)
+			}
+		})
+	}
+}
+
+func TestRepairReport(t *testing.T) {
+	cases := []struct {
+		name string
+		c    Case
+		role auth.Role
+		r    RepairReport
+		want error
+	}{
+		{"repair shop on a penalised case", caseIn(Penalised), auth.Repair, RepairReport{Reference: "WX-9"}, nil},
+		{"without the repair order", caseIn(Penalised), auth.Repair, RepairReport{}, apperr.ErrInvalid},
+		{"before the penalty", caseIn(Notified), auth.Repair, RepairReport{Reference: "WX-9"}, apperr.ErrConflict},
+		{"after the confirmation", caseIn(Repaired), auth.Repair, RepairReport{Reference: "WX-9"}, apperr.ErrConflict},
+		{"the transport bureau does not report repairs", caseIn(Penalised), auth.Transport, RepairReport{Reference: "WX-9"}, apperr.ErrForbidden},
+		{"nor does a fleet", caseIn(Penalised), auth.Fleet, RepairReport{Reference: "WX-9"}, apperr.ErrForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckRepairReport(tc.c, tc.role, tc.r)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("CheckRepairReport = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	now := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	c := caseIn(Penalised)
+	c.Repair = nil
+	n, e := ApplyRepairReport(c, auth.Principal{Subject: "repair@shop-7", Role: auth.Repair, Tenant: "shop-7"}, RepairReport{Reference: " WX-9 "}, now)
+	if n.State != Penalised || n.RepairShopID != "shop-7" || n.Repair.ShopID != "shop-7" || n.Repair.Reference != "WX-9" || n.Version != c.Version+1 {
+		t.Fatalf("after the report: %+v", n)
+	}
+	if e.Event != EventRepairReported || e.From != Penalised || e.To != Penalised || len(n.History) != 2 || len(c.History) != 1 {
+		t.Fatalf("history entry %+v; history %d (original %d)", e, len(n.History), len(c.History))
+	}
+}
+
+func TestApplyAppendsHistory(t *testing.T) {
+	now := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	c := caseIn(Retested)
+	police := auth.Principal{Subject: "bureau:li", Role: auth.Bureau}
+	n, e := Apply(c, police, Move{To: Closed, Reason: " done "}, now)
+	if n.State != Closed || !n.EndedAt.Equal(now) || !n.StateSince.Equal(now) || n.Version != 4 || n.OpenKey() != c.ID {
+		t.Fatalf("closed case = %+v", n)
+	}
+	want := Entry{Event: EventTransition, From: Retested, To: Closed, By: "bureau:li", Role: auth.Bureau, At: now, Reason: "done"}
+	if e != want || n.History[len(n.History)-1] != want || len(n.History) != len(c.History)+1 {
+		t.Fatalf("entry = %+v, history %+v", e, n.History)
+	}
+	if len(c.History) != 1 {
+		t.Fatal("Apply changed the original case's history")
+	}
+	open, _ := Apply(caseIn(Detected), police, Move{To: Notified}, now)
+	if !open.EndedAt.IsZero() || open.OpenKey() != "晋F12345:yellow|opacity" {
+		t.Fatalf("an open case has no end and keeps its open key: %+v %q", open.EndedAt, open.OpenKey())
+	}
+}
