@@ -667,10 +667,13 @@ func TestRedisDownAndPendingCases(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { e.svc.Run(runCtx); close(done) }()
+	// The repair opens the case, then links the sample to it: wait for both.
 	deadline := time.Now().Add(10 * time.Second)
-	for count(t, db, "fuel_cases", bson.D{{Key: "_id", Value: "nc-B-1"}}) == 0 {
+	for count(t, db, "fuel_cases", bson.D{{Key: "_id", Value: "nc-B-1"}}) == 0 ||
+		count(t, db, "fuel_samples", bson.D{{Key: "_id", Value: "B-1"}, {Key: "case_id", Value: "nc-B-1"}}) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the pending case was not opened within 10 s")
+			got := e.do(t, "GET", "/v1/fuel/samples/B-1", bureau, nil)
+			t.Fatalf("the pending case was not opened and linked within 10 s; sample = %s", got.raw)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
