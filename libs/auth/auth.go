@@ -86,17 +86,30 @@ type claims struct {
 
 const issuer = "clearsky"
 
-// Keys signs and verifies tokens with one shared secret.
+// Keys signs and verifies tokens with one shared secret. Verified tokens are remembered until
+// they expire (a bounded cache), so a token used for many requests — an officer at a
+// checkpoint — is checked once.
 type Keys struct {
 	secret []byte
+
+	mu       sync.Mutex
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	p   Principal
+	exp time.Time
+}
+
+// verifiedMax bounds the cache of verified tokens; it is emptied when full.
+const verifiedMax = 8192
 
 // NewKeys returns Keys for secret, which must be at least 32 bytes.
 func NewKeys(secret []byte) (*Keys, error) {
 	if len(secret) < 32 {
 		return nil, errors.New("jwt secret must be at least 32 bytes")
 	}
-	return &Keys{secret: secret}, nil
+	return &Keys{secret: secret, verified: map[string]verifiedToken{}}, nil
 }
 
 // Issue signs a token for p valid for ttl from now.
@@ -121,20 +134,41 @@ func (k *Keys) Issue(p Principal, now time.Time, ttl time.Duration) (string, err
 
 // Verify checks a token's signature, issuer and expiry and returns its principal.
 func (k *Keys) Verify(token string) (Principal, error) {
+	now := time.Now()
+	k.mu.Lock()
+	v, ok := k.verified[token]
+	k.mu.Unlock()
+	if ok && now.Before(v.exp) {
+		return v.p, nil
+	}
+	p, exp, err := k.verify(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	k.mu.Lock()
+	if len(k.verified) >= verifiedMax {
+		clear(k.verified)
+	}
+	k.verified[token] = verifiedToken{p: p, exp: exp}
+	k.mu.Unlock()
+	return p, nil
+}
+
+func (k *Keys) verify(token string) (Principal, time.Time, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer), jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
 	if err != nil {
-		return Principal{}, fmt.Errorf("bearer token: %v: %w", err, apperr.ErrUnauthenticated)
+		return Principal{}, time.Time{}, fmt.Errorf("bearer token: %v: %w", err, apperr.ErrUnauthenticated)
 	}
 	if _, err := ParseRole(string(c.Role)); err != nil {
-		return Principal{}, fmt.Errorf("bearer token: %v: %w", err, apperr.ErrUnauthenticated)
+		return Principal{}, time.Time{}, fmt.Errorf("bearer token: %v: %w", err, apperr.ErrUnauthenticated)
 	}
 	if c.Role.NeedsTenant() && c.Tenant == "" {
-		return Principal{}, fmt.Errorf("bearer token: role %s without tenant: %w", c.Role, apperr.ErrUnauthenticated)
+		return Principal{}, time.Time{}, fmt.Errorf("bearer token: role %s without tenant: %w", c.Role, apperr.ErrUnauthenticated)
 	}
-	return Principal{Subject: c.Subject, Role: c.Role, Tenant: c.Tenant}, nil
+	return Principal{Subject: c.Subject, Role: c.Role, Tenant: c.Tenant}, c.ExpiresAt.Time, nil
 }
 
 type ctxKey struct{}

@@ -61,3 +61,16 @@ func Decode(b []byte) (Envelope, error) {
 	}
 	return e, nil
 }
+
+// Open decodes a stored part straight into its data type, in one pass, returning when it was
+// made. Readers on hot paths (the checkpoint) use it rather than Decode and a second Unmarshal.
+func Open[T any](b []byte) (time.Time, T, error) {
+	var e struct {
+		UpdatedAt time.Time `json:"updated_at"`
+		Data      T         `json:"data"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		return time.Time{}, e.Data, fmt.Errorf("decode summary: %w", err)
+	}
+	return e.UpdatedAt, e.Data, nil
+}

@@ -64,7 +64,9 @@ func Setup(ctx context.Context, o Options) (*Provider, error) {
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample()))}
+	// No sampler is set here: the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG and
+	// defaults to parentbased_always_on.
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	p := &Provider{Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
 	switch {
 	case o.Exporter != nil:

@@ -31,13 +31,13 @@ import (
 
 // stack is every service in one engine over real FerretDB and Redis, with the demo data.
 type stack struct {
-	t    *testing.T
-	srv  *httptest.Server
-	keys *auth.Keys
-	deps platform.Deps
+	srv    *httptest.Server
+	engine http.Handler
+	keys   *auth.Keys
+	deps   platform.Deps
 }
 
-func newDeps(t *testing.T, name string, exp *tracetest.InMemoryExporter) platform.Deps {
+func newDeps(t testing.TB, name string, exp *tracetest.InMemoryExporter) platform.Deps {
 	t.Helper()
 	rdb, prefix := testenv.Redis(t)
 	keys, _ := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
@@ -53,7 +53,7 @@ func newDeps(t *testing.T, name string, exp *tracetest.InMemoryExporter) platfor
 		Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	deps := newDeps(t, "allinone", nil)
@@ -75,7 +75,7 @@ func newStack(t *testing.T) *stack {
 	}
 	srv := httptest.NewServer(engine)
 	t.Cleanup(srv.Close)
-	return &stack{t: t, srv: srv, keys: deps.Keys, deps: deps}
+	return &stack{srv: srv, engine: engine, keys: deps.Keys, deps: deps}
 }
 
 func (s *stack) token(role auth.Role, tenant, subject string) string {

@@ -1,6 +1,8 @@
 // Package lookupstore keeps the checkpoint's heavy-pollution alerts and its lookup audit trail
-// in MongoDB. Lookups are written in batches by a background writer: the lookup path only
-// queues (and waits only when the queue is full, never dropping an entry).
+// in MongoDB. Lookups are written by a background writer, a batch per document (every 100 ms or
+// 500 lookups): at thousands of lookups a second the audit trail costs a few writes a second, not
+// one per lookup. The lookup path only queues, and waits only when the queue is full: no entry
+// is ever dropped.
 package lookupstore
 
 import (
@@ -9,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -32,8 +35,8 @@ const (
 // Indexes are the store's indexes.
 var Indexes = []mongodb.Index{
 	{Collection: Alerts, Keys: bson.D{{Key: "starts_at", Value: -1}}, Name: "starts_at"},
-	{Collection: Lookups, Keys: bson.D{{Key: "officer", Value: 1}, {Key: "at", Value: -1}}, Name: "officer_at"},
-	{Collection: Lookups, Keys: bson.D{{Key: "plate", Value: 1}, {Key: "at", Value: -1}}, Name: "plate_at"},
+	{Collection: Lookups, Keys: bson.D{{Key: "officers", Value: 1}, {Key: "last", Value: -1}}, Name: "officers_last"},
+	{Collection: Lookups, Keys: bson.D{{Key: "plates", Value: 1}, {Key: "last", Value: -1}}, Name: "plates_last"},
 }
 
 // ErrAlertNotFound: no such alert.
@@ -205,14 +208,48 @@ func (s *Store) Record(ctx context.Context, l verdict.Lookup) error {
 	}
 }
 
+// batchDoc is one flush of the audit trail: its lookups, and the officers and plates in it
+// (indexed, so an officer's or a plate's lookups are found without reading every batch).
+type batchDoc struct {
+	ID       string      `bson:"_id"`
+	First    time.Time   `bson:"first"`
+	Last     time.Time   `bson:"last"`
+	Officers []string    `bson:"officers"`
+	Plates   []string    `bson:"plates"`
+	Entries  []lookupDoc `bson:"entries"`
+}
+
+func batchOf(entries []lookupDoc) batchDoc {
+	b := batchDoc{ID: fmt.Sprintf("%d-%s-%d", entries[0].At.UnixNano(), entries[0].Officer, len(entries)), First: entries[0].At, Last: entries[0].At, Entries: entries}
+	seenO, seenP := map[string]bool{}, map[string]bool{}
+	for _, e := range entries {
+		if e.At.Before(b.First) {
+			b.First = e.At
+		}
+		if e.At.After(b.Last) {
+			b.Last = e.At
+		}
+		if !seenO[e.Officer] {
+			seenO[e.Officer] = true
+			b.Officers = append(b.Officers, e.Officer)
+		}
+		if !seenP[e.Plate] {
+			seenP[e.Plate] = true
+			b.Plates = append(b.Plates, e.Plate)
+		}
+	}
+	return b
+}
+
 // Run writes queued lookups in batches until ctx ends, then writes what is left.
 func (s *Store) Run(ctx context.Context) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
-	var batch []any
+	var batch []lookupDoc
 	flush := func(ctx context.Context) {
 		for len(batch) > 0 {
-			if _, err := s.db.Collection(Lookups).InsertMany(ctx, batch, options.InsertMany().SetOrdered(false)); err != nil {
+			// A retried batch keeps its id: a write that reached the server is not doubled.
+			if _, err := s.db.Collection(Lookups).InsertOne(ctx, batchOf(batch)); err != nil && !mongodb.IsDuplicateKey(err) {
 				s.log.WarnContext(ctx, "checkpoint_lookup_log_failed", "entries", len(batch), "error", err.Error())
 				if ctx.Err() != nil {
 					return
@@ -250,15 +287,29 @@ func (s *Store) Run(ctx context.Context) {
 	}
 }
 
-// Recent implements verdict.LookupLog.
+// Recent implements verdict.LookupLog: the officer's newest lookups, from the newest batches
+// that hold any.
 func (s *Store) Recent(ctx context.Context, officer string, limit int) ([]verdict.Lookup, error) {
-	cur, err := s.db.Collection(Lookups).Find(ctx, bson.D{{Key: "officer", Value: officer}}, options.Find().SetSort(bson.D{{Key: "at", Value: -1}}).SetLimit(int64(limit)))
+	cur, err := s.db.Collection(Lookups).Find(ctx, bson.D{{Key: "officers", Value: bson.D{{Key: "$in", Value: bson.A{officer}}}}},
+		options.Find().SetSort(bson.D{{Key: "last", Value: -1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("find lookups: %w", err)
 	}
-	var docs []lookupDoc
-	if err := cur.All(ctx, &docs); err != nil {
+	var batches []batchDoc
+	if err := cur.All(ctx, &batches); err != nil {
 		return nil, fmt.Errorf("read lookups: %w", err)
+	}
+	var docs []lookupDoc
+	for _, b := range batches {
+		for _, e := range b.Entries {
+			if e.Officer == officer {
+				docs = append(docs, e)
+			}
+		}
+	}
+	slices.SortStableFunc(docs, func(a, b lookupDoc) int { return b.At.Compare(a.At) })
+	if len(docs) > limit {
+		docs = docs[:limit]
 	}
 	out := make([]verdict.Lookup, 0, len(docs))
 	for _, d := range docs {

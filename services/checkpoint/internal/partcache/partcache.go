@@ -53,7 +53,7 @@ func (c *Cache) Read(ctx context.Context, plateKey, officer string) (verdict.Rea
 	if _, err := pipe.Exec(ctx); err != nil {
 		return verdict.Read{}, fmt.Errorf("read parts of %s: %w", plateKey, err)
 	}
-	out := verdict.Read{Parts: map[summary.Part]summary.Envelope{}, Count: incr.Val()}
+	out := verdict.Read{Parts: map[summary.Part][]byte{}, Count: incr.Val()}
 	for i, v := range mget.Val() {
 		s, ok := v.(string)
 		if !ok {
@@ -63,11 +63,7 @@ func (c *Cache) Read(ctx context.Context, plateKey, officer string) (verdict.Rea
 			out.NotInRegistry = true
 			continue
 		}
-		env, err := summary.Decode([]byte(s))
-		if err != nil {
-			continue // unreadable: treated as missing, asked of the owner
-		}
-		out.Parts[parts[i]] = env
+		out.Parts[parts[i]] = []byte(s)
 	}
 	return out, nil
 }

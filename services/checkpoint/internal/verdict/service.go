@@ -34,7 +34,7 @@ type Parts interface {
 
 // Read is what one Redis round trip returns.
 type Read struct {
-	Parts         map[summary.Part]summary.Envelope
+	Parts         map[summary.Part][]byte // the stored envelopes (summary.Encode)
 	NotInRegistry bool
 	Count         int64 // the officer's lookups this minute
 }
@@ -154,25 +154,23 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	if err != nil {
 		// Redis is down: every part comes from its owner, and the rate limit is this instance's.
 		s.logger.WarnContext(ctx, "checkpoint_redis_read_failed", "error", err.Error())
-		rd = Read{Parts: map[summary.Part]summary.Envelope{}, Count: s.local.hit(p.Subject, now)}
+		rd = Read{Parts: map[summary.Part][]byte{}, Count: s.local.hit(p.Subject, now)}
 	}
 	if rd.Count > s.cfg.RatePerMinute {
 		return Answer{}, fmt.Errorf("officer %s made more than %d lookups this minute: %w", p.Subject, s.cfg.RatePerMinute, apperr.ErrTooManyRequests)
 	}
 	in := Input{At: now, Position: pos, Loc: s.loc, States: map[summary.Part]PartState{}, Alerts: s.active(now)}
 	infos := map[summary.Part]PartInfo{}
-	fresh := func(part summary.Part) (summary.Envelope, bool) {
-		env, ok := rd.Parts[part]
-		if !ok || now.Sub(env.UpdatedAt) > s.cfg.MaxAge[part] {
-			return summary.Envelope{}, false
+	// Registry first: it says which other parts apply. A part is used when it decodes and is
+	// younger than its maximum age; otherwise it is asked of its owner.
+	if raw, ok := rd.Parts[summary.Registry]; ok {
+		if at, v, err := summary.Open[summary.Vehicle](raw); err == nil && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
+			in.Registry = &v
+			infos[summary.Registry] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: at}
 		}
-		return env, true
 	}
-	// The registry first: it says which other parts apply.
-	switch env, ok := fresh(summary.Registry); {
-	case ok:
-		in.Registry = decodeInto[summary.Vehicle](env.Data)
-		infos[summary.Registry] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: env.UpdatedAt}
+	switch {
+	case in.Registry != nil:
 	case rd.NotInRegistry:
 		in.States[summary.Registry] = NotFound
 		infos[summary.Registry] = PartInfo{Part: summary.Registry, State: NotFound}
@@ -189,12 +187,11 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, part := range want {
-		if env, ok := fresh(part); ok {
-			mu.Lock()
-			setPart(&in, part, env.Data)
-			infos[part] = PartInfo{Part: part, State: Cached, UpdatedAt: env.UpdatedAt}
-			mu.Unlock()
-			continue
+		if raw, ok := rd.Parts[part]; ok {
+			if at, ok := setCached(&in, part, raw); ok && now.Sub(at) <= s.cfg.MaxAge[part] {
+				infos[part] = PartInfo{Part: part, State: Cached, UpdatedAt: at}
+				continue
+			}
 		}
 		wg.Add(1)
 		go func() {
@@ -244,6 +241,32 @@ func decodeInto[T any](raw []byte) *T {
 		return nil
 	}
 	return &v
+}
+
+// setCached decodes a stored envelope into the input; it returns when the part was made.
+func setCached(in *Input, p summary.Part, raw []byte) (time.Time, bool) {
+	var at time.Time
+	var err error
+	switch p {
+	case summary.RemoteSensing:
+		var d summary.RemoteSensingStatus
+		if at, d, err = summary.Open[summary.RemoteSensingStatus](raw); err == nil {
+			in.RS = &d
+		}
+	case summary.OBD:
+		var d summary.Truck
+		if at, d, err = summary.Open[summary.Truck](raw); err == nil {
+			in.OBD = &d
+		}
+	case summary.Muck:
+		var d summary.MuckStatus
+		if at, d, err = summary.Open[summary.MuckStatus](raw); err == nil {
+			in.Muck = &d
+		}
+	default:
+		return at, false
+	}
+	return at, err == nil
 }
 
 func setPart(in *Input, p summary.Part, raw []byte) {
