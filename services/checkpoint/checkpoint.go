@@ -105,17 +105,7 @@ func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.store.Run(ctx) }()
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		case <-t.C:
-			if err := s.core.RefreshAlerts(ctx); err != nil && ctx.Err() == nil {
-				s.deps.Logger.WarnContext(ctx, "checkpoint_alert_refresh_failed", "error", err.Error())
-			}
-		}
-	}
+	platform.Every(ctx, 5*time.Second, s.deps.Logger, platform.Job{Name: "checkpoint_alert_refresh",
+		Run: func(ctx context.Context) (int, error) { return 0, s.core.RefreshAlerts(ctx) }})
+	wg.Wait()
 }

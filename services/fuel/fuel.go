@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -99,42 +98,17 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // version (repairing the Redis marker if a publish failed) and opens or updates the cases that
 // failing samples left pending.
 func (s *Service) Run(ctx context.Context) {
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		if _, err := s.core.Refresh(ctx); err != nil && ctx.Err() == nil {
-			s.deps.Logger.WarnContext(ctx, "limit_refresh_failed", "error", err.Error())
-		}
-		if n, err := s.core.ResolvePending(ctx); err != nil && ctx.Err() == nil {
-			s.deps.Logger.WarnContext(ctx, "pending_cases_failed", "error", err.Error())
-		} else if n > 0 {
-			s.deps.Logger.InfoContext(ctx, "pending_cases_resolved", "samples", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	platform.Every(ctx, s.every, s.deps.Logger,
+		platform.Job{Name: "fuel_limit_refresh", Run: func(ctx context.Context) (int, error) { _, err := s.core.Refresh(ctx); return 0, err }},
+		platform.Job{Name: "fuel_pending_cases", Run: s.core.ResolvePending})
 }
 
 // ConfigFromEnv reads the service's own variables: CLEARSKY_FUEL_LIMITS,
 // CLEARSKY_FUEL_ESCALATE_AFTER and CLEARSKY_FUEL_ESCALATE_MONTHS.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{LimitsFile: getenv("CLEARSKY_FUEL_LIMITS")}
-	for _, v := range []struct {
-		name string
-		dst  *int
-	}{{"CLEARSKY_FUEL_ESCALATE_AFTER", &cfg.EscalateAfter}, {"CLEARSKY_FUEL_ESCALATE_MONTHS", &cfg.EscalateMonths}} {
-		s := getenv(v.name)
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return cfg, fmt.Errorf("%s must be a whole number from 1, not %q", v.name, s)
-		}
-		*v.dst = n
-	}
-	return cfg, nil
+	err := platform.ReadInts(getenv,
+		platform.EnvInt{Name: "CLEARSKY_FUEL_ESCALATE_AFTER", Dst: &cfg.EscalateAfter},
+		platform.EnvInt{Name: "CLEARSKY_FUEL_ESCALATE_MONTHS", Dst: &cfg.EscalateMonths})
+	return cfg, err
 }

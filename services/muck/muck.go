@@ -154,33 +154,8 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // whose entries may be stale, marks ended permits expired and finishes interrupted automatic
 // revocations.
 func (s *Service) Run(ctx context.Context) {
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		s.once(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (s *Service) once(ctx context.Context) {
-	log := s.deps.Logger
-	if n, err := s.core.Sweep(ctx); err != nil && ctx.Err() == nil {
-		log.WarnContext(ctx, "muck_sweep_failed", "error", err.Error())
-	} else if n > 0 {
-		log.InfoContext(ctx, "muck_swept", "records", n)
-	}
-	if n, err := s.core.Resync(ctx); err != nil && ctx.Err() == nil {
-		log.WarnContext(ctx, "muck_resync_failed", "error", err.Error())
-	} else if n > 0 {
-		log.InfoContext(ctx, "muck_resynced_cache", "plates", n)
-	}
-	if n, err := s.core.Republish(ctx); err != nil && ctx.Err() == nil {
-		log.WarnContext(ctx, "muck_republish_failed", "error", err.Error())
-	} else if n > 0 {
-		log.InfoContext(ctx, "muck_republished", "plates", n)
-	}
+	platform.Every(ctx, s.every, s.deps.Logger,
+		platform.Job{Name: "muck_sweep", Run: s.core.Sweep},
+		platform.Job{Name: "muck_resync_cache", Run: s.core.Resync},
+		platform.Job{Name: "muck_republish", Run: s.core.Republish})
 }

@@ -123,24 +123,15 @@ func (s *Service) Run(ctx context.Context) {
 			s.deps.Logger.ErrorContext(ctx, "obd_gateway_stopped", "error", err.Error())
 		}
 	}()
-	go func() { defer wg.Done(); s.retain(ctx) }()
+	go func() {
+		defer wg.Done()
+		platform.Every(ctx, time.Hour, s.deps.Logger, platform.Job{Name: "obd_retention", Run: s.retain})
+	}()
 	wg.Wait()
 }
 
-func (s *Service) retain(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		n, err := s.store.DeleteFramesBefore(ctx, time.Now().Add(-s.cfg.Retention))
-		if err != nil && ctx.Err() == nil {
-			s.deps.Logger.WarnContext(ctx, "obd_retention_failed", "error", err.Error())
-		} else if n > 0 {
-			s.deps.Logger.InfoContext(ctx, "obd_frames_expired", "frames", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// retain deletes frames past retention.
+func (s *Service) retain(ctx context.Context) (int, error) {
+	n, err := s.store.DeleteFramesBefore(ctx, time.Now().Add(-s.cfg.Retention))
+	return int(n), err
 }

@@ -70,24 +70,7 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // it republishes the vehicles whose entry may be stale, and rebuilds every entry when Redis has
 // lost its data.
 func (s *Service) Run(ctx context.Context) {
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		if n, err := s.core.Resync(ctx); err != nil && ctx.Err() == nil {
-			s.deps.Logger.WarnContext(ctx, "resync_failed", "error", err.Error())
-		} else if n > 0 {
-			s.deps.Logger.InfoContext(ctx, "resynced_status_cache", "vehicles", n)
-		}
-		n, err := s.core.Republish(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.deps.Logger.WarnContext(ctx, "republish_failed", "error", err.Error())
-		} else if n > 0 {
-			s.deps.Logger.InfoContext(ctx, "republished_status", "vehicles", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	platform.Every(ctx, s.every, s.deps.Logger,
+		platform.Job{Name: "registry_resync_cache", Run: s.core.Resync},
+		platform.Job{Name: "registry_republish_status", Run: s.core.Republish})
 }

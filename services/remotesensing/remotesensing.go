@@ -12,7 +12,6 @@ package remotesensing
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -111,35 +110,10 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // (pending readings are judged once the registry answers; uploads cut short are derived), and
 // republishes the parts of cases whose change did not reach Redis.
 func (s *Service) Run(ctx context.Context) {
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		s.tick(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (s *Service) tick(ctx context.Context) {
-	log := s.deps.Logger
-	if n, err := s.core.Resync(ctx); err != nil && ctx.Err() == nil {
-		log.WarnContext(ctx, "resync_failed", "error", err.Error())
-	} else if n > 0 {
-		log.InfoContext(ctx, "resynced_status_cache", "plates", n)
-	}
-	if n, err := s.core.ProcessJobs(ctx); err != nil && ctx.Err() == nil {
-		log.WarnContext(ctx, "jobs_failed", "error", err.Error())
-	} else if n > 0 {
-		log.InfoContext(ctx, "jobs_done", "jobs", n)
-	}
-	if n, err := s.core.Republish(ctx); err != nil && ctx.Err() == nil {
-		log.WarnContext(ctx, "republish_failed", "error", err.Error())
-	} else if n > 0 {
-		log.InfoContext(ctx, "republished_status", "cases", n)
-	}
+	platform.Every(ctx, s.every, s.deps.Logger,
+		platform.Job{Name: "remotesensing_resync_cache", Run: s.core.Resync},
+		platform.Job{Name: "remotesensing_jobs", Run: s.core.ProcessJobs},
+		platform.Job{Name: "remotesensing_republish", Run: s.core.Republish})
 }
 
 // ConfigFromEnv reads the service's own variables: CLEARSKY_REMOTESENSING_LIMITS,
@@ -147,23 +121,9 @@ func (s *Service) tick(ctx context.Context) {
 // CLEARSKY_REMOTESENSING_MAX_BATCH.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{LimitsFile: getenv("CLEARSKY_REMOTESENSING_LIMITS")}
-	for _, v := range []struct {
-		name string
-		dst  *int
-	}{
-		{"CLEARSKY_REMOTESENSING_CYCLE_DAYS", &cfg.CycleDays},
-		{"CLEARSKY_REMOTESENSING_CALIBRATION_DAYS", &cfg.CalibrationValidDays},
-		{"CLEARSKY_REMOTESENSING_MAX_BATCH", &cfg.MaxBatch},
-	} {
-		s := getenv(v.name)
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			return cfg, fmt.Errorf("%s: %q is not a positive whole number", v.name, s)
-		}
-		*v.dst = n
-	}
-	return cfg, nil
+	err := platform.ReadInts(getenv,
+		platform.EnvInt{Name: "CLEARSKY_REMOTESENSING_CYCLE_DAYS", Dst: &cfg.CycleDays},
+		platform.EnvInt{Name: "CLEARSKY_REMOTESENSING_CALIBRATION_DAYS", Dst: &cfg.CalibrationValidDays},
+		platform.EnvInt{Name: "CLEARSKY_REMOTESENSING_MAX_BATCH", Dst: &cfg.MaxBatch})
+	return cfg, err
 }
