@@ -114,3 +114,30 @@ func (m *monitor) failed(_ context.Context, e *event.CommandFailedEvent) {
 		span.End()
 	}
 }
+
+// FindOne decodes the first document matching filter into a D. No match returns notFound;
+// other failures are wrapped with the collection's name.
+func FindOne[D any](ctx context.Context, coll *mongo.Collection, filter any, notFound error, opts ...options.Lister[options.FindOneOptions]) (D, error) {
+	var d D
+	err := coll.FindOne(ctx, filter, opts...).Decode(&d)
+	if IsNotFound(err) {
+		return d, notFound
+	}
+	if err != nil {
+		return d, fmt.Errorf("find in %s: %w", coll.Name(), err)
+	}
+	return d, nil
+}
+
+// InsertOne inserts doc; a unique-key clash returns dup, other failures are wrapped with the
+// collection's name.
+func InsertOne(ctx context.Context, coll *mongo.Collection, doc any, dup error) error {
+	_, err := coll.InsertOne(ctx, doc)
+	if IsDuplicateKey(err) {
+		return dup
+	}
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", coll.Name(), err)
+	}
+	return nil
+}

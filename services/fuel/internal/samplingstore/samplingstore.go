@@ -97,13 +97,9 @@ func (s *Store) InsertSite(ctx context.Context, site sampling.Site) error {
 
 // GetSite implements sampling.Store.
 func (s *Store) GetSite(ctx context.Context, id string) (sampling.Site, error) {
-	var d siteDoc
-	err := s.sites.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return sampling.Site{}, sampling.ErrSiteNotFound
-	}
+	d, err := mongodb.FindOne[siteDoc](ctx, s.sites, bson.D{{Key: "_id", Value: id}}, sampling.ErrSiteNotFound)
 	if err != nil {
-		return sampling.Site{}, fmt.Errorf("find site %s: %w", id, err)
+		return sampling.Site{}, err
 	}
 	return d.site(), nil
 }
@@ -219,13 +215,9 @@ func (d labDoc) lab() sampling.Lab {
 
 // GetLab implements sampling.Store.
 func (s *Store) GetLab(ctx context.Context, id string) (sampling.Lab, error) {
-	var d labDoc
-	err := s.labs.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return sampling.Lab{}, sampling.ErrLabNotFound
-	}
+	d, err := mongodb.FindOne[labDoc](ctx, s.labs, bson.D{{Key: "_id", Value: id}}, sampling.ErrLabNotFound)
 	if err != nil {
-		return sampling.Lab{}, fmt.Errorf("find lab %s: %w", id, err)
+		return sampling.Lab{}, err
 	}
 	return d.lab(), nil
 }
@@ -241,13 +233,9 @@ func (s *Store) ListLabs(ctx context.Context) ([]sampling.Lab, error) {
 
 // GetSample implements sampling.Store.
 func (s *Store) GetSample(ctx context.Context, id string) (sampling.Sample, error) {
-	var d sampleDoc
-	err := s.samples.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return sampling.Sample{}, sampling.ErrSampleNotFound
-	}
+	d, err := mongodb.FindOne[sampleDoc](ctx, s.samples, bson.D{{Key: "_id", Value: id}}, sampling.ErrSampleNotFound)
 	if err != nil {
-		return sampling.Sample{}, fmt.Errorf("find sample %s: %w", id, err)
+		return sampling.Sample{}, err
 	}
 	return d.sample(), nil
 }
@@ -493,13 +481,9 @@ func (s *Store) InsertCase(ctx context.Context, c sampling.Case) error {
 
 // GetCase implements sampling.Store.
 func (s *Store) GetCase(ctx context.Context, id string) (sampling.Case, error) {
-	var d caseDoc
-	err := s.cases.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return sampling.Case{}, sampling.ErrCaseNotFound
-	}
+	d, err := mongodb.FindOne[caseDoc](ctx, s.cases, bson.D{{Key: "_id", Value: id}}, sampling.ErrCaseNotFound)
 	if err != nil {
-		return sampling.Case{}, fmt.Errorf("find case %s: %w", id, err)
+		return sampling.Case{}, err
 	}
 	return d.toCase(), nil
 }
@@ -562,13 +546,9 @@ func (d tableDoc) stored() (sampling.StoredTable, error) {
 
 // LatestTable implements sampling.Store.
 func (s *Store) LatestTable(ctx context.Context) (sampling.StoredTable, error) {
-	var d tableDoc
-	err := s.tb.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return sampling.StoredTable{}, sampling.ErrTableNotFound
-	}
+	d, err := mongodb.FindOne[tableDoc](ctx, s.tb, bson.D{}, sampling.ErrTableNotFound, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}}))
 	if err != nil {
-		return sampling.StoredTable{}, fmt.Errorf("find latest limit table: %w", err)
+		return sampling.StoredTable{}, err
 	}
 	return d.stored()
 }
@@ -590,13 +570,9 @@ func (s *Store) LatestTableVersion(ctx context.Context) (int, error) {
 
 // TableVersion implements sampling.Store.
 func (s *Store) TableVersion(ctx context.Context, v int) (sampling.StoredTable, error) {
-	var d tableDoc
-	err := s.tb.FindOne(ctx, bson.D{{Key: "_id", Value: v}}).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return sampling.StoredTable{}, sampling.ErrTableNotFound
-	}
+	d, err := mongodb.FindOne[tableDoc](ctx, s.tb, bson.D{{Key: "_id", Value: v}}, sampling.ErrTableNotFound)
 	if err != nil {
-		return sampling.StoredTable{}, fmt.Errorf("find limit table %d: %w", v, err)
+		return sampling.StoredTable{}, err
 	}
 	return d.stored()
 }

@@ -150,13 +150,9 @@ func (s *Store) Insert(ctx context.Context, v vehicle.Vehicle) error {
 }
 
 func (s *Store) one(ctx context.Context, filter bson.D) (vehicle.Vehicle, error) {
-	var d vehicleDoc
-	err := s.vehicles.FindOne(ctx, filter).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return vehicle.Vehicle{}, vehicle.ErrNotFound
-	}
+	d, err := mongodb.FindOne[vehicleDoc](ctx, s.vehicles, filter, vehicle.ErrNotFound)
 	if err != nil {
-		return vehicle.Vehicle{}, fmt.Errorf("find vehicle: %w", err)
+		return vehicle.Vehicle{}, err
 	}
 	return fromDoc(d), nil
 }

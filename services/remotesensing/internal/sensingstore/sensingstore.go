@@ -100,13 +100,9 @@ func (s *Store) InsertStation(ctx context.Context, st sensing.Station) error {
 
 // GetStation implements sensing.Store.
 func (s *Store) GetStation(ctx context.Context, id string) (sensing.Station, error) {
-	var d stationDoc
-	err := s.stations.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return sensing.Station{}, sensing.ErrStationNotFound
-	}
+	d, err := mongodb.FindOne[stationDoc](ctx, s.stations, bson.D{{Key: "_id", Value: id}}, sensing.ErrStationNotFound)
 	if err != nil {
-		return sensing.Station{}, fmt.Errorf("find station %s: %w", id, err)
+		return sensing.Station{}, err
 	}
 	return stationFromDoc(d), nil
 }
@@ -337,13 +333,9 @@ func (s *Store) findCases(ctx context.Context, filter bson.D, opts ...options.Li
 
 // GetCase implements sensing.Store.
 func (s *Store) GetCase(ctx context.Context, id string) (sensing.Case, error) {
-	var d caseDoc
-	err := s.cases.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
-	if mongodb.IsNotFound(err) {
-		return sensing.Case{}, sensing.ErrCaseNotFound
-	}
+	d, err := mongodb.FindOne[caseDoc](ctx, s.cases, bson.D{{Key: "_id", Value: id}}, sensing.ErrCaseNotFound)
 	if err != nil {
-		return sensing.Case{}, fmt.Errorf("find case %s: %w", id, err)
+		return sensing.Case{}, err
 	}
 	return caseFromDoc(d), nil
 }
