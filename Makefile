@@ -34,3 +34,9 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+## deploy-check: the Dockerfile, docker-compose.yml and Helm chart checks, the chart applied to a
+## kube-apiserver on loopback (builds helm, kube-apiserver and etcd once into ~/.cache/clearsky-tools)
+.PHONY: deploy-check
+deploy-check:
+	./scripts/deploy-check

@@ -128,16 +128,3 @@ func FindOne[D any](ctx context.Context, coll *mongo.Collection, filter any, not
 	}
 	return d, nil
 }
-
-// InsertOne inserts doc; a unique-key clash returns dup, other failures are wrapped with the
-// collection's name.
-func InsertOne(ctx context.Context, coll *mongo.Collection, doc any, dup error) error {
-	_, err := coll.InsertOne(ctx, doc)
-	if IsDuplicateKey(err) {
-		return dup
-	}
-	if err != nil {
-		return fmt.Errorf("insert into %s: %w", coll.Name(), err)
-	}
-	return nil
-}
