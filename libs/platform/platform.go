@@ -27,6 +27,9 @@ import (
 	"github.com/clearsky/clearsky/libs/vehicleinfo"
 )
 
+// buildVersion is stamped by the image build (-ldflags -X ...platform.buildVersion=...).
+var buildVersion = "dev"
+
 // Config is the environment every service reads. See docs/configuration.md.
 type Config struct {
 	HTTPAddr      string // CLEARSKY_HTTP_ADDR, default :8080
@@ -64,7 +67,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		JWTSecret:     getenv("CLEARSKY_JWT_SECRET"),
 		RegistryURL:   or("CLEARSKY_REGISTRY_URL", "http://registry:8080"),
 		LogLevel:      lvl,
-		Version:       or("CLEARSKY_VERSION", "dev"),
+		Version:       or("CLEARSKY_VERSION", buildVersion),
 	}, nil
 }
 

@@ -5,6 +5,7 @@
 //	clearsky [run]                     start the platform (the default)
 //	clearsky token -role R [-tenant T] print a bearer token (last line of output)
 //	clearsky ferretdb -addr A -dir D   run only the embedded FerretDB (the tests' MongoDB)
+//	clearsky seed -url BASE [-wait D]  load the demo data into a running deployment over HTTP
 package main
 
 import (
@@ -13,13 +14,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/seeds"
 	"github.com/clearsky/clearsky/services/allinone"
 	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
 )
@@ -50,8 +56,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return token(cfg, args, out)
 	case "ferretdb":
 		return ferret(ctx, args, out)
+	case "seed":
+		return seed(ctx, cfg, args, out)
 	default:
-		return fmt.Errorf("unknown command %q: use run, token or ferretdb", cmd)
+		return fmt.Errorf("unknown command %q: use run, token, ferretdb or seed", cmd)
 	}
 }
 
@@ -107,4 +115,71 @@ func ferret(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintln(out, srv.URI())
 	srv.Wait()
 	return nil
+}
+
+// seed applies the demo data to a running deployment (docker-compose's seed job): each file's
+// calls go to BASE, where "{service}" is replaced by the file's service, with tokens signed by
+// CLEARSKY_JWT_SECRET. A 409 is a record already there, so running it again changes nothing.
+func seed(ctx context.Context, cfg allinone.Config, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	base := fs.String("url", "", "base URL of the deployment (the edge, or per service with {service})")
+	wait := fs.Duration("wait", 0, "wait this long for BASE/readyz to answer 200 first")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *base == "" {
+		return fmt.Errorf("seed needs -url, e.g. -url http://edge:8080")
+	}
+	if len(cfg.JWTSecret) < 32 {
+		return fmt.Errorf("seed needs CLEARSKY_JWT_SECRET (the deployment's, at least 32 bytes)")
+	}
+	keys, err := auth.NewKeys([]byte(cfg.JWTSecret))
+	if err != nil {
+		return err
+	}
+	files, err := seeds.Demo()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		target := strings.ReplaceAll(*base, "{service}", f.Service)
+		u, err := url.Parse(target)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("seed -url %q is not a URL", target)
+		}
+		if err := waitReady(ctx, target, *wait, out); err != nil {
+			return err
+		}
+		r, err := seeds.Apply(ctx, httputil.NewSingleHostReverseProxy(u), keys, f)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: %d created, %d already present\n", f.Name, r.Created, r.Present)
+	}
+	return nil
+}
+
+func waitReady(ctx context.Context, base string, wait time.Duration, out io.Writer) error {
+	deadline := time.Now().Add(wait)
+	for {
+		res, err := http.Get(strings.TrimRight(base, "/") + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("status %d", res.StatusCode)
+			}
+			return fmt.Errorf("%s/readyz did not answer 200 (%v); is the deployment up?", base, err)
+		}
+		fmt.Fprintf(out, "waiting for %s ...\n", base)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
