@@ -32,6 +32,7 @@ import (
 	"github.com/clearsky/clearsky/seeds"
 	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
 	"github.com/clearsky/clearsky/services/checkpoint"
+	"github.com/clearsky/clearsky/services/console"
 	"github.com/clearsky/clearsky/services/fuel"
 	"github.com/clearsky/clearsky/services/muck"
 	"github.com/clearsky/clearsky/services/obd"
@@ -166,7 +167,7 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 			return err
 		}
 	}
-	banner(out, c)
+	banner(out, c, deps.Keys)
 	return platform.Serve(ctx, c.HTTPAddr, engine, logger, svcs...)
 }
 
@@ -228,7 +229,11 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{reg, telemetry, permits, sampling, sensing, lookups}
+	consoleCfg, err := console.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	svcs := []platform.Service{reg, telemetry, permits, sampling, sensing, lookups, console.New(consoleCfg)}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}
@@ -266,10 +271,23 @@ func seed(ctx context.Context, db *mongo.Database, h gin.IRoutes, keys *auth.Key
 	return nil
 }
 
-func banner(out io.Writer, c Config) {
+func banner(out io.Writer, c Config, keys *auth.Keys) {
 	host := c.HTTPAddr
 	if strings.HasPrefix(host, ":") {
 		host = "localhost" + host
+	}
+	// Sign-in links for the web console: the token travels in the fragment, which never reaches
+	// the server or its logs.
+	link := func(role auth.Role, tenant string) string {
+		tok, err := keys.Issue(auth.Principal{Role: role, Tenant: tenant, Subject: "demo-" + string(role)}, time.Now(), 12*time.Hour)
+		if err != nil {
+			return "(" + err.Error() + ")"
+		}
+		return "http://" + host + "/#token=" + tok
+	}
+	if !c.NoSeed {
+		fmt.Fprintf(out, "\nWeb console: http://%s/  (demo sign-in links, valid 12 h):\n  officer: %s\n  bureau:  %s\n  fleet:   %s\n  station: %s\n",
+			host, link(auth.Police, ""), link(auth.Bureau, ""), link(auth.Fleet, "fleet-shuozhou-logistics"), link(auth.Station, "st-shuocheng-01"))
 	}
 	fmt.Fprintf(out, `
 ClearSky is running: http://%[1]s  (health: /healthz, readiness: /readyz, metrics: /metrics)
