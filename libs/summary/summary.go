@@ -10,6 +10,7 @@ package summary
 import (
 	"encoding/json"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"time"
 )
 
@@ -69,7 +70,7 @@ func Open[T any](b []byte) (time.Time, T, error) {
 		UpdatedAt time.Time `json:"updated_at"`
 		Data      T         `json:"data"`
 	}
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := gojson.Unmarshal(b, &e); err != nil {
 		return time.Time{}, e.Data, fmt.Errorf("decode summary: %w", err)
 	}
 	return e.UpdatedAt, e.Data, nil

@@ -64,8 +64,6 @@ func Setup(ctx context.Context, o Options) (*Provider, error) {
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
-	// No sampler is set here: the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG and
-	// defaults to parentbased_always_on.
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	p := &Provider{Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
 	switch {
@@ -82,6 +80,13 @@ func Setup(ctx context.Context, o Options) (*Provider, error) {
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
 		p.Exporting = true
+	}
+	// With an exporter the SDK's sampler applies (OTEL_TRACES_SAMPLER, default
+	// parentbased_always_on). Without one, spans are not recorded — nobody would see them — but
+	// they still carry trace and span ids, so logs have trace_id and traceparent propagates; a
+	// request that arrives sampled by a caller is still recorded.
+	if !p.Exporting && getenv("OTEL_TRACES_SAMPLER") == "" {
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
 	}
 	p.Tracer = sdktrace.NewTracerProvider(opts...)
 	return p, nil

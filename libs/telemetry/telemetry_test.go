@@ -47,3 +47,20 @@ func TestSetupWithoutEndpointDoesNotExport(t *testing.T) {
 	}
 	_ = p.Shutdown(context.Background())
 }
+
+func TestWithoutExporterSpansCarryIDsButAreNotRecorded(t *testing.T) {
+	p, err := Setup(context.Background(), Options{ServiceName: "t", Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	ctx, span := p.Tracer.Tracer("t").Start(context.Background(), "op")
+	defer span.End()
+	if span.IsRecording() || !span.SpanContext().IsValid() {
+		t.Fatalf("recording=%v valid=%v; want a valid, unrecorded span", span.IsRecording(), span.SpanContext().IsValid())
+	}
+	NewLogger(&buf, 0).InfoContext(ctx, "hello")
+	if !bytes.Contains(buf.Bytes(), []byte(span.SpanContext().TraceID().String())) {
+		t.Fatalf("log %s lacks the trace id", buf.String())
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,9 @@ type Config struct {
 	OBDAddr        string // CLEARSKY_OBD_ADDR, default :7700 (the OBD gateway's TCP port)
 	RegistryPolicy string // CLEARSKY_REGISTRY_POLICY, optional
 	NoSeed         bool   // CLEARSKY_NO_SEED=1 skips the demo data
+	// PprofAddr, when set (CLEARSKY_PPROF_ADDR, e.g. 127.0.0.1:6060), serves Go's profiler there:
+	// keep it on loopback.
+	PprofAddr string
 	// LogOutput receives the JSON logs; os.Stderr when nil.
 	LogOutput io.Writer
 	// Getenv reads the services' own settings (os.Getenv when nil).
@@ -63,7 +67,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c := Config{Config: pc, Getenv: getenv, DataDir: getenv("CLEARSKY_DATA_DIR"), OBDAddr: getenv("CLEARSKY_OBD_ADDR"),
-		RegistryPolicy: getenv("CLEARSKY_REGISTRY_POLICY"), NoSeed: getenv("CLEARSKY_NO_SEED") == "1"}
+		RegistryPolicy: getenv("CLEARSKY_REGISTRY_POLICY"), NoSeed: getenv("CLEARSKY_NO_SEED") == "1", PprofAddr: getenv("CLEARSKY_PPROF_ADDR")}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
@@ -166,6 +170,12 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 		if err := seed(ctx, deps.DB, engine, deps.Keys, out); err != nil {
 			return err
 		}
+	}
+	if c.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go func() { _ = httpserver.Run(ctx, c.PprofAddr, mux, logger, time.Second) }()
 	}
 	banner(out, c, deps.Keys)
 	return platform.Serve(ctx, c.HTTPAddr, engine, logger, svcs...)

@@ -4,6 +4,7 @@ package handler
 
 import (
 	"encoding/json"
+	gojson "github.com/goccy/go-json"
 	"log/slog"
 	"math"
 	"net/http"
@@ -119,7 +120,12 @@ func (h *Handler) lookup(c *gin.Context) error {
 	for _, al := range a.Alerts {
 		out.Alerts = append(out.Alerts, alertOut(al))
 	}
-	c.JSON(http.StatusOK, out)
+	// The officer's answer is the hot path: go-json encodes it in a fraction of encoding/json's time.
+	b, err := gojson.Marshal(out)
+	if err != nil {
+		return err
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 	return nil
 }
 

@@ -45,7 +45,7 @@ func main() {
 
 type options struct {
 	addr, api, token, mongo, prefix, fleet string
-	trucks, frames, first                  int
+	trucks, frames, first, batch           int
 	interval                               time.Duration
 	register, measure, baseline, faults    bool
 	profiles                               string
@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.prefix, "vin-prefix", "LSMTRKAB", "first 8 characters of the simulated VINs")
 	fs.IntVar(&o.trucks, "trucks", 10, "simulated trucks (concurrent terminals)")
 	fs.IntVar(&o.first, "first", 1, "number of the first truck")
+	fs.IntVar(&o.batch, "batch", 500, "frames per write in -baseline (the pipeline's batch size)")
 	fs.IntVar(&o.frames, "frames", 30, "real-time frames per truck (each carries ten 1 Hz samples)")
 	fs.DurationVar(&o.interval, "interval", 0, "wall time between a truck's frames (0: as fast as the gateway takes them)")
 	fs.BoolVar(&o.register, "register", false, "register the trucks and bind their terminals through the registry first")
@@ -255,7 +256,7 @@ func baseline(ctx context.Context, o options, terms []sim.Terminal, out io.Write
 			all = append(all, *monitor.FrameOf(&f, raw, time.Now(), monitor.SourceTCP))
 		}
 	}
-	fmt.Fprintf(out, "writing %d frames straight into MongoDB in batches of 500 from 2 writers ...\n", len(all))
+	fmt.Fprintf(out, "writing %d frames straight into MongoDB in batches of %d from 2 writers ...\n", len(all), o.batch)
 	began := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
@@ -263,8 +264,8 @@ func baseline(ctx context.Context, o options, terms []sim.Terminal, out io.Write
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w * 500; i < len(all); i += 1000 {
-				if _, err := store.InsertFrames(ctx, all[i:min(i+500, len(all))]); err != nil {
+			for i := w * o.batch; i < len(all); i += 2 * o.batch {
+				if _, err := store.InsertFrames(ctx, all[i:min(i+o.batch, len(all))]); err != nil {
 					errs <- err
 					return
 				}
