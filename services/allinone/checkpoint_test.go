@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/telemetry"
@@ -40,17 +38,15 @@ type stack struct {
 func newDeps(t testing.TB, name string, exp *tracetest.InMemoryExporter) platform.Deps {
 	t.Helper()
 	rdb, prefix := testenv.Redis(t)
-	keys, _ := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
-	opts := telemetry.Options{ServiceName: name, Getenv: func(string) string { return "" }}
+	d := testenv.Platform(t, name, testenv.Mongo(t), rdb, prefix)
 	if exp != nil {
-		opts.Exporter = exp
+		tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: name, Exporter: exp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Telemetry = tel
 	}
-	tel, err := telemetry.Setup(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return platform.Deps{DB: testenv.Mongo(t), Redis: rdb, RedisPrefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}
+	return d
 }
 
 func newStack(t testing.TB) *stack {

@@ -1,14 +1,10 @@
 package fuel_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -19,49 +15,29 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/platform"
-	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/services/fuel"
 )
 
 type env struct {
-	srv  *httptest.Server
-	keys *auth.Keys
-	db   *mongo.Database
-	svc  *fuel.Service
+	*testenv.API
+	db  *mongo.Database
+	svc *fuel.Service
 }
 
 func newEnv(t *testing.T, db *mongo.Database, rdb redis.UniversalClient, prefix string) *env {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "fuel-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := platform.Deps{DB: db, Redis: rdb, RedisPrefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Telemetry: tel, Keys: keys}
+	deps := testenv.Platform(t, fuel.Name, db, rdb, prefix)
 	svc, err := fuel.New(ctx, fuel.Config{Every: 50 * time.Millisecond}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := platform.Engine(fuel.Name, deps)
-	svc.Routes(engine)
-	srv := httptest.NewServer(engine)
-	t.Cleanup(srv.Close)
-	return &env{srv: srv, keys: keys, db: db, svc: svc}
+	return &env{API: testenv.Serve(t, fuel.Name, deps, svc.Routes), db: db, svc: svc}
 }
 
 func (e *env) token(t *testing.T, role auth.Role, tenant string) string {
-	t.Helper()
-	tok, err := e.keys.Issue(auth.Principal{Role: role, Tenant: tenant}, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return e.Token(t, role, tenant)
 }
 
 type response struct {
@@ -73,36 +49,14 @@ type response struct {
 
 func (e *env) send(t *testing.T, method, path, token, ctype string, body io.Reader) response {
 	t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL+path, body)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := response{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.body)
-	return out
+	r := e.Send(t, method, path, token, ctype, body)
+	return response{status: r.Status, body: r.Body, ctype: r.ContentType, raw: r.Raw}
 }
 
 func (e *env) do(t *testing.T, method, path, token string, body any) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewBufferString(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	return e.send(t, method, path, token, "application/json", rd)
+	r := e.Do(t, method, path, token, body)
+	return response{status: r.Status, body: r.Body, ctype: r.ContentType, raw: r.Raw}
 }
 
 func (e *env) csv(t *testing.T, token, file string) response {

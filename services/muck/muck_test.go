@@ -1,11 +1,8 @@
 package muck_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,7 +18,6 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
-	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/seeds"
@@ -87,28 +83,18 @@ func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 type env struct {
-	srv    *httptest.Server
-	keys   *auth.Keys
+	*testenv.API
 	db     *mongo.Database
 	rdb    redis.UniversalClient
 	prefix string
 	svc    *muck.Service
 	clock  *clock
-	engine http.Handler
 }
 
 func newEnv(t *testing.T, db *mongo.Database, rdb redis.UniversalClient, prefix, registryURL string, opts ...func(*muck.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "muck-test", Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := platform.Deps{DB: db, Redis: rdb, RedisPrefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Telemetry: tel, Keys: keys}
+	deps := testenv.Platform(t, muck.Name, db, rdb, prefix)
 	deps.Vehicles = platform.NewVehicles(muck.Name, registryURL, nil, deps)
 	clk := &clock{}
 	cfg := muck.Config{SweepEvery: 50 * time.Millisecond, Clock: clk.now}
@@ -119,20 +105,11 @@ func newEnv(t *testing.T, db *mongo.Database, rdb redis.UniversalClient, prefix,
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := platform.Engine(muck.Name, deps)
-	svc.Routes(engine)
-	srv := httptest.NewServer(engine)
-	t.Cleanup(srv.Close)
-	return &env{srv: srv, keys: keys, db: db, rdb: rdb, prefix: prefix, svc: svc, clock: clk, engine: engine}
+	return &env{API: testenv.Serve(t, muck.Name, deps, svc.Routes), db: db, rdb: rdb, prefix: prefix, svc: svc, clock: clk}
 }
 
 func (e *env) token(t *testing.T, role auth.Role, tenant string) string {
-	t.Helper()
-	tok, err := e.keys.Issue(auth.Principal{Role: role, Tenant: tenant}, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return e.Token(t, role, tenant)
 }
 
 type response struct {
@@ -143,28 +120,8 @@ type response struct {
 
 func (e *env) do(t *testing.T, method, path, token string, body any) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewBufferString(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := response{status: res.StatusCode, ctype: res.Header.Get("Content-Type")}
-	_ = json.Unmarshal(raw, &out.body)
-	return out
+	r := e.Do(t, method, path, token, body)
+	return response{status: r.Status, body: r.Body, ctype: r.ContentType}
 }
 
 func (e *env) must(t *testing.T, want int, method, path, token string, body any) map[string]any {
@@ -176,13 +133,7 @@ func (e *env) must(t *testing.T, want int, method, path, token string, body any)
 	return r.body
 }
 
-func fieldOf(r response) string {
-	errs, _ := r.body["errors"].([]any)
-	if len(errs) == 0 {
-		return ""
-	}
-	return errs[0].(map[string]any)["field"].(string)
-}
+func fieldOf(r response) string { return testenv.Response{Body: r.body}.Field() }
 
 func count(t *testing.T, db *mongo.Database, coll string) int64 {
 	t.Helper()
@@ -893,7 +844,7 @@ func TestDemoSeed(t *testing.T) {
 		t.Fatal("seeds/demo/50-muck.json is missing or empty")
 	}
 	for i := 0; i < 2; i++ {
-		if _, err := seeds.Apply(context.Background(), e.engine, e.keys, f); err != nil {
+		if _, err := seeds.Apply(context.Background(), e.Engine, e.Keys, f); err != nil {
 			t.Fatalf("apply %d: %v", i+1, err)
 		}
 	}

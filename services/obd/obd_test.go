@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,10 +17,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
-	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/obd"
@@ -63,10 +60,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	rdb, prefix := testenv.Redis(t)
-	keys, _ := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
-	tel, _ := telemetry.Setup(ctx, telemetry.Options{ServiceName: "obd-test", Getenv: func(string) string { return "" }})
-	deps := platform.Deps{DB: testenv.Mongo(t), Redis: rdb, RedisPrefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}
+	deps := testenv.Platform(t, obd.Name, testenv.Mongo(t), rdb, prefix)
 	// The registry: known trucks are in Redis (register); its API knows nothing else.
 	registry := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(registry.Close)
@@ -81,7 +75,7 @@ func newEnv(t *testing.T) *env {
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	return &env{t: t, srv: srv, svc: svc, deps: deps, keys: keys}
+	return &env{t: t, srv: srv, svc: svc, deps: deps, keys: deps.Keys}
 }
 
 func (e *env) token(role auth.Role, tenant string) string {

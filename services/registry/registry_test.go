@@ -1,13 +1,9 @@
 package registry_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -17,17 +13,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
-	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/registry"
 )
 
 type env struct {
-	srv    *httptest.Server
-	keys   *auth.Keys
+	*testenv.API
 	db     *mongo.Database
 	rdb    *redis.Client
 	prefix string
@@ -36,34 +29,16 @@ type env struct {
 
 func newEnv(t *testing.T, db *mongo.Database, rdb *redis.Client, prefix string) *env {
 	t.Helper()
-	ctx := context.Background()
-	keys, err := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
+	deps := testenv.Platform(t, registry.Name, db, rdb, prefix)
+	svc, err := registry.New(context.Background(), registry.Config{RepublishEvery: 50 * time.Millisecond}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "registry-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := platform.Deps{DB: db, Redis: rdb, RedisPrefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Telemetry: tel, Keys: keys}
-	svc, err := registry.New(ctx, registry.Config{RepublishEvery: 50 * time.Millisecond}, deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine := platform.Engine(registry.Name, deps)
-	svc.Routes(engine)
-	srv := httptest.NewServer(engine)
-	t.Cleanup(srv.Close)
-	return &env{srv: srv, keys: keys, db: db, rdb: rdb, prefix: prefix, svc: svc}
+	return &env{API: testenv.Serve(t, registry.Name, deps, svc.Routes), db: db, rdb: rdb, prefix: prefix, svc: svc}
 }
 
 func (e *env) token(t *testing.T, role auth.Role, tenant string) string {
-	t.Helper()
-	tok, err := e.keys.Issue(auth.Principal{Role: role, Tenant: tenant}, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return e.Token(t, role, tenant)
 }
 
 type response struct {
@@ -74,28 +49,8 @@ type response struct {
 
 func (e *env) do(t *testing.T, method, path, token string, body any) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewBufferString(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := response{status: res.StatusCode, ctype: res.Header.Get("Content-Type")}
-	_ = json.Unmarshal(raw, &out.body)
-	return out
+	r := e.Do(t, method, path, token, body)
+	return response{status: r.Status, body: r.Body, ctype: r.ContentType}
 }
 
 func truck(t *testing.T, n string, plate string) map[string]any {
@@ -107,13 +62,7 @@ func truck(t *testing.T, n string, plate string) map[string]any {
 		"category": "N3", "use": "operating", "maker": "Sinotruk", "owner": "Demo Logistics Co.", "registered_on": "2022-03-15", "gross_mass_kg": 25000}
 }
 
-func fieldOf(r response) string {
-	errs, _ := r.body["errors"].([]any)
-	if len(errs) == 0 {
-		return ""
-	}
-	return errs[0].(map[string]any)["field"].(string)
-}
+func fieldOf(r response) string { return testenv.Response{Body: r.body}.Field() }
 
 func count(t *testing.T, db *mongo.Database, coll string, filter bson.D) int64 {
 	t.Helper()

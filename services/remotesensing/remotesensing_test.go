@@ -1,12 +1,9 @@
 package remotesensing_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,7 +20,6 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
-	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/seeds"
@@ -79,8 +75,7 @@ var (
 )
 
 type env struct {
-	srv    *httptest.Server
-	keys   *auth.Keys
+	*testenv.API
 	db     *mongo.Database
 	rdb    redis.UniversalClient
 	prefix string
@@ -91,25 +86,13 @@ type env struct {
 func newEnv(t *testing.T, db *mongo.Database, rdb redis.UniversalClient, prefix string, reg *fakeRegistry) *env {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "remotesensing-test", Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := platform.Deps{DB: db, Redis: rdb, RedisPrefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Telemetry: tel, Keys: keys}
+	deps := testenv.Platform(t, remotesensing.Name, db, rdb, prefix)
 	deps.Vehicles = platform.NewVehicles(remotesensing.Name, reg.srv.URL, nil, deps)
 	svc, err := remotesensing.New(ctx, remotesensing.Config{RunEvery: 50 * time.Millisecond, JobGrace: time.Millisecond, JobRetry: 50 * time.Millisecond}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := platform.Engine(remotesensing.Name, deps)
-	svc.Routes(engine)
-	srv := httptest.NewServer(engine)
-	t.Cleanup(srv.Close)
-	return &env{srv: srv, keys: keys, db: db, rdb: rdb, prefix: prefix, svc: svc, reg: reg}
+	return &env{API: testenv.Serve(t, remotesensing.Name, deps, svc.Routes), db: db, rdb: rdb, prefix: prefix, svc: svc, reg: reg}
 }
 
 // cacheVehicle writes a registry entry into Redis as the registry would.
@@ -125,12 +108,7 @@ func (e *env) cacheVehicle(t *testing.T, v summary.Vehicle) {
 }
 
 func (e *env) token(t *testing.T, role auth.Role, tenant string) string {
-	t.Helper()
-	tok, err := e.keys.Issue(auth.Principal{Role: role, Tenant: tenant}, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return e.Token(t, role, tenant)
 }
 
 type response struct {
@@ -141,37 +119,11 @@ type response struct {
 
 func (e *env) do(t *testing.T, method, path, token string, body any) response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewBufferString(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := response{status: res.StatusCode, ctype: res.Header.Get("Content-Type")}
-	_ = json.Unmarshal(raw, &out.body)
-	return out
+	r := e.Do(t, method, path, token, body)
+	return response{status: r.Status, body: r.Body, ctype: r.ContentType}
 }
 
-func fieldOf(r response) string {
-	errs, _ := r.body["errors"].([]any)
-	if len(errs) == 0 {
-		return ""
-	}
-	return errs[0].(map[string]any)["field"].(string)
-}
+func fieldOf(r response) string { return testenv.Response{Body: r.body}.Field() }
 
 func count(t *testing.T, db *mongo.Database, coll string, filter bson.D) int64 {
 	t.Helper()
@@ -788,7 +740,7 @@ func TestDemoData(t *testing.T) {
 	}
 	demo.Name = "40-remotesensing.json"
 	for pass := range 2 {
-		res, err := seeds.Apply(context.Background(), e.srv.Config.Handler, e.keys, demo)
+		res, err := seeds.Apply(context.Background(), e.Engine, e.Keys, demo)
 		if err != nil || res.Created != len(demo.Steps) {
 			t.Fatalf("pass %d: %+v, %v", pass+1, res, err)
 		}
