@@ -240,3 +240,13 @@ func (f inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	f().ServeHTTP(rec, req)
 	return rec.Result(), nil
 }
+
+// Guards returns the two per-route wrappers every service's handler uses, both answering with
+// problem+json through logger: need admits only the given roles (admin always passes), and wrap
+// turns a handler that returns an error into a gin handler.
+func Guards(logger *slog.Logger) (need func(...auth.Role) gin.HandlerFunc, wrap func(func(*gin.Context) error) gin.HandlerFunc) {
+	onErr := func(c *gin.Context, err error) { problem.Write(c, logger, err) }
+	need = func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
+	wrap = func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(logger, f) }
+	return need, wrap
+}

@@ -128,3 +128,24 @@ func FindOne[D any](ctx context.Context, coll *mongo.Collection, filter any, not
 	}
 	return d, nil
 }
+
+// Duplicates reads the error of an unordered InsertMany: the positions refused as duplicate
+// keys (a batch's repeats), or the error itself when anything else failed. A nil error has no
+// duplicates.
+func Duplicates(err error) ([]int, error) {
+	if err == nil {
+		return nil, nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return nil, err
+	}
+	out := make([]int, 0, len(bwe.WriteErrors))
+	for _, we := range bwe.WriteErrors {
+		if we.Code != 11000 && !mongo.IsDuplicateKeyError(we) {
+			return nil, err
+		}
+		out = append(out, we.Index)
+	}
+	return out, nil
+}

@@ -4,20 +4,21 @@ package handler
 
 import (
 	"encoding/json"
-	gojson "github.com/goccy/go-json"
 	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/localtime"
-	"github.com/clearsky/clearsky/libs/problem"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
@@ -34,9 +35,7 @@ func New(svc *verdict.Service, log *slog.Logger) *Handler { return &Handler{svc:
 
 // Routes registers the routes on r.
 func (h *Handler) Routes(r gin.IRouter) {
-	onErr := func(c *gin.Context, err error) { problem.Write(c, h.log, err) }
-	need := func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
-	wrap := func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(h.log, f) }
+	need, wrap := httpserver.Guards(h.log)
 	r.GET("/v1/checkpoint/:plate", need(auth.Police, auth.Bureau), wrap(h.lookup))
 	r.GET("/v1/lookups/mine", need(auth.Police, auth.Bureau), wrap(h.mine))
 	r.GET("/v1/alerts", need(auth.Police, auth.Bureau, auth.Fleet, auth.Construction), wrap(h.alerts))

@@ -11,7 +11,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/problem"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
@@ -27,9 +27,7 @@ func New(svc *sampling.Service, log *slog.Logger) *Handler { return &Handler{svc
 
 // Routes registers the routes on r, each admitting the roles named (admin always passes).
 func (h *Handler) Routes(r gin.IRouter) {
-	onErr := func(c *gin.Context, err error) { problem.Write(c, h.log, err) }
-	need := func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
-	wrap := func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(h.log, f) }
+	need, wrap := httpserver.Guards(h.log)
 	bureau := need(auth.Bureau)
 	samplers := need(auth.Station, auth.Lab, auth.Bureau)
 

@@ -7,7 +7,6 @@ package samplingstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -260,26 +259,6 @@ func (s *Store) GetSamples(ctx context.Context, ids []string) (map[string]sampli
 	return out, nil
 }
 
-// duplicates returns the indexes of the documents a batch insert refused as duplicates, and any
-// other error.
-func duplicates(err error) ([]int, error) {
-	if err == nil {
-		return nil, nil
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		return nil, err
-	}
-	var dups []int
-	for _, we := range bwe.WriteErrors {
-		if we.Code != 11000 {
-			return nil, err
-		}
-		dups = append(dups, we.Index)
-	}
-	return dups, nil
-}
-
 // InsertSamples implements sampling.Store with one unordered batch.
 func (s *Store) InsertSamples(ctx context.Context, ss []sampling.Sample) ([]string, error) {
 	if len(ss) == 0 {
@@ -290,7 +269,7 @@ func (s *Store) InsertSamples(ctx context.Context, ss []sampling.Sample) ([]stri
 		docs[i] = toSampleDoc(sm)
 	}
 	_, err := s.samples.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	dups, err := duplicates(err)
+	dups, err := mongodb.Duplicates(err)
 	if err != nil {
 		return nil, fmt.Errorf("insert samples: %w", err)
 	}
@@ -442,7 +421,7 @@ func (s *Store) InsertRevisions(ctx context.Context, rs []sampling.Revision) ([]
 			Reason: r.Reason, By: r.By, Role: string(r.Role), At: r.At, Hash: r.Hash}
 	}
 	_, err := s.revisions.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	dups, err := duplicates(err)
+	dups, err := mongodb.Duplicates(err)
 	if err != nil {
 		return nil, fmt.Errorf("insert revisions: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
-	"github.com/clearsky/clearsky/libs/problem"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
@@ -31,9 +31,7 @@ func New(svc *permit.Service, log *slog.Logger) *Handler { return &Handler{svc: 
 
 // Routes registers the muck routes on r, each with the roles it admits (admin passes all).
 func (h *Handler) Routes(r gin.IRouter) {
-	onErr := func(c *gin.Context, err error) { problem.Write(c, h.log, err) }
-	need := func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
-	wrap := func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(h.log, f) }
+	need, wrap := httpserver.Guards(h.log)
 	act := func(a permit.Action) gin.HandlerFunc { return wrap(func(c *gin.Context) error { return h.act(c, a) }) }
 	siteReaders := []auth.Role{auth.Construction, auth.Bureau, auth.Police, auth.Fleet}
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/problem"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
@@ -29,9 +29,7 @@ func New(svc *vehicle.Service, log *slog.Logger) *Handler { return &Handler{svc:
 
 // Routes registers the registry's routes on r.
 func (h *Handler) Routes(r gin.IRouter) {
-	onErr := func(c *gin.Context, err error) { problem.Write(c, h.log, err) }
-	need := func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
-	wrap := func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(h.log, f) }
+	need, wrap := httpserver.Guards(h.log)
 	readers := []auth.Role{auth.Fleet, auth.Bureau, auth.Police, auth.Construction, auth.Transport}
 
 	v := r.Group("/v1/vehicles")

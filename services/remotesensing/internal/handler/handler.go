@@ -18,7 +18,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/problem"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
@@ -40,9 +40,7 @@ func New(svc *sensing.Service, log *slog.Logger) *Handler { return &Handler{svc:
 // then decides per record (a sensor's own stations, a fleet's own vehicles, each case step's
 // role).
 func (h *Handler) Routes(r gin.IRouter) {
-	onErr := func(c *gin.Context, err error) { problem.Write(c, h.log, err) }
-	need := func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
-	wrap := func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(h.log, f) }
+	need, wrap := httpserver.Guards(h.log)
 	stationReaders := []auth.Role{auth.Bureau, auth.Police, auth.Transport, auth.Sensor}
 	caseReaders := []auth.Role{auth.Bureau, auth.Police, auth.Transport, auth.Fleet, auth.Repair}
 

@@ -11,7 +11,6 @@ package sensingstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -140,26 +139,6 @@ func (s *Store) ReplaceStation(ctx context.Context, st sensing.Station) error {
 	return nil
 }
 
-// duplicates returns the positions a failed unordered insert refused as duplicate keys, or the
-// error when anything else went wrong.
-func duplicates(err error) ([]int, error) {
-	if err == nil {
-		return nil, nil
-	}
-	var bwe mongo.BulkWriteException
-	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return nil, err
-	}
-	out := make([]int, 0, len(bwe.WriteErrors))
-	for _, we := range bwe.WriteErrors {
-		if we.Code != 11000 && !mongo.IsDuplicateKeyError(we) {
-			return nil, err
-		}
-		out = append(out, we.Index)
-	}
-	return out, nil
-}
-
 // InsertReadings implements sensing.Store: one unordered insert; duplicate keys mark repeats.
 func (s *Store) InsertReadings(ctx context.Context, rs []sensing.Reading) ([]int, error) {
 	if len(rs) == 0 {
@@ -170,7 +149,7 @@ func (s *Store) InsertReadings(ctx context.Context, rs []sensing.Reading) ([]int
 		docs[i] = readingToDoc(r)
 	}
 	_, err := s.readings.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	dups, err := duplicates(err)
+	dups, err := mongodb.Duplicates(err)
 	if err != nil {
 		return nil, fmt.Errorf("insert %d readings: %w", len(rs), err)
 	}
@@ -274,7 +253,7 @@ func (s *Store) InsertExceedances(ctx context.Context, es []sensing.Exceedance) 
 		docs[i] = exceedanceToDoc(e)
 	}
 	_, err := s.exceedances.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if _, err := duplicates(err); err != nil {
+	if _, err := mongodb.Duplicates(err); err != nil {
 		return fmt.Errorf("insert %d exceedances: %w", len(es), err)
 	}
 	return nil
