@@ -35,6 +35,7 @@ type Config struct {
 	HTTPAddr      string // CLEARSKY_HTTP_ADDR, default :8080
 	MongoURI      string // MONGODB_URI (required for a single service; the all-in-one embeds one when unset)
 	MongoDatabase string // MONGODB_DATABASE, default clearsky
+	MongoIndexes  string // CLEARSKY_MONGODB_INDEXES: auto (default: only unique ones on FerretDB), all or unique
 	RedisURL      string // REDIS_URL (required for a single service; the all-in-one runs one in-process when unset)
 	RedisPrefix   string // CLEARSKY_REDIS_PREFIX, default "cs:"
 	JWTSecret     string // CLEARSKY_JWT_SECRET, at least 32 bytes (secret: never logged)
@@ -62,6 +63,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		HTTPAddr:      or("CLEARSKY_HTTP_ADDR", ":8080"),
 		MongoURI:      getenv("MONGODB_URI"),
 		MongoDatabase: or("MONGODB_DATABASE", "clearsky"),
+		MongoIndexes:  or("CLEARSKY_MONGODB_INDEXES", "auto"),
 		RedisURL:      getenv("REDIS_URL"),
 		RedisPrefix:   or("CLEARSKY_REDIS_PREFIX", "cs:"),
 		JWTSecret:     getenv("CLEARSKY_JWT_SECRET"),
@@ -90,7 +92,7 @@ func (c Config) Validate() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("http_addr", c.HTTPAddr), slog.String("mongodb_uri", maskURI(c.MongoURI)),
-		slog.String("mongodb_database", c.MongoDatabase), slog.String("redis_url", maskURI(c.RedisURL)),
+		slog.String("mongodb_database", c.MongoDatabase), slog.String("mongodb_indexes", c.MongoIndexes), slog.String("redis_url", maskURI(c.RedisURL)),
 		slog.String("redis_prefix", c.RedisPrefix), slog.Bool("jwt_secret_set", c.JWTSecret != ""),
 		slog.String("registry_url", c.RegistryURL),
 		slog.String("log_level", c.LogLevel.String()), slog.String("version", c.Version))
@@ -112,7 +114,9 @@ func maskURI(u string) string {
 
 // Deps is what a service is built from.
 type Deps struct {
-	DB          *mongo.Database
+	DB *mongo.Database
+	// Indexes says which declared indexes the stores build (mongodb.ResolveIndexPolicy).
+	Indexes     mongodb.IndexPolicy
 	Redis       redis.UniversalClient
 	RedisPrefix string
 	Logger      *slog.Logger
@@ -141,6 +145,11 @@ func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel
 	if err != nil {
 		return Deps{}, nil, err
 	}
+	policy, err := mongodb.ResolveIndexPolicy(ctx, db, cfg.MongoIndexes)
+	if err != nil {
+		_ = client.Disconnect(ctx)
+		return Deps{}, nil, err
+	}
 	rdb, err := redisdb.Connect(cfg.RedisURL, tel.Tracer)
 	if err != nil {
 		_ = client.Disconnect(ctx)
@@ -155,7 +164,11 @@ func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel
 		defer cancel()
 		_ = client.Disconnect(ctx)
 	}
-	d := Deps{DB: db, Redis: rdb, RedisPrefix: cfg.RedisPrefix, Logger: logger, Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}
+	if policy != mongodb.AllIndexes {
+		logger.InfoContext(ctx, "mongodb_indexes", "policy", policy.String(),
+			"why", "FerretDB never answers a query from an index: only the unique indexes are built (CLEARSKY_MONGODB_INDEXES=all builds every one)")
+	}
+	d := Deps{DB: db, Indexes: policy, Redis: rdb, RedisPrefix: cfg.RedisPrefix, Logger: logger, Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}
 	d.Vehicles = NewVehicles(name, cfg.RegistryURL, nil, d)
 	return d, closeFn, nil
 }

@@ -147,6 +147,7 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 		defer srv.Wait()
 		defer cancel()
 		c.MongoURI = srv.URI()
+		fmt.Fprintf(out, "embedded MongoDB: %s\n", c.MongoURI)
 	}
 	if c.RedisURL == "" {
 		m := miniredis.NewMiniRedis()

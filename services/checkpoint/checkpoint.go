@@ -86,7 +86,7 @@ type Service struct {
 // New builds the checkpoint on deps.
 func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) {
 	store := lookupstore.New(deps.DB, 0, deps.Logger)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("checkpoint indexes: %w", err)
 	}
 	own := owners.New(cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, cfg.FallbackTimeout)

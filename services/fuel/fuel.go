@@ -67,7 +67,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		}
 	}
 	store := samplingstore.New(deps.DB)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("fuel indexes: %w", err)
 	}
 	policy := sampling.DefaultPolicy()

@@ -133,7 +133,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		return nil, errors.New("muck needs the registry client (platform.Deps.Vehicles)")
 	}
 	store := permitstore.New(deps.DB)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("muck indexes: %w", err)
 	}
 	cache := permitcache.New(deps.Redis, deps.RedisPrefix)

@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		cfg.Gateway.Addr = ":7700"
 	}
 	store := obdstore.New(deps.DB)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("obd indexes: %w", err)
 	}
 	mon := monitor.New(cfg.Pipeline, store, obdcache.New(deps.Redis, deps.RedisPrefix), deps.Vehicles, deps.Logger, deps.Telemetry.Tracer, deps.Metrics)

@@ -51,7 +51,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		policy = p
 	}
 	store := vehiclestore.New(deps.DB)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("registry indexes: %w", err)
 	}
 	rec := audit.NewRecorder(deps.DB, Name)

@@ -85,10 +85,10 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		return nil, fmt.Errorf("remotesensing: no registry client (platform.Deps.Vehicles)")
 	}
 	store := sensingstore.New(deps.DB)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("remotesensing indexes: %w", err)
 	}
-	if err := mongodb.EnsureIndexes(ctx, deps.DB, audit.Indexes); err != nil {
+	if err := mongodb.EnsureIndexes(ctx, deps.DB, audit.Indexes, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("audit indexes: %w", err)
 	}
 	opt := sensing.Options{Limits: table, CycleDays: cfg.CycleDays, CalibrationValidDays: cfg.CalibrationValidDays, MaxBatch: cfg.MaxBatch,

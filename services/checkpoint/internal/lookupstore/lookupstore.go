@@ -58,8 +58,8 @@ func New(db *mongo.Database, queue int, log *slog.Logger) *Store {
 }
 
 // EnsureIndexes creates the indexes.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
-	return mongodb.EnsureIndexes(ctx, s.db, Indexes)
+func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) error {
+	return mongodb.EnsureIndexes(ctx, s.db, Indexes, policy)
 }
 
 type restrictionDoc struct {

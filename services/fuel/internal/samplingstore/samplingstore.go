@@ -58,9 +58,9 @@ func New(db *mongo.Database) *Store {
 		revisions: db.Collection(Revisions), cases: db.Collection(Cases), tb: db.Collection(Tables)}
 }
 
-// EnsureIndexes creates the store's indexes.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
-	return mongodb.EnsureIndexes(ctx, s.db, Indexes)
+// EnsureIndexes creates the store's indexes that policy keeps.
+func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) error {
+	return mongodb.EnsureIndexes(ctx, s.db, Indexes, policy)
 }
 
 // all decodes every document of cur through conv.

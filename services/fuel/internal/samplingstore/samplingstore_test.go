@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
@@ -19,7 +20,7 @@ import (
 func newStore(t *testing.T) *samplingstore.Store {
 	t.Helper()
 	s := samplingstore.New(testenv.Mongo(t))
-	if err := s.EnsureIndexes(context.Background()); err != nil {
+	if err := s.EnsureIndexes(context.Background(), mongodb.AllIndexes); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -352,7 +353,7 @@ func TestIndexes(t *testing.T) {
 	db := testenv.Mongo(t)
 	s := samplingstore.New(db)
 	for range 2 {
-		if err := s.EnsureIndexes(ctx); err != nil {
+		if err := s.EnsureIndexes(ctx, mongodb.AllIndexes); err != nil {
 			t.Fatal(err)
 		}
 	}

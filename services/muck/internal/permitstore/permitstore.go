@@ -77,9 +77,9 @@ func New(db *mongo.Database) *Store {
 		violations: db.Collection(Violations)}
 }
 
-// EnsureIndexes creates the store's indexes.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
-	return mongodb.EnsureIndexes(ctx, s.db, Indexes)
+// EnsureIndexes creates the store's indexes that policy keeps.
+func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) error {
+	return mongodb.EnsureIndexes(ctx, s.db, Indexes, policy)
 }
 
 // zoneText stores a shape as GeoJSON text. FerretDB v1 refuses nested arrays, which GeoJSON

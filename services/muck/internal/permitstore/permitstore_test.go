@@ -10,6 +10,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 	"github.com/clearsky/clearsky/services/muck/internal/permitstore"
@@ -18,7 +19,7 @@ import (
 func newStore(t *testing.T) *permitstore.Store {
 	t.Helper()
 	s := permitstore.New(testenv.Mongo(t))
-	if err := s.EnsureIndexes(context.Background()); err != nil {
+	if err := s.EnsureIndexes(context.Background(), mongodb.AllIndexes); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -68,7 +69,7 @@ func TestIndexes(t *testing.T) {
 	}
 	// And they are created on the server.
 	db := testenv.Mongo(t)
-	if err := permitstore.New(db).EnsureIndexes(context.Background()); err != nil {
+	if err := permitstore.New(db).EnsureIndexes(context.Background(), mongodb.AllIndexes); err != nil {
 		t.Fatal(err)
 	}
 	specs, err := db.Collection(permitstore.Violations).Indexes().ListSpecifications(context.Background())

@@ -238,7 +238,11 @@ func baseline(ctx context.Context, o options, terms []sim.Terminal, out io.Write
 	}
 	defer func() { _ = db.Drop(context.Background()); _ = client.Disconnect(context.Background()) }()
 	store := obdstore.New(db)
-	if err := store.EnsureIndexes(ctx); err != nil {
+	policy, err := mongodb.ResolveIndexPolicy(ctx, db, "auto") // as the service builds them
+	if err != nil {
+		return err
+	}
+	if err := store.EnsureIndexes(ctx, policy); err != nil {
 		return err
 	}
 	start := time.Now().Add(-time.Duration(o.frames+1) * 10 * time.Second).Truncate(time.Second)

@@ -53,9 +53,9 @@ func New(db *mongo.Database) *Store {
 	return &Store{db: db, frames: db.Collection(Frames), alarms: db.Collection(Alarms)}
 }
 
-// EnsureIndexes creates the store's indexes.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
-	return mongodb.EnsureIndexes(ctx, s.db, Indexes)
+// EnsureIndexes creates the store's indexes that policy keeps.
+func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) error {
+	return mongodb.EnsureIndexes(ctx, s.db, Indexes, policy)
 }
 
 type frameDoc struct {

@@ -46,9 +46,9 @@ func New(db *mongo.Database) *Store {
 	return &Store{vehicles: db.Collection(Vehicles), screenings: db.Collection(Screenings)}
 }
 
-// EnsureIndexes creates the store's indexes.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
-	return mongodb.EnsureIndexes(ctx, s.vehicles.Database(), Indexes)
+// EnsureIndexes creates the store's indexes that policy keeps.
+func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) error {
+	return mongodb.EnsureIndexes(ctx, s.vehicles.Database(), Indexes, policy)
 }
 
 type terminalDoc struct {

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
@@ -36,7 +37,7 @@ func sample(t *testing.T, n int, fleet string) vehicle.Vehicle {
 func newStore(t *testing.T) *vehiclestore.Store {
 	t.Helper()
 	s := vehiclestore.New(testenv.Mongo(t))
-	if err := s.EnsureIndexes(context.Background()); err != nil {
+	if err := s.EnsureIndexes(context.Background(), mongodb.AllIndexes); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -207,10 +208,10 @@ func TestIndexes(t *testing.T) {
 	ctx := context.Background()
 	db := testenv.Mongo(t)
 	s := vehiclestore.New(db)
-	if err := s.EnsureIndexes(ctx); err != nil {
+	if err := s.EnsureIndexes(ctx, mongodb.AllIndexes); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnsureIndexes(ctx); err != nil {
+	if err := s.EnsureIndexes(ctx, mongodb.AllIndexes); err != nil {
 		t.Fatalf("EnsureIndexes twice: %v", err)
 	}
 	for _, coll := range []string{vehiclestore.Vehicles, vehiclestore.Screenings} {

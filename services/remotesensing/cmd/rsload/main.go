@@ -44,7 +44,7 @@ type options struct {
 	readings, batch, concurrency, plates                      int
 	exceed                                                    float64
 	seed                                                      uint64
-	indexes                                                   bool
+	indexes                                                   string
 }
 
 func main() {
@@ -62,7 +62,7 @@ func main() {
 	flag.IntVar(&o.plates, "plates", 2000, "distinct synthetic trucks")
 	flag.Float64Var(&o.exceed, "exceed", 0.03, "share of readings above the opacity limit")
 	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
-	flag.BoolVar(&o.indexes, "indexes", true, "with -baseline: create the store's indexes first, as the service does")
+	flag.StringVar(&o.indexes, "indexes", "auto", "with -baseline: which of the store's indexes to create first (auto, all, unique; auto: as the service does)")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "rsload:", err)
@@ -315,10 +315,12 @@ func baseline(ctx context.Context, o options, batches [][]readingJSON) error {
 	}()
 	_ = db.Drop(ctx)
 	store := sensingstore.New(db)
-	if o.indexes {
-		if err := store.EnsureIndexes(ctx); err != nil {
-			return err
-		}
+	policy, err := mongodb.ResolveIndexPolicy(ctx, db, o.indexes)
+	if err != nil {
+		return err
+	}
+	if err := store.EnsureIndexes(ctx, policy); err != nil {
+		return err
 	}
 	table, now := limits.Default(), time.Now()
 	station := sensing.Station{ID: o.station, OperatorID: "op-rsload", CalibratedOn: limits.LocalDay(now).AddDate(0, 0, -1)}

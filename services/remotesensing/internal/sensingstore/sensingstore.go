@@ -80,9 +80,9 @@ func New(db *mongo.Database) *Store {
 		cases: db.Collection(Cases), jobs: db.Collection(Jobs)}
 }
 
-// EnsureIndexes creates the store's indexes.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
-	return mongodb.EnsureIndexes(ctx, s.db, Indexes)
+// EnsureIndexes creates the store's indexes that policy keeps.
+func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) error {
+	return mongodb.EnsureIndexes(ctx, s.db, Indexes, policy)
 }
 
 // InsertStation implements sensing.Store.

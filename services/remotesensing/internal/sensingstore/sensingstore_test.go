@@ -25,7 +25,7 @@ func newStore(t *testing.T) (*sensingstore.Store, context.Context) {
 	t.Helper()
 	db := testenv.Mongo(t)
 	s := sensingstore.New(db)
-	if err := s.EnsureIndexes(context.Background()); err != nil {
+	if err := s.EnsureIndexes(context.Background(), mongodb.AllIndexes); err != nil {
 		t.Fatal(err)
 	}
 	return s, context.Background()
@@ -48,7 +48,7 @@ func reading(id, plate string, minute int, verdict sensing.Verdict) sensing.Read
 func TestIndexesAreCreated(t *testing.T) {
 	ctx := context.Background()
 	db := testenv.Mongo(t)
-	if err := sensingstore.New(db).EnsureIndexes(ctx); err != nil {
+	if err := sensingstore.New(db).EnsureIndexes(ctx, mongodb.AllIndexes); err != nil {
 		t.Fatal(err)
 	}
 	for _, ix := range sensingstore.Indexes {
