@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -75,18 +76,93 @@ func (c *Client) ByPlate(ctx context.Context, plate string, colour vehicleid.Col
 	return c.lookup(ctx, key, url.Values{"plate": {plate}, "colour": {string(colour)}})
 }
 
+// PlateRef names a vehicle by plate and colour (both normalised).
+type PlateRef struct {
+	Plate  string
+	Colour vehicleid.Colour
+}
+
+// Result is the registry's answer about one vehicle: its status, or the error (ErrUnknown, or
+// apperr.ErrUnavailable when neither Redis nor the registry answered).
+type Result struct {
+	Vehicle summary.Vehicle
+	Err     error
+}
+
+// ByPlates returns the statuses of many vehicles, keyed by vehicleid.Key: one MGET for all of
+// them, then the registry over HTTP for those Redis lacks, at most concurrency at a time.
+func (c *Client) ByPlates(ctx context.Context, plates []PlateRef, concurrency int) map[string]Result {
+	out := make(map[string]Result, len(plates))
+	var keys []string
+	var refs []PlateRef
+	for _, p := range plates {
+		k := vehicleid.Key(p.Plate, p.Colour)
+		if _, ok := out[k]; !ok {
+			out[k] = Result{}
+			keys = append(keys, summary.Key(c.d.Prefix, k, summary.Registry))
+			refs = append(refs, p)
+		}
+	}
+	if len(refs) == 0 {
+		return out
+	}
+	var missing []PlateRef
+	vals, err := c.d.Redis.MGet(ctx, keys...).Result()
+	for i, p := range refs {
+		if err == nil {
+			if v, ok := decodeVehicle(vals[i]); ok {
+				out[vehicleid.Key(p.Plate, p.Colour)] = Result{Vehicle: v}
+				continue
+			}
+		}
+		missing = append(missing, p) // missing, unreadable, or Redis down: ask the registry
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := make(chan PlateRef)
+	for range min(max(concurrency, 1), len(missing)) {
+		wg.Go(func() {
+			for p := range next {
+				v, err := c.Fetch(ctx, url.Values{"plate": {p.Plate}, "colour": {string(p.Colour)}})
+				mu.Lock()
+				out[vehicleid.Key(p.Plate, p.Colour)] = Result{Vehicle: v, Err: err}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, p := range missing {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+func decodeVehicle(raw any) (summary.Vehicle, bool) {
+	s, ok := raw.(string)
+	if !ok {
+		return summary.Vehicle{}, false
+	}
+	env, err := summary.Decode([]byte(s))
+	if err != nil {
+		return summary.Vehicle{}, false
+	}
+	var v summary.Vehicle
+	if err := json.Unmarshal(env.Data, &v); err != nil {
+		return summary.Vehicle{}, false
+	}
+	return v, true
+}
+
 // ByVIN returns the status of the vehicle with vin (normalised).
 func (c *Client) ByVIN(ctx context.Context, vin string) (summary.Vehicle, error) {
 	return c.lookup(ctx, summary.VINKey(c.d.Prefix, vin), url.Values{"vin": {vin}})
 }
 
 func (c *Client) lookup(ctx context.Context, key string, q url.Values) (summary.Vehicle, error) {
-	if raw, err := c.d.Redis.Get(ctx, key).Bytes(); err == nil {
-		if env, err := summary.Decode(raw); err == nil {
-			var v summary.Vehicle
-			if err := json.Unmarshal(env.Data, &v); err == nil {
-				return v, nil
-			}
+	if raw, err := c.d.Redis.Get(ctx, key).Result(); err == nil {
+		if v, ok := decodeVehicle(raw); ok {
+			return v, nil
 		}
 	}
 	// Missing, unreadable, or Redis down: ask the registry, which rebuilds the entry.

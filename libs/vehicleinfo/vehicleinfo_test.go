@@ -77,4 +77,18 @@ func TestLookup(t *testing.T) {
 	if got, err := newClient(dead, registry.URL).ByPlate(ctx, "晋F12345", vehicleid.Yellow); err != nil || got.VIN != "V1" {
 		t.Fatalf("Redis down ByPlate = %+v, %v", got, err)
 	}
+
+	// Many at once: one MGET answers the cached, the registry the rest; repeats are asked once.
+	calls.Store(0)
+	many := c.ByPlates(ctx, []vehicleinfo.PlateRef{{Plate: "晋F99999", Colour: vehicleid.Yellow}, {Plate: "晋F12345", Colour: vehicleid.Yellow},
+		{Plate: "晋F00000", Colour: vehicleid.Yellow}, {Plate: "晋F12345", Colour: vehicleid.Yellow}}, 4)
+	if len(many) != 3 || many["晋F99999:yellow"].Vehicle.VIN != "V2" || many["晋F12345:yellow"].Vehicle.Status != "scrapped" ||
+		!vehicleinfo.IsUnknown(many["晋F00000:yellow"].Err) || calls.Load() != 2 {
+		t.Fatalf("ByPlates = %+v after %d registry calls; want V2 cached, V1 and an unknown from 2 calls", many, calls.Load())
+	}
+	// Redis down: every plate goes to the registry.
+	many = newClient(dead, registry.URL).ByPlates(ctx, []vehicleinfo.PlateRef{{Plate: "晋F12345", Colour: vehicleid.Yellow}}, 1)
+	if r := many["晋F12345:yellow"]; r.Err != nil || r.Vehicle.VIN != "V1" {
+		t.Fatalf("Redis down ByPlates = %+v", many)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
+	"github.com/clearsky/clearsky/libs/vehicleinfo"
 )
 
 // memStore is an in-memory Store for the benchmark: it keeps nothing but the stations, so the
@@ -40,11 +41,17 @@ func (m *memStore) ExceedancesOf(context.Context, []string, time.Time) ([]Exceed
 
 type memVehicles map[string]summary.Vehicle
 
-func (m memVehicles) ByPlate(_ context.Context, plate string, colour vehicleid.Colour) (summary.Vehicle, error) {
-	if v, ok := m[vehicleid.Key(plate, colour)]; ok {
-		return v, nil
+func (m memVehicles) ByPlates(_ context.Context, plates []vehicleinfo.PlateRef, _ int) map[string]vehicleinfo.Result {
+	out := map[string]vehicleinfo.Result{}
+	for _, p := range plates {
+		k := vehicleid.Key(p.Plate, p.Colour)
+		if v, ok := m[k]; ok {
+			out[k] = vehicleinfo.Result{Vehicle: v}
+		} else {
+			out[k] = vehicleinfo.Result{Err: apperr.ErrNotFound}
+		}
 	}
-	return summary.Vehicle{}, apperr.ErrNotFound
+	return out
 }
 
 type memCache struct{}

@@ -16,6 +16,7 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
+	"github.com/clearsky/clearsky/libs/vehicleinfo"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 )
 
@@ -137,7 +138,8 @@ type Plate struct {
 // apperr.ErrNotFound means the registry does not know the plate; any other error that it did
 // not answer.
 type Vehicles interface {
-	ByPlate(ctx context.Context, plate string, colour vehicleid.Colour) (summary.Vehicle, error)
+	// ByPlates answers for each distinct plate, keyed by vehicleid.Key.
+	ByPlates(ctx context.Context, plates []vehicleinfo.PlateRef, concurrency int) map[string]vehicleinfo.Result
 }
 
 // StatusCache holds each plate's remote-sensing part for the checkpoint (Redis).
@@ -228,6 +230,11 @@ type Service struct {
 
 	mu       sync.Mutex
 	stations map[string]cachedStation
+
+	// The derive steps of concurrent uploads, coalesced (deriveTogether).
+	dmu      sync.Mutex
+	dqueue   []*deriveCall
+	deriving bool
 }
 
 type cachedStation struct {

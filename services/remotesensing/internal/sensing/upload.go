@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -16,6 +15,7 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
+	"github.com/clearsky/clearsky/libs/vehicleinfo"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 )
 
@@ -114,7 +114,7 @@ func (s *Service) Upload(ctx context.Context, p auth.Principal, ins []ReadingInp
 
 	// What follows from the readings: a failure here loses nothing (the job stays for Run) and
 	// does not fail the upload, whose readings are stored.
-	err = s.derive(ctx, created)
+	err = s.deriveTogether(ctx, created)
 	switch {
 	case err != nil && deriveJob != "":
 		s.log.WarnContext(ctx, "derive_deferred", "error", err.Error(), "job", deriveJob)
@@ -257,47 +257,20 @@ func outcomes(rs []Reading, firstOf map[string]int, stored map[string]Reading) (
 	return res, created
 }
 
-type lookupResult struct {
-	v   summary.Vehicle
-	err error
-}
-
-// lookup asks the registry about each distinct plate, a bounded number at a time.
-func (s *Service) lookup(ctx context.Context, plates []Plate) map[string]lookupResult {
-	distinct := make([]Plate, 0, len(plates))
-	out := make(map[string]lookupResult, len(plates))
-	for _, p := range plates {
-		k := vehicleid.Key(p.Plate, p.Colour)
-		if _, ok := out[k]; !ok {
-			out[k] = lookupResult{}
-			distinct = append(distinct, p)
-		}
+// lookup asks the registry about each distinct plate: one Redis round trip, then the registry's
+// API for those Redis lacks, a bounded number at a time.
+func (s *Service) lookup(ctx context.Context, plates []Plate) map[string]vehicleinfo.Result {
+	refs := make([]vehicleinfo.PlateRef, len(plates))
+	for i, p := range plates {
+		refs[i] = vehicleinfo.PlateRef{Plate: p.Plate, Colour: p.Colour}
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	next := make(chan Plate)
-	for range min(s.opt.LookupConcurrency, len(distinct)) {
-		wg.Go(func() {
-			for p := range next {
-				v, err := s.vehicles.ByPlate(ctx, p.Plate, p.Colour)
-				mu.Lock()
-				out[vehicleid.Key(p.Plate, p.Colour)] = lookupResult{v, err}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, p := range distinct {
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	return out
+	return s.vehicles.ByPlates(ctx, refs, s.opt.LookupConcurrency)
 }
 
 // judge sets r's verdict from the registry's answer about its vehicle and the station.
-func (s *Service) judge(r *Reading, st Station, found lookupResult, now time.Time) {
+func (s *Service) judge(r *Reading, st Station, found vehicleinfo.Result, now time.Time) {
 	r.OperatorID = st.OperatorID
-	if err := found.err; err != nil {
+	if err := found.Err; err != nil {
 		if errors.Is(err, apperr.ErrNotFound) || errors.Is(err, apperr.ErrInvalid) {
 			r.Verdict, r.JudgedAt = UnknownVehicle, now
 			r.Judgement = limits.Judgement{Verdict: limits.NotJudged, Reasons: []limits.Reason{{Code: string(UnknownVehicle),
@@ -309,7 +282,7 @@ func (s *Service) judge(r *Reading, st Station, found lookupResult, now time.Tim
 		}
 		return
 	}
-	v := found.v
+	v := found.Vehicle
 	r.Trace = Trace{VIN: v.VIN, FuelType: v.FuelType, Maker: v.Maker, FleetID: v.FleetID, InspectionStation: v.InspectionStation,
 		RegisteredPlace: v.RegisteredPlace}
 	r.Judgement = limits.Judge(s.opt.Limits, limits.Input{MeasuredAt: r.MeasuredAt, Values: r.Values, SpeedKmh: r.SpeedKmh,
@@ -436,6 +409,60 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 		parts = append(parts, SummaryOf(p.Plate, p.Colour, everything, cases, now, s.opt.CycleDays))
 	}
 	return s.publish(ctx, parts, dirty)
+}
+
+// deriveCall is one upload's readings waiting to be derived.
+type deriveCall struct {
+	ctx  context.Context
+	rs   []Reading
+	done chan error
+}
+
+// deriveTogether derives rs together with the readings of the uploads running at the same time:
+// one round derives everything queued while the previous round ran, so the exceedance and case
+// histories are read once per round instead of once per batch (on FerretDB each of those reads
+// scans its collection). It returns when rs has been derived, with that round's error.
+func (s *Service) deriveTogether(ctx context.Context, rs []Reading) error {
+	call := &deriveCall{ctx: ctx, rs: rs, done: make(chan error, 1)}
+	s.dmu.Lock()
+	s.dqueue = append(s.dqueue, call)
+	start := !s.deriving
+	s.deriving = true
+	s.dmu.Unlock()
+	if start {
+		go s.deriveRounds()
+	}
+	select {
+	case err := <-call.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the round still runs; the upload's outbox job covers the rest
+	}
+}
+
+// deriveRounds runs rounds until nothing is queued.
+func (s *Service) deriveRounds() {
+	for {
+		s.dmu.Lock()
+		q := s.dqueue
+		s.dqueue = nil
+		if len(q) == 0 {
+			s.deriving = false
+			s.dmu.Unlock()
+			return
+		}
+		s.dmu.Unlock()
+		var all []Reading
+		for _, c := range q {
+			all = append(all, c.rs...)
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(q[0].ctx), time.Minute)
+		err := s.derive(ctx, all)
+		cancel()
+		for _, c := range q {
+			c.done <- err
+		}
+	}
 }
 
 // retestReading finds a passing reading of c's plate, measured after the repair was confirmed,
