@@ -38,6 +38,12 @@ func Key(prefix, plateKey string, p Part) string {
 // know a vehicle by its VIN (the OBD gateway) read.
 func VINKey(prefix, vin string) string { return prefix + "vin:" + vin + ":" + string(Registry) }
 
+// ChangedChannel is the Redis pub/sub channel on which every writer of a part announces the
+// plate key (vehicleid.Key) whose part it has just written or deleted, in the same pipeline
+// and after the write. The checkpoint keeps recent reads in memory and drops a plate's on the
+// announcement, so its next answer reflects the change.
+func ChangedChannel(prefix string) string { return prefix + "parts:changed" }
+
 // Envelope wraps a part's data with its freshness.
 type Envelope struct {
 	Part      Part            `json:"part"`

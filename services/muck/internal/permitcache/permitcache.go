@@ -35,7 +35,12 @@ func (c *Cache) Put(ctx context.Context, plateKey string, m summary.MuckStatus) 
 	if err != nil {
 		return err
 	}
-	if err := c.rdb.Set(ctx, summary.Key(c.prefix, plateKey, summary.Muck), b, summary.TTL).Err(); err != nil {
+	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, summary.Key(c.prefix, plateKey, summary.Muck), b, summary.TTL)
+		p.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("cache muck summary of %s: %w", plateKey, err)
 	}
 	return nil

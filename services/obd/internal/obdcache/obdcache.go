@@ -31,8 +31,13 @@ func (c *Cache) Put(ctx context.Context, plate, colour string, s summary.Truck) 
 	if err != nil {
 		return err
 	}
-	key := summary.Key(c.prefix, vehicleid.Key(plate, vehicleid.Colour(colour)), summary.OBD)
-	if err := c.rdb.Set(ctx, key, b, summary.TTL).Err(); err != nil {
+	plateKey := vehicleid.Key(plate, vehicleid.Colour(colour))
+	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, summary.Key(c.prefix, plateKey, summary.OBD), b, summary.TTL)
+		p.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("cache OBD state of %s: %w", s.VIN, err)
 	}
 	return nil

@@ -35,6 +35,7 @@ func (c *Cache) Put(ctx context.Context, s summary.Vehicle) error {
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, summary.Key(c.prefix, vehicleid.Key(s.Plate, vehicleid.Colour(s.PlateColour)), summary.Registry), b, summary.TTL)
 		p.Set(ctx, summary.VINKey(c.prefix, s.VIN), b, summary.TTL)
+		p.Publish(ctx, summary.ChangedChannel(c.prefix), vehicleid.Key(s.Plate, vehicleid.Colour(s.PlateColour)))
 		return nil
 	})
 	if err != nil {
@@ -45,7 +46,12 @@ func (c *Cache) Put(ctx context.Context, s summary.Vehicle) error {
 
 // Delete implements vehicle.StatusCache.
 func (c *Cache) Delete(ctx context.Context, plateKey string) error {
-	if err := c.rdb.Del(ctx, summary.Key(c.prefix, plateKey, summary.Registry)).Err(); err != nil {
+	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, summary.Key(c.prefix, plateKey, summary.Registry))
+		p.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("drop cached status of %s: %w", plateKey, err)
 	}
 	return nil

@@ -45,6 +45,9 @@ func (c *Cache) Put(ctx context.Context, parts []summary.RemoteSensingStatus) er
 			}
 			p.Set(ctx, c.Key(s.Plate, vehicleid.Colour(s.PlateColour)), b, summary.TTL)
 		}
+		for _, s := range parts {
+			p.Publish(ctx, summary.ChangedChannel(c.prefix), vehicleid.Key(s.Plate, vehicleid.Colour(s.PlateColour)))
+		}
 		return nil
 	})
 	if err != nil {
