@@ -80,6 +80,7 @@ type Service struct {
 	core    *verdict.Service
 	handler *handler.Handler
 	store   *lookupstore.Store
+	parts   *partcache.Cache
 	deps    platform.Deps
 }
 
@@ -90,21 +91,24 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		return nil, fmt.Errorf("checkpoint indexes: %w", err)
 	}
 	own := owners.New(cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, cfg.FallbackTimeout)
-	core := verdict.NewService(verdict.Config{RatePerMinute: cfg.RatePerMinute}, partcache.New(deps.Redis, deps.RedisPrefix), own, store, store, deps.Logger, deps.Telemetry.Tracer)
+	parts := partcache.New(deps.Redis, deps.RedisPrefix, deps.Logger)
+	core := verdict.NewService(verdict.Config{RatePerMinute: cfg.RatePerMinute}, parts, own, store, store, deps.Logger, deps.Telemetry.Tracer)
 	if err := core.RefreshAlerts(ctx); err != nil {
 		return nil, err
 	}
-	return &Service{core: core, handler: handler.New(core, deps.Logger), store: store, deps: deps}, nil
+	return &Service{core: core, handler: handler.New(core, deps.Logger), store: store, parts: parts, deps: deps}, nil
 }
 
 // Routes registers the checkpoint's routes.
 func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 
-// Run writes the lookup audit trail and refreshes the alerts every few seconds until ctx ends.
+// Run writes the lookup audit trail, keeps the near cache of parts subscribed to the owners'
+// announcements, adds the officers' lookup counts to Redis, and refreshes the alerts every few
+// seconds, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.store.Run(ctx) }()
+	wg.Go(func() { s.store.Run(ctx) })
+	wg.Go(func() { s.parts.Run(ctx) })
 	platform.Every(ctx, 5*time.Second, s.deps.Logger, platform.Job{Name: "checkpoint_alert_refresh",
 		Run: func(ctx context.Context) (int, error) { return 0, s.core.RefreshAlerts(ctx) }})
 	wg.Wait()

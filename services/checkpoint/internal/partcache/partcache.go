@@ -1,14 +1,27 @@
-// Package partcache reads a plate's parts from Redis for the checkpoint: the four owners' parts,
-// the checkpoint's own "not in the registry" marker, and the officer's rate counter, in one
-// pipelined round trip. All of a plate's keys share the plate's hash tag, so the MGET works on
-// Redis Cluster too.
+// Package partcache reads a plate's parts for the checkpoint: the four owners' parts and the
+// checkpoint's own "not in the registry" marker, from Redis in one MGET. All of a plate's keys
+// share the plate's hash tag, so the MGET works on Redis Cluster too.
+//
+// Two things keep Redis off the path of most lookups (Run starts them):
+//
+//   - A near cache: a plate's parts, once read, are kept in memory and served from there until
+//     an owner announces a change of the plate on summary.ChangedChannel (every writer of a part
+//     publishes the plate key in the same pipeline, after its write), or for NearTTL at most.
+//     It serves only while the subscription is up: when it drops, everything kept is forgotten
+//     and every read goes to Redis until it is back. A read that overlaps an announcement of its
+//     plate is not kept, so an invalidation is never overtaken by the value it invalidates.
+//   - A shared rate counter: an officer's lookups are counted in memory and added to the
+//     per-minute Redis counter every SyncEvery, which answers the count over every replica; the
+//     limit is checked against that count plus the lookups not yet added.
 package partcache
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,58 +39,282 @@ const unknownPart summary.Part = "registry_unknown"
 // UnknownTTL is how long a "not in the registry" answer is reused before asking again.
 const UnknownTTL = time.Minute
 
+// NearTTL bounds how long a plate's parts are served from memory without a change announced:
+// a backstop, since every change is announced.
+const NearTTL = 5 * time.Second
+
+// SyncEvery is how often the officers' lookup counts are added to Redis.
+const SyncEvery = 100 * time.Millisecond
+
+// nearMax bounds the plates kept in memory (a few MB); past it, the oldest half is dropped.
+const nearMax = 100_000
+
 // Cache is the Redis implementation of verdict.Parts.
 type Cache struct {
 	rdb    redis.UniversalClient
 	prefix string
+	log    *slog.Logger
 	now    func() time.Time
+
+	mu      sync.Mutex
+	live    bool              // subscribed to announcements: kept reads may be served
+	seq     uint64            // announcements (and subscription changes) seen
+	floor   uint64            // reads begun before this sequence are not kept
+	entries map[string]entry  // plate key → its parts
+	changed map[string]uint64 // plate key → the sequence of its last announcement
+
+	rate rateCounter
 }
 
-// New returns a cache with keys under prefix.
-func New(rdb redis.UniversalClient, prefix string) *Cache {
-	return &Cache{rdb: rdb, prefix: prefix, now: time.Now}
+type entry struct {
+	parts         map[summary.Part][]byte
+	notInRegistry bool
+	at            time.Time
+	memo          *verdict.Memo // the parts decoded, once for every lookup served from memory
+}
+
+// New returns a cache with keys under prefix. Until Run subscribes, every read goes to Redis.
+func New(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Cache {
+	return &Cache{rdb: rdb, prefix: prefix, log: log, now: time.Now, entries: map[string]entry{}, changed: map[string]uint64{},
+		rate: rateCounter{global: map[string]int64{}, pending: map[string]int64{}}}
 }
 
 // Read implements verdict.Parts.
 func (c *Cache) Read(ctx context.Context, plateKey, officer string) (verdict.Read, error) {
+	now := c.now()
+	count := c.rate.hit(officer, now.Unix()/60)
+	c.mu.Lock()
+	e, ok := c.entries[plateKey]
+	live, begun := c.live, c.seq
+	c.mu.Unlock()
+	if live && ok && now.Sub(e.at) < NearTTL {
+		return verdict.Read{Parts: e.parts, NotInRegistry: e.notInRegistry, Count: count, Memo: e.memo}, nil
+	}
 	keys := make([]string, 0, len(parts)+1)
 	for _, p := range parts {
 		keys = append(keys, summary.Key(c.prefix, plateKey, p))
 	}
 	keys = append(keys, summary.Key(c.prefix, plateKey, unknownPart))
-	rate := c.prefix + "rate:checkpoint:" + officer + ":" + strconv.FormatInt(c.now().Unix()/60, 10)
-	pipe := c.rdb.Pipeline()
-	mget := pipe.MGet(ctx, keys...)
-	incr := pipe.Incr(ctx, rate)
-	pipe.Expire(ctx, rate, 2*time.Minute)
-	if _, err := pipe.Exec(ctx); err != nil {
+	vals, err := c.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
 		return verdict.Read{}, fmt.Errorf("read parts of %s: %w", plateKey, err)
 	}
-	out := verdict.Read{Parts: map[summary.Part][]byte{}, Count: incr.Val()}
-	for i, v := range mget.Val() {
+	e = entry{parts: make(map[summary.Part][]byte, len(parts)), at: now, memo: &verdict.Memo{}}
+	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
 			continue
 		}
 		if i == len(parts) {
-			out.NotInRegistry = true
+			e.notInRegistry = true
 			continue
 		}
-		out.Parts[parts[i]] = []byte(s)
+		e.parts[parts[i]] = []byte(s)
 	}
-	return out, nil
+	c.keep(plateKey, e, begun)
+	return verdict.Read{Parts: e.parts, NotInRegistry: e.notInRegistry, Count: count, Memo: e.memo}, nil
 }
 
-// WriteBack implements verdict.Parts: SET NX, so an owner's own newer write is never replaced.
+// keep stores a read begun at sequence begun, unless its plate was announced since or the
+// subscription changed since.
+func (c *Cache) keep(plateKey string, e entry, begun uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live || begun < c.floor || c.changed[plateKey] > begun {
+		return
+	}
+	if len(c.entries) >= nearMax {
+		c.forgetOld(e.at.Add(-NearTTL / 2))
+	}
+	c.entries[plateKey] = e
+}
+
+// forgetOld drops the entries read before cutoff, and the announcements no read in flight can
+// still need (reads begun before the new floor are not kept). c.mu is held.
+func (c *Cache) forgetOld(cutoff time.Time) {
+	for k, e := range c.entries {
+		if e.at.Before(cutoff) {
+			delete(c.entries, k)
+		}
+	}
+	c.seq++
+	c.floor = c.seq
+	clear(c.changed)
+}
+
+// changedPlate handles an announcement.
+func (c *Cache) changedPlate(plateKey string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	c.changed[plateKey] = c.seq
+	delete(c.entries, plateKey)
+	if len(c.changed) > nearMax {
+		c.forgetOld(c.now())
+	}
+}
+
+// setLive forgets everything kept and starts (or stops) keeping reads.
+func (c *Cache) setLive(live bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.live = live
+	c.seq++
+	c.floor = c.seq
+	clear(c.entries)
+	clear(c.changed)
+}
+
+// Run keeps the near cache subscribed to announcements and adds the lookup counts to Redis,
+// until ctx ends.
+func (c *Cache) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { c.subscribe(ctx) })
+	wg.Go(func() {
+		t := time.NewTicker(SyncEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.syncRate(ctx)
+			}
+		}
+	})
+	wg.Wait()
+}
+
+// subscribe follows the announcements; go-redis reconnects and subscribes again after a
+// failure, and each (re)subscription starts from an empty cache.
+func (c *Cache) subscribe(ctx context.Context) {
+	ps := c.rdb.Subscribe(ctx, summary.ChangedChannel(c.prefix))
+	defer c.setLive(false)
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() }) // Receive does not watch ctx
+	defer func() {
+		if stop() {
+			_ = ps.Close()
+		}
+	}()
+	down := false
+	for {
+		msg, err := ps.Receive(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		switch m := msg.(type) {
+		case *redis.Message:
+			c.changedPlate(m.Payload)
+			continue
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				c.setLive(true)
+				if down {
+					c.log.InfoContext(ctx, "checkpoint_near_cache_resumed")
+				}
+				down = false
+			}
+			continue
+		case *redis.Pong:
+			continue
+		}
+		if err != nil {
+			if !down {
+				c.log.WarnContext(ctx, "checkpoint_near_cache_paused", "error", err.Error(), "next", "every lookup reads Redis until the subscription is back")
+			}
+			down = true
+			c.setLive(false)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// WriteBack implements verdict.Parts: SET NX, so an owner's own newer write is never replaced;
+// the write is announced like an owner's.
 func (c *Cache) WriteBack(ctx context.Context, plateKey string, p summary.Part, data []byte) error {
 	b, err := summary.Encode(p, c.now(), json.RawMessage(data))
 	if err != nil {
 		return err
 	}
-	return c.rdb.SetNX(ctx, summary.Key(c.prefix, plateKey, p), b, summary.TTL).Err()
+	_, err = c.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.SetNX(ctx, summary.Key(c.prefix, plateKey, p), b, summary.TTL)
+		pipe.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
+		return nil
+	})
+	return err
 }
 
 // MarkUnknown implements verdict.Parts.
 func (c *Cache) MarkUnknown(ctx context.Context, plateKey string) error {
-	return c.rdb.Set(ctx, summary.Key(c.prefix, plateKey, unknownPart), "1", UnknownTTL).Err()
+	_, err := c.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Set(ctx, summary.Key(c.prefix, plateKey, unknownPart), "1", UnknownTTL)
+		pipe.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
+		return nil
+	})
+	return err
+}
+
+// rateCounter counts lookups per officer per minute: the count in Redis at the last sync (every
+// replica's) plus this replica's lookups since.
+type rateCounter struct {
+	mu      sync.Mutex
+	minute  int64
+	global  map[string]int64 // officer → the Redis count at the last sync
+	pending map[string]int64 // officer → lookups not yet added to Redis
+}
+
+func (r *rateCounter) hit(officer string, minute int64) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if minute != r.minute {
+		r.minute = minute
+		clear(r.global)
+		clear(r.pending)
+	}
+	r.pending[officer]++
+	return r.global[officer] + r.pending[officer]
+}
+
+func (c *Cache) rateKey(officer string, minute int64) string {
+	return c.prefix + "rate:checkpoint:" + officer + ":" + strconv.FormatInt(minute, 10)
+}
+
+// syncRate adds the pending counts to Redis in one round trip and takes back the totals. When
+// Redis fails, the counts stay pending and are added at the next sync.
+func (c *Cache) syncRate(ctx context.Context) {
+	r := &c.rate
+	r.mu.Lock()
+	minute, pending := r.minute, r.pending
+	r.pending = make(map[string]int64, len(pending))
+	r.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	cmds := make(map[string]*redis.IntCmd, len(pending))
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for officer, n := range pending {
+			k := c.rateKey(officer, minute)
+			cmds[officer] = p.IncrBy(ctx, k, n)
+			p.Expire(ctx, k, 2*time.Minute)
+		}
+		return nil
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.minute != minute {
+		return // a new minute began meanwhile: the old counts no longer matter
+	}
+	if err != nil {
+		for officer, n := range pending {
+			r.pending[officer] += n
+		}
+		return
+	}
+	for officer, cmd := range cmds {
+		r.global[officer] = cmd.Val()
+	}
 }

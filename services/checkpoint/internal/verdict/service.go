@@ -37,6 +37,68 @@ type Read struct {
 	Parts         map[summary.Part][]byte // the stored envelopes (summary.Encode)
 	NotInRegistry bool
 	Count         int64 // the officer's lookups this minute
+	// Memo, when set, is shared by every Read of the same stored parts (a near cache), so that
+	// they are decoded once; nil: decoded for this lookup.
+	Memo *Memo
+}
+
+// Memo holds a set of parts decoded once. The decoded values are shared: never modified.
+type Memo struct {
+	once sync.Once
+	d    *decoded
+}
+
+// decoded is a Read's parts decoded: the ones that decoded, with when they were made.
+type decoded struct {
+	at       map[summary.Part]time.Time
+	registry *summary.Vehicle
+	rs       *summary.RemoteSensingStatus
+	obd      *summary.Truck
+	muck     *summary.MuckStatus
+}
+
+func (r Read) decoded() *decoded {
+	if r.Memo == nil {
+		return decodeParts(r.Parts)
+	}
+	r.Memo.once.Do(func() { r.Memo.d = decodeParts(r.Parts) })
+	return r.Memo.d
+}
+
+func decodeParts(parts map[summary.Part][]byte) *decoded {
+	d := &decoded{at: make(map[summary.Part]time.Time, len(parts))}
+	for p, raw := range parts {
+		var at time.Time
+		var err error
+		switch p {
+		case summary.Registry:
+			var v summary.Vehicle
+			if at, v, err = summary.Open[summary.Vehicle](raw); err == nil {
+				d.registry = &v
+			}
+		case summary.RemoteSensing:
+			var v summary.RemoteSensingStatus
+			if at, v, err = summary.Open[summary.RemoteSensingStatus](raw); err == nil {
+				d.rs = &v
+			}
+		case summary.OBD:
+			var v summary.Truck
+			if at, v, err = summary.Open[summary.Truck](raw); err == nil {
+				d.obd = &v
+			}
+		case summary.Muck:
+			var v summary.MuckStatus
+			if at, v, err = summary.Open[summary.MuckStatus](raw); err == nil {
+				d.muck = &v
+			}
+		default:
+			continue
+		}
+		if err == nil {
+			d.at[p] = at
+		}
+	}
+	return d
 }
 
 // ErrNotFound from Owners: the owner does not know the plate.
@@ -163,11 +225,10 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	infos := map[summary.Part]PartInfo{}
 	// Registry first: it says which other parts apply. A part is used when it decodes and is
 	// younger than its maximum age; otherwise it is asked of its owner.
-	if raw, ok := rd.Parts[summary.Registry]; ok {
-		if at, v, err := summary.Open[summary.Vehicle](raw); err == nil && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
-			in.Registry = &v
-			infos[summary.Registry] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: at}
-		}
+	dec := rd.decoded()
+	if at, ok := dec.at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
+		in.Registry = dec.registry
+		infos[summary.Registry] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: at}
 	}
 	switch {
 	case in.Registry != nil:
@@ -187,8 +248,9 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, part := range want {
-		if raw, ok := rd.Parts[part]; ok {
-			if at, ok := setCached(&in, part, raw); ok && now.Sub(at) <= s.cfg.MaxAge[part] {
+		if at, ok := dec.at[part]; ok {
+			setDecoded(&in, part, dec) // a stale part stays in when its owner cannot be asked
+			if now.Sub(at) <= s.cfg.MaxAge[part] {
 				infos[part] = PartInfo{Part: part, State: Cached, UpdatedAt: at}
 				continue
 			}
@@ -243,30 +305,16 @@ func decodeInto[T any](raw []byte) *T {
 	return &v
 }
 
-// setCached decodes a stored envelope into the input; it returns when the part was made.
-func setCached(in *Input, p summary.Part, raw []byte) (time.Time, bool) {
-	var at time.Time
-	var err error
+// setDecoded puts a decoded part into the input.
+func setDecoded(in *Input, p summary.Part, d *decoded) {
 	switch p {
 	case summary.RemoteSensing:
-		var d summary.RemoteSensingStatus
-		if at, d, err = summary.Open[summary.RemoteSensingStatus](raw); err == nil {
-			in.RS = &d
-		}
+		in.RS = d.rs
 	case summary.OBD:
-		var d summary.Truck
-		if at, d, err = summary.Open[summary.Truck](raw); err == nil {
-			in.OBD = &d
-		}
+		in.OBD = d.obd
 	case summary.Muck:
-		var d summary.MuckStatus
-		if at, d, err = summary.Open[summary.MuckStatus](raw); err == nil {
-			in.Muck = &d
-		}
-	default:
-		return at, false
+		in.Muck = d.muck
 	}
-	return at, err == nil
 }
 
 func setPart(in *Input, p summary.Part, raw []byte) {

@@ -1,0 +1,168 @@
+package partcache
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/clearsky/clearsky/libs/summary"
+	"github.com/clearsky/clearsky/libs/testenv"
+)
+
+const plate = "晋F12345:yellow"
+
+func newCache(t *testing.T, rdb redis.UniversalClient, prefix string) (*Cache, func()) {
+	t.Helper()
+	c := New(rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	waitFor(t, "the subscription", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.live })
+	return c, func() { cancel(); <-done }
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// write stores a muck part as its owner does: the write, then the announcement.
+func write(t *testing.T, rdb redis.UniversalClient, prefix, value string, announce bool) {
+	t.Helper()
+	ctx := context.Background()
+	rdb.Set(ctx, summary.Key(prefix, plate, summary.Muck), value, time.Minute)
+	if announce {
+		rdb.Publish(ctx, summary.ChangedChannel(prefix), plate)
+	}
+}
+
+func muck(t *testing.T, c *Cache) string {
+	t.Helper()
+	rd, err := c.Read(context.Background(), plate, "officer-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(rd.Parts[summary.Muck])
+}
+
+func TestNearCacheServesUntilAnnounced(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	c, stop := newCache(t, rdb, prefix)
+	defer stop()
+	write(t, rdb, prefix, "v1", false)
+	if got := muck(t, c); got != "v1" {
+		t.Fatalf("first read = %q, want v1 from Redis", got)
+	}
+	// Changed without an announcement: memory still answers (this is what the announcement is for).
+	write(t, rdb, prefix, "v2", false)
+	if got := muck(t, c); got != "v1" {
+		t.Fatalf("unannounced change read = %q, want v1 from memory", got)
+	}
+	// Announced: the next read after delivery goes to Redis.
+	write(t, rdb, prefix, "v3", true)
+	waitFor(t, "the announcement", func() bool { return muck(t, c) == "v3" })
+	// The backstop: without announcements an entry lives NearTTL at most.
+	write(t, rdb, prefix, "v4", false)
+	c.now = func() time.Time { return time.Now().Add(NearTTL) }
+	if got := muck(t, c); got != "v4" {
+		t.Fatalf("read after NearTTL = %q, want v4 from Redis", got)
+	}
+}
+
+func TestReadOverlappingAnnouncementIsNotKept(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	c, stop := newCache(t, rdb, prefix)
+	defer stop()
+	c.mu.Lock()
+	begun := c.seq
+	c.mu.Unlock()
+	c.changedPlate(plate) // announced while the read was in flight
+	c.keep(plate, entry{parts: map[summary.Part][]byte{summary.Muck: []byte("stale")}, at: time.Now()}, begun)
+	write(t, rdb, prefix, "fresh", false)
+	if got := muck(t, c); got != "fresh" {
+		t.Fatalf("read = %q: a value read before its plate's announcement was kept", got)
+	}
+}
+
+func TestWithoutSubscriptionEveryReadGoesToRedis(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	c := New(rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil))) // Run not started
+	write(t, rdb, prefix, "v1", false)
+	_ = muck(t, c)
+	write(t, rdb, prefix, "v2", false)
+	if got := muck(t, c); got != "v2" {
+		t.Fatalf("read without subscription = %q, want v2 from Redis", got)
+	}
+	// A subscription that drops forgets what it kept.
+	c.setLive(true)
+	_ = muck(t, c)
+	c.setLive(false)
+	write(t, rdb, prefix, "v3", false)
+	if got := muck(t, c); got != "v3" {
+		t.Fatalf("read after the subscription dropped = %q, want v3 from Redis", got)
+	}
+}
+
+func TestOwnWritesAreAnnounced(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	a, stopA := newCache(t, rdb, prefix)
+	defer stopA()
+	b, stopB := newCache(t, rdb, prefix)
+	defer stopB()
+	ctx := context.Background()
+	if rd, _ := b.Read(ctx, plate, "o"); rd.NotInRegistry {
+		t.Fatal("not-in-registry before any marker")
+	}
+	if err := a.MarkUnknown(ctx, plate); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replica b to see replica a's marker", func() bool { rd, _ := b.Read(ctx, plate, "o"); return rd.NotInRegistry })
+	if err := a.WriteBack(ctx, plate, summary.OBD, []byte(`{"vin":"V"}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replica b to see replica a's write-back", func() bool { rd, _ := b.Read(ctx, plate, "o"); return rd.Parts[summary.OBD] != nil })
+}
+
+func TestRateCountsEveryReplica(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	a := New(rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := New(rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	at := time.Now() // one minute for the whole test
+	a.now, b.now = func() time.Time { return at }, func() time.Time { return at }
+	ctx := context.Background()
+	for range 3 {
+		if _, err := a.Read(ctx, plate, "officer-7"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.syncRate(ctx)
+	b.syncRate(ctx) // nothing pending on b: no change
+	rd, _ := b.Read(ctx, plate, "officer-7")
+	if rd.Count != 1 {
+		t.Fatalf("b's count before its sync = %d, want 1 (its own lookup)", rd.Count)
+	}
+	b.syncRate(ctx)
+	rd, _ = b.Read(ctx, plate, "officer-7")
+	if rd.Count != 5 {
+		t.Fatalf("b's count after its sync = %d, want 5 (3 on a, 2 on b)", rd.Count)
+	}
+	if rd, _ := b.Read(ctx, plate, "officer-8"); rd.Count != 1 {
+		t.Fatalf("another officer's count = %d, want 1", rd.Count)
+	}
+	// Redis down: the counts stay pending and are added later.
+	dead := New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond}), prefix,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	dead.rate.hit("officer-9", 42)
+	dead.syncRate(ctx)
+	if n := dead.rate.hit("officer-9", 42); n != 2 {
+		t.Fatalf("count with Redis down = %d, want 2", n)
+	}
+}
