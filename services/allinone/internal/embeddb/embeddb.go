@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -34,7 +35,7 @@ func Start(ctx context.Context, addr, dir string, logger *slog.Logger) (*Server,
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
-		Logger:    logger,
+		Logger:    slog.New(lazyHandler{base: logger.Handler()}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start embedded mongodb on %s: %w", addr, err)
@@ -52,3 +53,30 @@ func (s *Server) URI() string { return s.f.MongoDBURI() }
 
 // Wait blocks until the server has stopped after its context was cancelled.
 func (s *Server) Wait() { <-s.done }
+
+// lazyHandler applies the attributes and groups of derived loggers only when a record is
+// logged. FerretDB derives loggers carrying whole documents (a query's arguments) on every
+// command, and a JSON handler formats them at once, for every insert, even when its level
+// keeps every record out.
+type lazyHandler struct {
+	base  slog.Handler
+	steps []func(slog.Handler) slog.Handler
+}
+
+func (h lazyHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.base.Enabled(ctx, l) }
+
+func (h lazyHandler) Handle(ctx context.Context, r slog.Record) error {
+	b := h.base
+	for _, step := range h.steps {
+		b = step(b)
+	}
+	return b.Handle(ctx, r)
+}
+
+func (h lazyHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return lazyHandler{base: h.base, steps: append(slices.Clip(h.steps), func(b slog.Handler) slog.Handler { return b.WithAttrs(as) })}
+}
+
+func (h lazyHandler) WithGroup(name string) slog.Handler {
+	return lazyHandler{base: h.base, steps: append(slices.Clip(h.steps), func(b slog.Handler) slog.Handler { return b.WithGroup(name) })}
+}

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+	"github.com/klauspost/compress/s2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -179,15 +181,15 @@ func (s *Store) EndAlert(ctx context.Context, id string, at time.Time, by string
 }
 
 type lookupDoc struct {
-	Officer string    `bson:"officer"`
-	Role    string    `bson:"role"`
-	Plate   string    `bson:"plate"`
-	Colour  string    `bson:"colour"`
-	At      time.Time `bson:"at"`
-	Lon     *float64  `bson:"lon,omitempty"`
-	Lat     *float64  `bson:"lat,omitempty"`
-	Verdict string    `bson:"verdict"`
-	Reasons []string  `bson:"reasons"`
+	Officer string    `bson:"officer" json:"officer"`
+	Role    string    `bson:"role" json:"role"`
+	Plate   string    `bson:"plate" json:"plate"`
+	Colour  string    `bson:"colour" json:"colour"`
+	At      time.Time `bson:"at" json:"at"`
+	Lon     *float64  `bson:"lon,omitempty" json:"lon,omitempty"`
+	Lat     *float64  `bson:"lat,omitempty" json:"lat,omitempty"`
+	Verdict string    `bson:"verdict" json:"verdict"`
+	Reasons []string  `bson:"reasons" json:"reasons"`
 }
 
 // Record implements verdict.LookupLog: it queues the entry for the batch writer, waiting while
@@ -211,16 +213,51 @@ func (s *Store) Record(ctx context.Context, l verdict.Lookup) error {
 // batchDoc is one flush of the audit trail: its lookups, and the officers and plates in it
 // (indexed, so an officer's or a plate's lookups are found without reading every batch).
 type batchDoc struct {
-	ID       string      `bson:"_id"`
-	First    time.Time   `bson:"first"`
-	Last     time.Time   `bson:"last"`
-	Officers []string    `bson:"officers"`
-	Plates   []string    `bson:"plates"`
-	Entries  []lookupDoc `bson:"entries"`
+	ID       string    `bson:"_id"`
+	First    time.Time `bson:"first"`
+	Last     time.Time `bson:"last"`
+	Officers []string  `bson:"officers"`
+	Plates   []string  `bson:"plates"`
+	// Packed holds the lookups as one JSON array (the fields of lookupDoc) compressed as Packing
+	// says ("json+s2": an S2 block): a few kilobytes to store instead of hundreds of subdocuments,
+	// which on FerretDB cost more to write than the lookups cost to answer. Batches written
+	// before packing keep them in Entries.
+	Packing string      `bson:"packing,omitempty"`
+	Packed  []byte      `bson:"packed,omitempty"`
+	Entries []lookupDoc `bson:"entries,omitempty"`
+}
+
+// entries returns the batch's lookups, packed or not.
+func (b batchDoc) entries() ([]lookupDoc, error) {
+	if len(b.Packed) == 0 {
+		return b.Entries, nil
+	}
+	if b.Packing != packing {
+		return nil, fmt.Errorf("lookup batch %s is packed as %q, which this version does not read", b.ID, b.Packing)
+	}
+	raw, err := s2.Decode(nil, b.Packed)
+	if err != nil {
+		return nil, fmt.Errorf("lookup batch %s: %w", b.ID, err)
+	}
+	var out []lookupDoc
+	if err := gojson.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("lookup batch %s: %w", b.ID, err)
+	}
+	return out, nil
+}
+
+// packing is how batches are packed now.
+const packing = "json+s2"
+
+// pack compresses entries for batchDoc.Packed.
+func pack(entries []lookupDoc) []byte {
+	raw, _ := gojson.Marshal(entries) // strings, numbers and times: cannot fail
+	return s2.Encode(nil, raw)
 }
 
 func batchOf(entries []lookupDoc) batchDoc {
-	b := batchDoc{ID: fmt.Sprintf("%d-%s-%d", entries[0].At.UnixNano(), entries[0].Officer, len(entries)), First: entries[0].At, Last: entries[0].At, Entries: entries}
+	b := batchDoc{ID: fmt.Sprintf("%d-%s-%d", entries[0].At.UnixNano(), entries[0].Officer, len(entries)), First: entries[0].At, Last: entries[0].At,
+		Packing: packing, Packed: pack(entries)}
 	seenO, seenP := map[string]bool{}, map[string]bool{}
 	for _, e := range entries {
 		if e.At.Before(b.First) {
@@ -301,7 +338,11 @@ func (s *Store) Recent(ctx context.Context, officer string, limit int) ([]verdic
 	}
 	var docs []lookupDoc
 	for _, b := range batches {
-		for _, e := range b.Entries {
+		entries, err := b.entries()
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
 			if e.Officer == officer {
 				docs = append(docs, e)
 			}
