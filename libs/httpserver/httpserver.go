@@ -193,6 +193,9 @@ func accessLog(logger *slog.Logger, service string, reqs *prometheus.CounterVec,
 		case status >= 500:
 			level = slog.LevelError
 		}
+		if !logger.Enabled(c.Request.Context(), level) {
+			return // before the arguments are boxed
+		}
 		logger.Log(c.Request.Context(), level, "http_request",
 			"method", c.Request.Method, "route", route, "status", status,
 			"duration_ms", float64(elapsed.Microseconds())/1000, "request_id", c.GetString("request_id"),
