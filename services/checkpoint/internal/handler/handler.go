@@ -102,7 +102,7 @@ func (h *Handler) lookup(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	infos := map[summary.Part]verdict.PartInfo{}
+	infos := make(map[summary.Part]verdict.PartInfo, len(a.Parts))
 	out := answerJSON{Plate: a.Plate, Colour: string(a.Colour), VIN: a.VIN, At: a.At, Verdict: string(a.Verdict),
 		Reasons: make([]reasonJSON, 0, len(a.Reasons)), Parts: make([]partJSON, 0, len(a.Parts)), Alerts: make([]alertJSON, 0, len(a.Alerts))}
 	for _, p := range a.Parts {

@@ -208,10 +208,13 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	if err := ve.Err(); err != nil {
 		return Answer{}, err
 	}
-	ctx, span := s.tracer.Start(ctx, "checkpoint.lookup", trace.WithAttributes(attribute.String("clearsky.plate.key", vehicleid.Key(pl, c))))
-	defer span.End()
-	now := s.now()
 	key := vehicleid.Key(pl, c)
+	ctx, span := s.tracer.Start(ctx, "checkpoint.lookup")
+	defer span.End()
+	if span.IsRecording() { // attributes cost allocations: only for spans that are kept
+		span.SetAttributes(attribute.String("clearsky.plate.key", key))
+	}
+	now := s.now()
 	rd, err := s.parts.Read(ctx, key, p.Subject)
 	if err != nil {
 		// Redis is down: every part comes from its owner, and the rate limit is this instance's.
@@ -221,8 +224,8 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	if rd.Count > s.cfg.RatePerMinute {
 		return Answer{}, fmt.Errorf("officer %s made more than %d lookups this minute: %w", p.Subject, s.cfg.RatePerMinute, apperr.ErrTooManyRequests)
 	}
-	in := Input{At: now, Position: pos, Loc: s.loc, States: map[summary.Part]PartState{}, Alerts: s.active(now)}
-	infos := map[summary.Part]PartInfo{}
+	in := Input{At: now, Position: pos, Loc: s.loc, States: make(map[summary.Part]PartState, 4), Alerts: s.active(now)}
+	infos := make(map[summary.Part]PartInfo, 4)
 	// Registry first: it says which other parts apply. A part is used when it decodes and is
 	// younger than its maximum age; otherwise it is asked of its owner.
 	dec := rd.decoded()
@@ -274,12 +277,15 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	wg.Wait()
 	_, dspan := s.tracer.Start(ctx, "checkpoint.decide")
 	verdict, reasons := Decide(in)
-	dspan.SetAttributes(attribute.String("clearsky.checkpoint.verdict", string(verdict)), attribute.Int("clearsky.checkpoint.reasons", len(reasons)))
+	if dspan.IsRecording() {
+		dspan.SetAttributes(attribute.String("clearsky.checkpoint.verdict", string(verdict)), attribute.Int("clearsky.checkpoint.reasons", len(reasons)))
+	}
 	dspan.End()
 	ans := Answer{Plate: pl, Colour: c, At: now, Verdict: verdict, Reasons: reasons, Alerts: in.Alerts}
 	if in.Registry != nil {
 		ans.VIN = in.Registry.VIN
 	}
+	ans.Parts = make([]PartInfo, 0, 4)
 	for _, part := range []summary.Part{summary.Registry, summary.RemoteSensing, summary.OBD, summary.Muck} {
 		info, ok := infos[part]
 		if !ok {
