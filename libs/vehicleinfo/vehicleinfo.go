@@ -89,8 +89,10 @@ type Result struct {
 	Err     error
 }
 
-// ByPlates returns the statuses of many vehicles, keyed by vehicleid.Key: one MGET for all of
-// them, then the registry over HTTP for those Redis lacks, at most concurrency at a time.
+// ByPlates returns the statuses of many vehicles, keyed by vehicleid.Key: one pipelined round
+// trip of GETs for all of them (a pipeline, not an MGET: each plate's key has its own hash tag,
+// so on Redis Cluster they lie in different slots), then the registry over HTTP for those Redis
+// lacks, at most concurrency at a time.
 func (c *Client) ByPlates(ctx context.Context, plates []PlateRef, concurrency int) map[string]Result {
 	out := make(map[string]Result, len(plates))
 	var keys []string
@@ -107,10 +109,15 @@ func (c *Client) ByPlates(ctx context.Context, plates []PlateRef, concurrency in
 		return out
 	}
 	var missing []PlateRef
-	vals, err := c.d.Redis.MGet(ctx, keys...).Result()
+	cmds := make([]*redis.StringCmd, len(keys))
+	pipe := c.d.Redis.Pipeline()
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
 	for i, p := range refs {
-		if err == nil {
-			if v, ok := decodeVehicle(vals[i]); ok {
+		if raw, err := cmds[i].Result(); err == nil {
+			if v, ok := decodeVehicle(raw); ok {
 				out[vehicleid.Key(p.Plate, p.Colour)] = Result{Vehicle: v}
 				continue
 			}
@@ -138,12 +145,8 @@ func (c *Client) ByPlates(ctx context.Context, plates []PlateRef, concurrency in
 	return out
 }
 
-func decodeVehicle(raw any) (summary.Vehicle, bool) {
-	s, ok := raw.(string)
-	if !ok {
-		return summary.Vehicle{}, false
-	}
-	env, err := summary.Decode([]byte(s))
+func decodeVehicle(raw string) (summary.Vehicle, bool) {
+	env, err := summary.Decode([]byte(raw))
 	if err != nil {
 		return summary.Vehicle{}, false
 	}
