@@ -125,6 +125,19 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database, indexes []Index, pol
 	return nil
 }
 
+// InsertOne inserts doc into coll; a unique-index violation answers exists (the caller's
+// "already there" error), any other failure names the collection.
+func InsertOne(ctx context.Context, coll *mongo.Collection, doc any, exists error) error {
+	_, err := coll.InsertOne(ctx, doc)
+	if IsDuplicateKey(err) {
+		return exists
+	}
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", coll.Name(), err)
+	}
+	return nil
+}
+
 // IsDuplicateKey reports whether err is a unique-index violation.
 func IsDuplicateKey(err error) bool { return mongo.IsDuplicateKeyError(err) }
 

@@ -84,14 +84,7 @@ func in(ids []string) bson.D { return bson.D{{Key: "$in", Value: ids}} }
 
 // InsertSite implements sampling.Store.
 func (s *Store) InsertSite(ctx context.Context, site sampling.Site) error {
-	_, err := s.sites.InsertOne(ctx, toSiteDoc(site))
-	if mongodb.IsDuplicateKey(err) {
-		return sampling.ErrSiteExists
-	}
-	if err != nil {
-		return fmt.Errorf("insert site %s: %w", site.ID, err)
-	}
-	return nil
+	return mongodb.InsertOne(ctx, s.sites, toSiteDoc(site), sampling.ErrSiteExists)
 }
 
 // GetSite implements sampling.Store.
@@ -448,14 +441,7 @@ func (s *Store) ListRevisions(ctx context.Context, sampleID string) ([]sampling.
 
 // InsertCase implements sampling.Store.
 func (s *Store) InsertCase(ctx context.Context, c sampling.Case) error {
-	_, err := s.cases.InsertOne(ctx, toCaseDoc(c))
-	if mongodb.IsDuplicateKey(err) {
-		return sampling.ErrCaseExists
-	}
-	if err != nil {
-		return fmt.Errorf("insert case %s: %w", c.ID, err)
-	}
-	return nil
+	return mongodb.InsertOne(ctx, s.cases, toCaseDoc(c), sampling.ErrCaseExists)
 }
 
 // GetCase implements sampling.Store.
@@ -505,14 +491,8 @@ func (s *Store) InsertTable(ctx context.Context, t sampling.StoredTable) error {
 	if err != nil {
 		return fmt.Errorf("encode limit table: %w", err)
 	}
-	_, err = s.tb.InsertOne(ctx, tableDoc{Version: t.Version, Name: t.Table.Name, Hash: t.Hash, Source: t.Source, LoadedAt: t.LoadedAt, LoadedBy: t.LoadedBy, TableJSON: string(raw)})
-	if mongodb.IsDuplicateKey(err) {
-		return sampling.ErrTableVersionTaken
-	}
-	if err != nil {
-		return fmt.Errorf("insert limit table %d: %w", t.Version, err)
-	}
-	return nil
+	return mongodb.InsertOne(ctx, s.tb, tableDoc{Version: t.Version, Name: t.Table.Name, Hash: t.Hash, Source: t.Source, LoadedAt: t.LoadedAt,
+		LoadedBy: t.LoadedBy, TableJSON: string(raw)}, sampling.ErrTableVersionTaken)
 }
 
 func (d tableDoc) stored() (sampling.StoredTable, error) {

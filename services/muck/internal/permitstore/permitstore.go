@@ -161,14 +161,7 @@ func findOne[D any, T any](ctx context.Context, c *mongo.Collection, id string, 
 }
 
 func insert(ctx context.Context, c *mongo.Collection, doc any) error {
-	_, err := c.InsertOne(ctx, doc)
-	if mongodb.IsDuplicateKey(err) {
-		return permit.ErrDuplicateID
-	}
-	if err != nil {
-		return fmt.Errorf("insert into %s: %w", c.Name(), err)
-	}
-	return nil
+	return mongodb.InsertOne(ctx, c, doc, permit.ErrDuplicateID)
 }
 
 // paged is a find page sorted by _id after afterID.

@@ -87,14 +87,7 @@ func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) e
 
 // InsertStation implements sensing.Store.
 func (s *Store) InsertStation(ctx context.Context, st sensing.Station) error {
-	_, err := s.stations.InsertOne(ctx, stationToDoc(st))
-	if mongodb.IsDuplicateKey(err) {
-		return sensing.ErrStationExists
-	}
-	if err != nil {
-		return fmt.Errorf("insert station %s: %w", st.ID, err)
-	}
-	return nil
+	return mongodb.InsertOne(ctx, s.stations, stationToDoc(st), sensing.ErrStationExists)
 }
 
 // GetStation implements sensing.Store.
@@ -284,14 +277,7 @@ func (s *Store) ExceedancesOf(ctx context.Context, plateKeys []string, since tim
 func (s *Store) InsertCase(ctx context.Context, c sensing.Case) error {
 	d := caseToDoc(c)
 	d.CacheDirty = false
-	_, err := s.cases.InsertOne(ctx, d)
-	if mongodb.IsDuplicateKey(err) {
-		return sensing.ErrCaseOpen
-	}
-	if err != nil {
-		return fmt.Errorf("insert case %s: %w", c.ID, err)
-	}
-	return nil
+	return mongodb.InsertOne(ctx, s.cases, d, sensing.ErrCaseOpen)
 }
 
 func (s *Store) findCases(ctx context.Context, filter bson.D, opts ...options.Lister[options.FindOptions]) ([]sensing.Case, error) {
