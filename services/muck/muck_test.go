@@ -873,7 +873,7 @@ func TestRequireClean(t *testing.T) {
 	if b := e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-1", vinEV, now)); b["state"] != "pending" {
 		t.Fatalf("clean truck = %v", b)
 	}
-	part, _ := summary.Encode(summary.RemoteSensing, time.Now(), map[string]any{"open_cases": 1})
+	part, _ := summary.Encode(summary.RemoteSensing, time.Now(), summary.RemoteSensingStatus{OpenCases: []summary.RemoteSensingCase{{ID: "rsc-1", Pollutant: "opacity", State: "notified"}}})
 	rdb.Set(context.Background(), summary.Key(prefix, vehicleid.Key("晋FD12345", vehicleid.YellowGreen), summary.RemoteSensing), part, time.Minute)
 	if r := e.do(t, "POST", "/v1/muck/permits/pmt-1/approve", zj, nil); r.status != 409 {
 		t.Fatalf("approval with an open case = %d %v, want 409", r.status, r.body)

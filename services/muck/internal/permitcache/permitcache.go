@@ -5,8 +5,6 @@ package permitcache
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -67,72 +65,37 @@ func (c *Cache) MarkSynced(ctx context.Context) error {
 	return nil
 }
 
-// Signals implements permit.SignalSource from the remote-sensing and OBD parts of the plate.
-//
-// TODO(muck): read them as summary.RemoteSensingStatus and summary.Truck once those structs are
-// committed (they are being written in parallel). Until then the parts are read as opaque JSON
-// and only the fields those structs define are looked at: remote sensing "open_cases" and OBD
-// "open_alarms" (a non-empty list, a positive count or true counts). A missing part counts as
-// nothing open: each owner writes its part for the plates it holds findings about, and answers
-// an empty one for the others.
+// Signals implements permit.SignalSource from the remote-sensing and OBD parts of the plate: an
+// open remote-sensing case (summary.RemoteSensingStatus.OpenCases) or an open OBD alarm
+// (summary.Truck.OpenAlarms). A missing part counts as nothing open: each owner writes its part
+// for the plates it holds findings about. An unreadable part is not read as "nothing open": the
+// check fails and says so.
 func (c *Cache) Signals(ctx context.Context, plateKey string) (permit.Signals, error) {
 	keys := []string{summary.Key(c.prefix, plateKey, summary.RemoteSensing), summary.Key(c.prefix, plateKey, summary.OBD)}
 	vals, err := c.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return permit.Signals{}, fmt.Errorf("read remote-sensing and OBD parts of %s: %v: %w", plateKey, err, apperr.ErrUnavailable)
 	}
-	// An unreadable part is not read as "nothing open": the check fails and says so.
-	rs, err := flagged(vals[0], "open_cases")
+	rs, err := part[summary.RemoteSensingStatus](vals[0])
 	if err != nil {
 		return permit.Signals{}, fmt.Errorf("remote-sensing part of %s: %v: %w", plateKey, err, apperr.ErrUnavailable)
 	}
-	obd, err := flagged(vals[1], "open_alarms")
+	obd, err := part[summary.Truck](vals[1])
 	if err != nil {
 		return permit.Signals{}, fmt.Errorf("OBD part of %s: %v: %w", plateKey, err, apperr.ErrUnavailable)
 	}
-	return permit.Signals{RemoteSensingOpen: rs, OBDAlarm: obd}, nil
+	return permit.Signals{RemoteSensingOpen: len(rs.OpenCases) > 0, OBDAlarm: len(obd.OpenAlarms) > 0}, nil
 }
 
-// flagged reports whether a stored part has any of fields set: true, a positive number or a
-// non-empty list.
-func flagged(v any, fields ...string) (bool, error) {
+// part decodes a stored part; a missing one is the zero value.
+func part[T any](v any) (T, error) {
+	var zero T
 	s, ok := v.(string)
 	if !ok {
-		return false, nil // missing
+		return zero, nil
 	}
-	env, err := summary.Decode([]byte(s))
-	if err != nil {
-		return false, err
-	}
-	var data map[string]json.RawMessage
-	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return false, fmt.Errorf("decode %s summary: %w", env.Part, err)
-	}
-	for _, f := range fields {
-		raw, ok := data[f]
-		if !ok {
-			continue
-		}
-		var x any
-		if err := json.Unmarshal(raw, &x); err != nil {
-			return false, errors.Join(fmt.Errorf("decode %s.%s", env.Part, f), err)
-		}
-		switch t := x.(type) {
-		case bool:
-			if t {
-				return true, nil
-			}
-		case float64:
-			if t > 0 {
-				return true, nil
-			}
-		case []any:
-			if len(t) > 0 {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
+	_, d, err := summary.Open[T]([]byte(s))
+	return d, err
 }
 
 var (

@@ -65,7 +65,8 @@ func TestSignals(t *testing.T) {
 	put("A:yellow", summary.OBD, `{"vin": "V", "open_alarms": []}`)
 	put("B:yellow", summary.RemoteSensing, `{"exceeding": false, "open_cases": []}`)
 	put("B:yellow", summary.OBD, `{"vin": "V", "open_alarms": [{"kind": "nox_high"}]}`)
-	put("C:yellow", summary.OBD, `{"open_alarms": 1}`)
+	put("C:yellow", summary.RemoteSensing, `{"open_cases": [{"id": "c2", "pollutant": "opacity", "state": "detected"}]}`)
+	put("C:yellow", summary.OBD, `{"open_alarms": [{"kind": "reagent_empty"}]}`)
 	rdb.Set(ctx, summary.Key(prefix, "E:yellow", summary.OBD), "not json", time.Minute)
 	tests := []struct {
 		plate string
@@ -73,7 +74,7 @@ func TestSignals(t *testing.T) {
 	}{
 		{"A:yellow", permit.Signals{RemoteSensingOpen: true}},
 		{"B:yellow", permit.Signals{OBDAlarm: true}},
-		{"C:yellow", permit.Signals{OBDAlarm: true}},
+		{"C:yellow", permit.Signals{RemoteSensingOpen: true, OBDAlarm: true}},
 		{"D:yellow", permit.Signals{}}, // no parts at all
 	}
 	for _, tc := range tests {
