@@ -5,6 +5,11 @@
 // maximum requests/s a closed loop of -concurrency clients reaches, and the p50/p99 latency of
 // an open loop at a fixed -rate (latency counted from each request's scheduled time).
 //
+// The throughput runs are interleaved: -rounds rounds, each running every scenario for
+// -duration/-rounds in turn, so that the machine's drift (other load, frequency) falls on the
+// baseline and the verdict alike. A scenario's ratio is the median of its per-round ratios to
+// the baseline of the same round.
+//
 //	cpload -url http://127.0.0.1:8080 -secret $CLEARSKY_JWT_SECRET -plate 晋F23456 -colour yellow -redis redis://127.0.0.1:6379/0
 package main
 
@@ -54,12 +59,16 @@ func run(args []string, out io.Writer) error {
 	colour := fs.String("colour", "yellow", "its colour")
 	redisURL := fs.String("redis", "", "Redis URL of the platform, for the fallback scenario (empty: skip it)")
 	prefix := fs.String("prefix", "cs:", "the platform's Redis key prefix")
-	duration := fs.Duration("duration", 10*time.Second, "length of each measurement")
+	duration := fs.Duration("duration", 10*time.Second, "length of each latency run, and of each scenario's throughput runs together")
+	rounds := fs.Int("rounds", 5, "interleaved rounds of the throughput runs")
 	rate := fs.Int("rate", 2000, "requests/s of the fixed-rate (latency) runs")
 	conc := fs.Int("concurrency", 32, "clients of the closed-loop (throughput) runs")
 	officers := fs.Int("officers", 2000, "distinct officers the lookups are spread over (the per-officer rate limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds must be at least 1")
 	}
 	keys, err := auth.NewKeys([]byte(*secret))
 	if err != nil {
@@ -114,30 +123,59 @@ func run(args []string, out io.Writer) error {
 			check: func(body []byte) bool { return bytes.Contains(body, []byte(`"state":"fetched"`)) }})
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * *conc, MaxIdleConnsPerHost: 4 * *conc, IdleConnTimeout: time.Minute}}
-	fmt.Fprintf(out, "| scenario | max requests/s (%d clients) | ratio to plain | p50 at %d/s | p99 at %d/s | errors |\n|---|---|---|---|---|---|\n", *conc, *rate, *rate)
-	var plainRPS float64
+	fmt.Fprintf(out, "| scenario | max requests/s (%d clients, median of %d rounds) | ratio to plain (median; per round) | p50 at %d/s | p99 at %d/s | errors |\n|---|---|---|---|---|---|\n",
+		*conc, *rounds, *rate, *rate)
 	var notes []string
 	defer func() {
 		for _, n := range notes {
 			fmt.Fprintln(out, n)
 		}
 	}()
-	for i, tg := range targets {
+	for _, tg := range targets {
 		if r := do(client, tg, time.Second, *conc, 0); r.errors > 0 { // warm-up and a check that it answers
 			return fmt.Errorf("%s: %d of %d warm-up requests failed (%s)", tg.name, r.errors, r.n, r.lastErr)
 		}
-		tp := do(client, tg, *duration, *conc, 0)
-		lat := do(client, tg, *duration, 0, *rate)
-		if i == 0 {
-			plainRPS = tp.rps()
+	}
+	tps := make([][]result, len(targets))
+	for r := range *rounds {
+		fmt.Fprintf(os.Stderr, "cpload: throughput round %d of %d\n", r+1, *rounds)
+		for i, tg := range targets {
+			tps[i] = append(tps[i], do(client, tg, *duration/time.Duration(*rounds), *conc, 0))
 		}
-		fmt.Fprintf(out, "| %s | %.0f | %.2f | %s | %s | %d |\n", tg.name, tp.rps(), tp.rps()/plainRPS, ms(lat.p(0.50)), ms(lat.p(0.99)), tp.errors+lat.errors)
-		if off := tp.off + lat.off; off > 0 {
+	}
+	for i, tg := range targets {
+		fmt.Fprintf(os.Stderr, "cpload: latency of %s at %d/s\n", tg.name, *rate)
+		lat := do(client, tg, *duration, 0, *rate)
+		var rps, ratios []float64
+		var errs, off, n int64
+		for r, tp := range tps[i] {
+			rps = append(rps, tp.rps())
+			ratios = append(ratios, tp.rps()/tps[0][r].rps())
+			errs, off, n = errs+tp.errors, off+tp.off, n+tp.n
+		}
+		perRound := ""
+		for j, x := range ratios {
+			if j > 0 {
+				perRound += " "
+			}
+			perRound += fmt.Sprintf("%.2f", x)
+		}
+		fmt.Fprintf(out, "| %s | %.0f | %.2f (%s) | %s | %s | %d |\n", tg.name, median(rps), median(ratios), perRound,
+			ms(lat.p(0.50)), ms(lat.p(0.99)), errs+lat.errors)
+		if off += lat.off; off > 0 {
 			notes = append(notes, fmt.Sprintf("%s: %d of %d lookups found every part already back in Redis or memory "+
-				"(another client's lookup of the same plate had fetched and written them back first)", tg.name, off, tp.n+lat.n))
+				"(another client's lookup of the same plate had fetched and written them back first)", tg.name, off, n+lat.n))
 		}
 	}
 	return nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
