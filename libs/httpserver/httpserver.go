@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,6 +47,10 @@ type Deps struct {
 	Checks    []Check
 	// Metrics is the registry /metrics serves; services register their own collectors in it.
 	Metrics *prometheus.Registry
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For / X-Real-IP name the
+	// client (an ingress). None by default: the client is the connection's peer, and a header
+	// anyone can send does not change what traces record as the client's address.
+	TrustedProxies []string
 }
 
 // unsampledPaths are the routes that are neither traced nor logged at info.
@@ -58,6 +63,9 @@ func NewEngine(d Deps) *gin.Engine {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+		panic(fmt.Sprintf("httpserver: trusted proxies %v: %v", d.TrustedProxies, err)) // platform.FromEnv checked them
+	}
 	onError := func(c *gin.Context, err error) { problem.Write(c, d.Logger, err) }
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "clearsky_http_requests_total", Help: "HTTP requests served, by route and status.",
@@ -172,6 +180,7 @@ func validID(id string) bool {
 }
 
 func accessLog(logger *slog.Logger, service string, reqs *prometheus.CounterVec, dur *prometheus.HistogramVec) gin.HandlerFunc {
+	series := &seriesCache{service: service, reqs: reqs, dur: dur}
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -181,8 +190,9 @@ func accessLog(logger *slog.Logger, service string, reqs *prometheus.CounterVec,
 		}
 		elapsed := time.Since(start)
 		status := c.Writer.Status()
-		reqs.WithLabelValues(service, c.Request.Method, route, strconv.Itoa(status)).Inc()
-		dur.WithLabelValues(service, c.Request.Method, route).Observe(elapsed.Seconds())
+		m := series.of(seriesKey{method: metricMethod(c.Request.Method), route: route, status: status})
+		m.reqs.Inc()
+		m.dur.Observe(elapsed.Seconds())
 		if logger == nil {
 			return
 		}
@@ -252,4 +262,45 @@ func Guards(logger *slog.Logger) (need func(...auth.Role) gin.HandlerFunc, wrap 
 	need = func(roles ...auth.Role) gin.HandlerFunc { return auth.Require(onErr, roles...) }
 	wrap = func(f func(*gin.Context) error) gin.HandlerFunc { return problem.Handler(logger, f) }
 	return need, wrap
+}
+
+// seriesKey names one request series: a route answered with a status.
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type seriesMetrics struct {
+	reqs prometheus.Counter
+	dur  prometheus.Observer
+}
+
+// seriesCache keeps each series' counter and histogram once looked up, so a request does not
+// hash its label values again (the vectors' own lookup costs more than the rest of the log).
+type seriesCache struct {
+	service string
+	reqs    *prometheus.CounterVec
+	dur     *prometheus.HistogramVec
+	m       sync.Map // seriesKey → seriesMetrics
+}
+
+func (s *seriesCache) of(k seriesKey) seriesMetrics {
+	if m, ok := s.m.Load(k); ok {
+		return m.(seriesMetrics)
+	}
+	m := seriesMetrics{reqs: s.reqs.WithLabelValues(s.service, k.method, k.route, strconv.Itoa(k.status)),
+		dur: s.dur.WithLabelValues(s.service, k.method, k.route)}
+	s.m.Store(k, m)
+	return m
+}
+
+// metricMethod is the method as a label: the standard ones, and _OTHER for whatever else a
+// client sends, so that made-up methods cannot add series without bound.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "_OTHER"
 }

@@ -79,3 +79,51 @@ func TestEdge(t *testing.T) {
 		t.Fatalf("/metrics lacks the request counter:\n%s", rec.Body.String())
 	}
 }
+
+func TestClientAddressTrustsOnlyConfiguredProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies []string
+		want    string
+	}{
+		{"no proxy trusted: the peer", nil, "10.1.2.3"},
+		{"the ingress's network trusted: the forwarded client", []string{"10.0.0.0/8"}, "203.0.113.7"},
+		{"another network trusted: the peer", []string{"192.168.0.0/16"}, "10.1.2.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(Deps{Service: "t", TrustedProxies: tc.proxies})
+			e.GET("/ip", func(c *gin.Context) { c.String(http.StatusOK, c.ClientIP()) })
+			req := httptest.NewRequest("GET", "/ip", nil)
+			req.RemoteAddr = "10.1.2.3:40000"
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Body.String() != tc.want {
+				t.Fatalf("client address = %q, want %q", rec.Body.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestRequestSeries(t *testing.T) {
+	e := NewEngine(Deps{Service: "t", Metrics: NewMetrics()})
+	e.Any("/x", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	for range 2 {
+		serve(t, e, "GET", "/x", nil)
+	}
+	serve(t, e, "FROB", "/x", nil)
+	serve(t, e, "BREW", "/x", nil)
+	body := serve(t, e, "GET", "/metrics", nil).Body.String()
+	for _, want := range []string{
+		`clearsky_http_requests_total{method="GET",route="/x",service="t",status="204"} 2`,
+		`clearsky_http_requests_total{method="_OTHER",route="unmatched",service="t",status="405"} 2`,
+		`clearsky_http_request_duration_seconds_count{method="GET",route="/x",service="t"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "FROB") {
+		t.Errorf("a made-up method became a series:\n%s", body)
+	}
+}

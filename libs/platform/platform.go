@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -40,8 +41,11 @@ type Config struct {
 	RedisPrefix   string // CLEARSKY_REDIS_PREFIX, default "cs:"
 	JWTSecret     string // CLEARSKY_JWT_SECRET, at least 32 bytes (secret: never logged)
 	RegistryURL   string // CLEARSKY_REGISTRY_URL, default http://registry:8080 (the registry's HTTP base)
-	LogLevel      slog.Level
-	Version       string
+	// TrustedProxies (CLEARSKY_TRUSTED_PROXIES, comma-separated addresses or CIDRs) may say who
+	// the client is (X-Forwarded-For, X-Real-IP); by default nobody: the peer is the client.
+	TrustedProxies []string
+	LogLevel       slog.Level
+	Version        string
 }
 
 // FromEnv reads Config from the environment with getenv (os.Getenv when nil).
@@ -59,17 +63,30 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
+	var proxies []string
+	for _, p := range strings.Split(getenv("CLEARSKY_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return Config{}, fmt.Errorf("CLEARSKY_TRUSTED_PROXIES: %q is neither an address nor a CIDR (e.g. 10.0.0.0/8)", p)
+			}
+		}
+		proxies = append(proxies, p)
+	}
 	return Config{
-		HTTPAddr:      or("CLEARSKY_HTTP_ADDR", ":8080"),
-		MongoURI:      getenv("MONGODB_URI"),
-		MongoDatabase: or("MONGODB_DATABASE", "clearsky"),
-		MongoIndexes:  or("CLEARSKY_MONGODB_INDEXES", "auto"),
-		RedisURL:      getenv("REDIS_URL"),
-		RedisPrefix:   or("CLEARSKY_REDIS_PREFIX", "cs:"),
-		JWTSecret:     getenv("CLEARSKY_JWT_SECRET"),
-		RegistryURL:   or("CLEARSKY_REGISTRY_URL", "http://registry:8080"),
-		LogLevel:      lvl,
-		Version:       or("CLEARSKY_VERSION", buildVersion),
+		TrustedProxies: proxies,
+		HTTPAddr:       or("CLEARSKY_HTTP_ADDR", ":8080"),
+		MongoURI:       getenv("MONGODB_URI"),
+		MongoDatabase:  or("MONGODB_DATABASE", "clearsky"),
+		MongoIndexes:   or("CLEARSKY_MONGODB_INDEXES", "auto"),
+		RedisURL:       getenv("REDIS_URL"),
+		RedisPrefix:    or("CLEARSKY_REDIS_PREFIX", "cs:"),
+		JWTSecret:      getenv("CLEARSKY_JWT_SECRET"),
+		RegistryURL:    or("CLEARSKY_REGISTRY_URL", "http://registry:8080"),
+		LogLevel:       lvl,
+		Version:        or("CLEARSKY_VERSION", buildVersion),
 	}, nil
 }
 
@@ -94,7 +111,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("http_addr", c.HTTPAddr), slog.String("mongodb_uri", maskURI(c.MongoURI)),
 		slog.String("mongodb_database", c.MongoDatabase), slog.String("mongodb_indexes", c.MongoIndexes), slog.String("redis_url", maskURI(c.RedisURL)),
 		slog.String("redis_prefix", c.RedisPrefix), slog.Bool("jwt_secret_set", c.JWTSecret != ""),
-		slog.String("registry_url", c.RegistryURL),
+		slog.String("registry_url", c.RegistryURL), slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.String("log_level", c.LogLevel.String()), slog.String("version", c.Version))
 }
 
@@ -123,6 +140,8 @@ type Deps struct {
 	Telemetry   *telemetry.Provider
 	Keys        *auth.Keys
 	Metrics     *prometheus.Registry
+	// TrustedProxies may say who the client is (Config.TrustedProxies).
+	TrustedProxies []string
 	// Vehicles reads the registry's status of a vehicle (Redis first, then the registry's API).
 	Vehicles *vehicleinfo.Client
 }
@@ -168,7 +187,8 @@ func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel
 		logger.InfoContext(ctx, "mongodb_indexes", "policy", policy.String(),
 			"why", "FerretDB never answers a query from an index: only the unique indexes are built (CLEARSKY_MONGODB_INDEXES=all builds every one)")
 	}
-	d := Deps{DB: db, Indexes: policy, Redis: rdb, RedisPrefix: cfg.RedisPrefix, Logger: logger, Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}
+	d := Deps{DB: db, Indexes: policy, Redis: rdb, RedisPrefix: cfg.RedisPrefix, Logger: logger, Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics(),
+		TrustedProxies: cfg.TrustedProxies}
 	d.Vehicles = NewVehicles(name, cfg.RegistryURL, nil, d)
 	return d, closeFn, nil
 }
@@ -177,7 +197,7 @@ func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel
 // Redis (degraded when down).
 func Engine(name string, d Deps) *gin.Engine {
 	return httpserver.NewEngine(httpserver.Deps{
-		Service: name, Logger: d.Logger, Telemetry: d.Telemetry, Keys: d.Keys, Metrics: d.Metrics,
+		Service: name, Logger: d.Logger, Telemetry: d.Telemetry, Keys: d.Keys, Metrics: d.Metrics, TrustedProxies: d.TrustedProxies,
 		Checks: []httpserver.Check{
 			{Name: "mongodb", Critical: true, Ping: func(ctx context.Context) error { return mongodb.Ping(ctx, d.DB) }},
 			{Name: "redis", Ping: func(ctx context.Context) error { return redisdb.Ping(ctx, d.Redis) }},
