@@ -127,20 +127,31 @@ const provinces = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋�
 // vehicles) or 6 (new-energy vehicles). The last character may also be 挂 (trailer), 学
 // (learner) or 警 (police) in place of a letter or digit.
 func NormalisePlate(s string) (string, error) {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
-		switch {
-		case r == ' ' || r == '·' || r == '.' || r == '-' || r == '\u3000':
-			continue
-		case r < utf8.RuneSelf:
-			b.WriteRune(unicode.ToUpper(r))
-		default:
-			b.WriteRune(r)
+	p := s
+	if !normalForm(s) { // most plates arrive as stored: no copy for them
+		var b strings.Builder
+		for _, r := range strings.TrimSpace(s) {
+			switch {
+			case isPlateSeparator(r):
+				continue
+			case r < utf8.RuneSelf:
+				b.WriteRune(unicode.ToUpper(r))
+			default:
+				b.WriteRune(r)
+			}
 		}
+		p = b.String()
 	}
-	p := b.String()
-	runes := []rune(p)
-	if len(runes) < 7 || len(runes) > 8 {
+	var runes [9]rune
+	n := 0
+	for _, r := range p {
+		if n == len(runes) {
+			break
+		}
+		runes[n] = r
+		n++
+	}
+	if n < 7 || n > 8 {
 		return "", ErrPlate
 	}
 	if !strings.ContainsRune(provinces, runes[0]) {
@@ -149,8 +160,8 @@ func NormalisePlate(s string) (string, error) {
 	if runes[1] < 'A' || runes[1] > 'Z' {
 		return "", fmt.Errorf("%w: the second character must be the authority's letter", ErrPlate)
 	}
-	for i, r := range runes[2:] {
-		last := i == len(runes)-3
+	for i, r := range runes[2:n] {
+		last := i == n-3
 		switch {
 		case r >= '0' && r <= '9', r >= 'A' && r <= 'Z' && r != 'I' && r != 'O':
 		case last && (r == '挂' || r == '学' || r == '警'):
@@ -159,6 +170,21 @@ func NormalisePlate(s string) (string, error) {
 		}
 	}
 	return p, nil
+}
+
+func isPlateSeparator(r rune) bool {
+	return r == ' ' || r == '·' || r == '.' || r == '-' || r == '\u3000'
+}
+
+// normalForm reports whether NormalisePlate would leave s as it is: no separators, no
+// surrounding space, no lower-case Latin letters.
+func normalForm(s string) bool {
+	for _, r := range s {
+		if isPlateSeparator(r) || unicode.IsSpace(r) || r >= 'a' && r <= 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // Key is the lookup key of a plate: normalised plate and colour, as "京A12345:yellow".

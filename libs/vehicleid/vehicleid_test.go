@@ -2,6 +2,10 @@ package vehicleid
 
 import (
 	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 	"testing"
 )
 
@@ -109,4 +113,53 @@ func TestWithCheckDigit(t *testing.T) {
 	if _, err := WithCheckDigit("short"); !errors.Is(err, ErrVINLength) {
 		t.Fatalf("WithCheckDigit(short) error = %v, want ErrVINLength", err)
 	}
+}
+
+// normaliseSlow is NormalisePlate as it was before its no-copy path: the reference.
+func normaliseSlow(s string) (string, error) {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r == ' ' || r == '·' || r == '.' || r == '-' || r == '\u3000':
+			continue
+		case r < utf8.RuneSelf:
+			b.WriteRune(unicode.ToUpper(r))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	p := b.String()
+	runes := []rune(p)
+	if len(runes) < 7 || len(runes) > 8 {
+		return "", ErrPlate
+	}
+	if !strings.ContainsRune(provinces, runes[0]) {
+		return "", fmt.Errorf("%w: %q is not a province abbreviation", ErrPlate, runes[0])
+	}
+	if runes[1] < 'A' || runes[1] > 'Z' {
+		return "", fmt.Errorf("%w: the second character must be the authority's letter", ErrPlate)
+	}
+	for i, r := range runes[2:] {
+		last := i == len(runes)-3
+		switch {
+		case r >= '0' && r <= '9', r >= 'A' && r <= 'Z' && r != 'I' && r != 'O':
+		case last && (r == '挂' || r == '学' || r == '警'):
+		default:
+			return "", fmt.Errorf("%w: %q may not stand in a plate", ErrPlate, r)
+		}
+	}
+	return p, nil
+}
+
+func FuzzNormalisePlate(f *testing.F) {
+	for _, s := range []string{"晋F23456", " 晋f·23456 ", "京A-D12345", "粤B1234挂", "晋F2345", "晋F234567X", "晋\xffF23456", "晋F\t23456", "晋F23456\u3000", "晋FI2345"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := NormalisePlate(s)
+		want, wantErr := normaliseSlow(s)
+		if got != want || (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("NormalisePlate(%q) = %q, %v; the reference gives %q, %v", s, got, err, want, wantErr)
+		}
+	})
 }

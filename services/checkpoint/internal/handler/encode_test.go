@@ -170,3 +170,27 @@ func FuzzAppendFloat(f *testing.F) {
 		}
 	})
 }
+
+func FuzzAppendTime(f *testing.F) {
+	for _, sec := range []int64{0, 1, 1795927507, -62135596800, -62135596801, 253402300799, 253402300800} {
+		for _, nsec := range []int64{0, 1, 100_000_000, 123_456_789, 999_999_999} {
+			f.Add(sec, nsec, int32(0))
+			f.Add(sec, nsec, int32(8*3600))
+			f.Add(sec, nsec, int32(-37))
+		}
+	}
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int32) {
+		u := time.Unix(sec, nsec)
+		for _, at := range []time.Time{
+			u.UTC(),
+			u.In(time.FixedZone("Z0", 0)), // a zone named otherwise, with no offset
+			u.In(time.FixedZone("X", int(offset%(18*3600)))),
+		} {
+			want, werr := json.Marshal(at)
+			got, gerr := appendTime(nil, at)
+			if (werr == nil) != (gerr == nil) || (werr == nil && string(got) != string(want)) {
+				t.Fatalf("appendTime(%v) = %s, %v; encoding/json writes %s, %v", at, got, gerr, want, werr)
+			}
+		}
+	})
+}

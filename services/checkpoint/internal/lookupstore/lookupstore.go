@@ -203,6 +203,11 @@ func (s *Store) Record(ctx context.Context, l verdict.Lookup) error {
 		d.Reasons = []string{}
 	}
 	select {
+	case s.queue <- d: // the usual case, without watching ctx
+		return nil
+	default:
+	}
+	select {
 	case s.queue <- d:
 		return nil
 	case <-ctx.Done():

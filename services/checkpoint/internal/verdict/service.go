@@ -225,28 +225,28 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 		return Answer{}, fmt.Errorf("officer %s made more than %d lookups this minute: %w", p.Subject, s.cfg.RatePerMinute, apperr.ErrTooManyRequests)
 	}
 	in := Input{At: now, Position: pos, Loc: s.loc, States: make(map[summary.Part]PartState, 4), Alerts: s.active(now)}
-	infos := make(map[summary.Part]PartInfo, 4)
+	var infos [len(answerParts)]PartInfo // by answerParts' order; an empty Part: not looked at
 	// Registry first: it says which other parts apply. A part is used when it decodes and is
 	// younger than its maximum age; otherwise it is asked of its owner.
 	dec := rd.decoded()
 	if at, ok := dec.at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
 		in.Registry = dec.registry
-		infos[summary.Registry] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: at}
+		infos[0] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: at}
 	}
 	switch {
 	case in.Registry != nil:
 	case rd.NotInRegistry:
 		in.States[summary.Registry] = NotFound
-		infos[summary.Registry] = PartInfo{Part: summary.Registry, State: NotFound}
+		infos[0] = PartInfo{Part: summary.Registry, State: NotFound}
 	default:
-		in.Registry, infos[summary.Registry] = fetch[summary.Vehicle](ctx, s, summary.Registry, key, pl, c, now, in.States)
+		in.Registry, infos[0] = fetch[summary.Vehicle](ctx, s, summary.Registry, key, pl, c, now, in.States)
 	}
-	want := []summary.Part{summary.RemoteSensing}
+	want := answerParts[1:2] // remote sensing; OBD for trucks that report, muck for registered vehicles
 	if v := in.Registry; v != nil {
-		if v.TerminalBound || (v.Heavy && v.FuelType == "diesel") {
-			want = append(want, summary.OBD)
+		want = answerParts[1:]
+		if !v.TerminalBound && !(v.Heavy && v.FuelType == "diesel") {
+			want = []summary.Part{summary.RemoteSensing, summary.Muck}
 		}
-		want = append(want, summary.Muck)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -254,7 +254,7 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 		if at, ok := dec.at[part]; ok {
 			setDecoded(&in, part, dec) // a stale part stays in when its owner cannot be asked
 			if now.Sub(at) <= s.cfg.MaxAge[part] {
-				infos[part] = PartInfo{Part: part, State: Cached, UpdatedAt: at}
+				infos[partIndex(part)] = PartInfo{Part: part, State: Cached, UpdatedAt: at}
 				continue
 			}
 		}
@@ -265,7 +265,7 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 			raw, info := fetchRaw(ctx, s, part, key, pl, c, now, states)
 			mu.Lock()
 			defer mu.Unlock()
-			infos[part] = info
+			infos[partIndex(part)] = info
 			for k, v := range states {
 				in.States[k] = v
 			}
@@ -275,23 +275,20 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 		}()
 	}
 	wg.Wait()
-	_, dspan := s.tracer.Start(ctx, "checkpoint.decide")
-	verdict, reasons := Decide(in)
-	if dspan.IsRecording() {
-		dspan.SetAttributes(attribute.String("clearsky.checkpoint.verdict", string(verdict)), attribute.Int("clearsky.checkpoint.reasons", len(reasons)))
+	verdict, reasons := Decide(in) // microseconds, pure: the lookup's span carries its outcome
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("clearsky.checkpoint.verdict", string(verdict)), attribute.Int("clearsky.checkpoint.reasons", len(reasons)))
 	}
-	dspan.End()
 	ans := Answer{Plate: pl, Colour: c, At: now, Verdict: verdict, Reasons: reasons, Alerts: in.Alerts}
 	if in.Registry != nil {
 		ans.VIN = in.Registry.VIN
 	}
-	ans.Parts = make([]PartInfo, 0, 4)
-	for _, part := range []summary.Part{summary.Registry, summary.RemoteSensing, summary.OBD, summary.Muck} {
-		info, ok := infos[part]
-		if !ok {
-			info = PartInfo{Part: part, State: Skipped}
+	ans.Parts = make([]PartInfo, len(answerParts))
+	for i, part := range answerParts {
+		ans.Parts[i] = infos[i]
+		if infos[i].Part == "" {
+			ans.Parts[i] = PartInfo{Part: part, State: Skipped}
 		}
-		ans.Parts = append(ans.Parts, info)
 	}
 	codes := make([]string, len(reasons))
 	for i, r := range reasons {
@@ -301,6 +298,18 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 		return Answer{}, fmt.Errorf("audit the lookup: %w", err)
 	}
 	return ans, nil
+}
+
+// answerParts are the parts of an answer, in its order.
+var answerParts = [...]summary.Part{summary.Registry, summary.RemoteSensing, summary.OBD, summary.Muck}
+
+func partIndex(p summary.Part) int {
+	for i, q := range answerParts {
+		if q == p {
+			return i
+		}
+	}
+	panic("checkpoint: no part " + string(p))
 }
 
 func decodeInto[T any](raw []byte) *T {
