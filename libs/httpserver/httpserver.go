@@ -23,6 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
@@ -78,12 +80,16 @@ func NewEngine(d Deps) *gin.Engine {
 		d.Metrics.MustRegister(reqs, dur)
 	}
 	e.Use(recovery(d.Logger), requestID())
-	if d.Telemetry != nil {
+	switch {
+	case d.Telemetry == nil:
+	case d.Telemetry.Exporting:
 		e.Use(otelgin.Middleware(d.Service,
 			otelgin.WithTracerProvider(d.Telemetry.Tracer),
 			otelgin.WithPropagators(d.Telemetry.Propagator),
 			otelgin.WithGinFilter(func(c *gin.Context) bool { return !unsampledPaths[c.Request.URL.Path] }),
 		))
+	default:
+		e.Use(bareServerSpan(d.Telemetry))
 	}
 	e.Use(accessLog(d.Logger, d.Service, reqs, dur))
 	if d.Keys != nil {
@@ -303,4 +309,31 @@ func metricMethod(m string) string {
 		return m
 	}
 	return "_OTHER"
+}
+
+// bareServerSpan stands in for otelgin when no spans leave the process (no exporter): it joins
+// the caller's trace and starts the server span, so logs still carry trace_id and calls still
+// propagate traceparent, but it skips what nobody would receive: otelgin's span attributes
+// (built even for spans that are not recorded) and its metrics (recorded to the global meter
+// provider, which ClearSky leaves a no-op; the edge's metrics are the Prometheus ones).
+func bareServerSpan(tp *telemetry.Provider) gin.HandlerFunc {
+	tracer := tp.Tracer.Tracer("github.com/clearsky/clearsky/libs/httpserver")
+	return func(c *gin.Context) {
+		if unsampledPaths[c.Request.URL.Path] {
+			c.Next()
+			return
+		}
+		name := metricMethod(c.Request.Method) // named as otelgin names it: "GET /v1/checkpoint/:plate"
+		if name == "_OTHER" {
+			name = "HTTP"
+		}
+		if route := c.FullPath(); route != "" {
+			name += " " + route
+		}
+		ctx := tp.Propagator.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+		defer span.End()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
 }

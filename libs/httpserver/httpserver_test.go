@@ -10,6 +10,11 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/clearsky/clearsky/libs/telemetry"
 )
 
 func serve(t *testing.T, e *gin.Engine, method, path string, hdr map[string]string) *httptest.ResponseRecorder {
@@ -126,4 +131,61 @@ func TestRequestSeries(t *testing.T) {
 	if strings.Contains(body, "FROB") {
 		t.Errorf("a made-up method became a series:\n%s", body)
 	}
+}
+
+// Without an exporter the edge still joins the caller's trace and gives the handler a span
+// context (for logs and onward calls); with one, otelgin records the server span.
+func TestServerSpan(t *testing.T) {
+	ctx := context.Background()
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+	spanOf := func(e *gin.Engine, hdr map[string]string) (trace.SpanContext, string) {
+		var sc trace.SpanContext
+		var onward string
+		e.GET("/s", func(c *gin.Context) {
+			sc = trace.SpanContextFromContext(c.Request.Context())
+			h := http.Header{}
+			propagation.TraceContext{}.Inject(c.Request.Context(), propagation.HeaderCarrier(h))
+			onward = h.Get("traceparent")
+			c.Status(http.StatusNoContent)
+		})
+		serve(t, e, "GET", "/s", hdr)
+		return sc, onward
+	}
+	t.Run("no exporter", func(t *testing.T) {
+		tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "t", Getenv: func(string) string { return "" }})
+		if err != nil || tel.Exporting {
+			t.Fatalf("setup: %v, exporting %v", err, tel.Exporting)
+		}
+		sc, onward := spanOf(NewEngine(Deps{Service: "t", Telemetry: tel}), map[string]string{"traceparent": parent})
+		if sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || sc.SpanID().String() == "00f067aa0ba902b7" || !sc.IsValid() {
+			t.Fatalf("handler's span context %v: want the caller's trace, a span of its own", sc)
+		}
+		if !strings.Contains(onward, "4bf92f3577b34da6a3ce929d0e0e4736") {
+			t.Fatalf("onward traceparent %q does not carry the caller's trace", onward)
+		}
+		if sc, _ := spanOf(NewEngine(Deps{Service: "t", Telemetry: tel}), nil); !sc.IsValid() {
+			t.Fatalf("a request without traceparent got no trace: %v", sc)
+		}
+	})
+	t.Run("exporter", func(t *testing.T) {
+		exp := tracetest.NewInMemoryExporter()
+		tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "t", Exporter: exp, Getenv: func(string) string { return "" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, _ := spanOf(NewEngine(Deps{Service: "t", Telemetry: tel}), map[string]string{"traceparent": parent[:len(parent)-2] + "01"})
+		spans := exp.GetSpans()
+		if len(spans) != 1 || spans[0].SpanContext.SpanID() != sc.SpanID() || spans[0].Name != "GET /s" {
+			t.Fatalf("exported %d spans (%v); want the server span GET /s", len(spans), spans)
+		}
+		route := ""
+		for _, kv := range spans[0].Attributes {
+			if kv.Key == "http.route" {
+				route = kv.Value.AsString()
+			}
+		}
+		if route != "/s" {
+			t.Fatalf("server span attributes %v lack otelgin's http.route", spans[0].Attributes)
+		}
+	})
 }
