@@ -30,6 +30,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -64,6 +66,7 @@ func run(args []string, out io.Writer) error {
 	rate := fs.Int("rate", 2000, "requests/s of the fixed-rate (latency) runs")
 	conc := fs.Int("concurrency", 32, "clients of the closed-loop (throughput) runs")
 	officers := fs.Int("officers", 2000, "distinct officers the lookups are spread over (the per-officer rate limit)")
+	sink := fs.String("otlp-sink", "", "serve an OTLP/HTTP trace collector stand-in on this address, which counts and discards the spans it is sent")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,6 +84,13 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 	tok := func(i int64) string { return tokens[int(i)%len(tokens)] }
+	if *sink != "" {
+		spans, err := serveSink(*sink)
+		if err != nil {
+			return err
+		}
+		defer func() { fmt.Fprintf(out, "spans received by the collector stand-in: %d\n", spans.Load()) }()
+	}
 	// The baseline: gin's plain 200-OK handler on loopback, served by this process.
 	gin.SetMode(gin.ReleaseMode)
 	plain := gin.New()
@@ -168,6 +178,36 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// serveSink answers OTLP/HTTP trace exports (protobuf) on addr, counting their spans.
+func serveSink(addr string) (*atomic.Int64, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-otlp-sink: %w", err)
+	}
+	var spans atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		var req coltrace.ExportTraceServiceRequest
+		if err == nil {
+			err = proto.Unmarshal(body, &req)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				spans.Add(int64(len(ss.Spans)))
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK) // an empty ExportTraceServiceResponse: everything accepted
+	})
+	go func() { _ = http.Serve(ln, mux) }()
+	return &spans, nil
 }
 
 func median(xs []float64) float64 {
