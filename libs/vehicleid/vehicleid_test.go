@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"testing"
 	"unicode"
 	"unicode/utf8"
-	"testing"
 )
 
 func TestNormaliseVIN(t *testing.T) {
