@@ -22,6 +22,15 @@ func (s *Service) ProcessJobs(ctx context.Context) (int, error) {
 	}
 	done := 0
 	for _, j := range jobs {
+		// With several replicas each may find the same job due: the one whose claim lands runs
+		// it; if it dies meanwhile, the job is due again when the claim runs out.
+		claimed, err := s.store.ClaimJob(ctx, j.ID, j.NotBefore, now.Add(JobClaim))
+		if err != nil {
+			return done, err
+		}
+		if !claimed {
+			continue
+		}
 		finished, err := s.runJob(ctx, j)
 		if err != nil || !finished {
 			if err != nil {
@@ -39,6 +48,9 @@ func (s *Service) ProcessJobs(ctx context.Context) (int, error) {
 	}
 	return done, nil
 }
+
+// JobClaim is how long a replica holds an outbox job it runs before another may take it.
+const JobClaim = 5 * time.Minute
 
 // backoff is the wait before an outbox entry's next attempt: first, doubling up to 10 min.
 func backoff(first time.Duration, attempts int) time.Duration {

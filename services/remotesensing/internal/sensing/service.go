@@ -114,9 +114,12 @@ type Store interface {
 	// DirtyCases returns up to limit cases whose summary may not have reached Redis.
 	DirtyCases(ctx context.Context, limit int) ([]Case, error)
 
-	// InsertJob, DueJobs, RescheduleJob and DeleteJob keep the outbox.
+	// InsertJob, DueJobs, ClaimJob, RescheduleJob and DeleteJob keep the outbox.
 	InsertJob(ctx context.Context, j Job) error
 	DueJobs(ctx context.Context, now time.Time, limit int) ([]Job, error)
+	// ClaimJob moves a due job's time from notBefore to until, so that no other replica takes
+	// it meanwhile; false when another replica moved it first.
+	ClaimJob(ctx context.Context, id string, notBefore, until time.Time) (bool, error)
 	RescheduleJob(ctx context.Context, id string, notBefore time.Time, attempts int) error
 	DeleteJob(ctx context.Context, id string) error
 

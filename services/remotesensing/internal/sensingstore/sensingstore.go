@@ -409,6 +409,17 @@ func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]sensin
 	return out, nil
 }
 
+// ClaimJob implements sensing.Store: one conditional update, so of two replicas only one
+// matches the job's current time.
+func (s *Store) ClaimJob(ctx context.Context, id string, notBefore, until time.Time) (bool, error) {
+	res, err := s.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "not_before", Value: notBefore.UTC()}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "not_before", Value: until.UTC()}}}})
+	if err != nil {
+		return false, fmt.Errorf("claim job %s: %w", id, err)
+	}
+	return res.MatchedCount == 1, nil
+}
+
 // RescheduleJob implements sensing.Store.
 func (s *Store) RescheduleJob(ctx context.Context, id string, notBefore time.Time, attempts int) error {
 	_, err := s.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},

@@ -263,6 +263,19 @@ func TestExceedancesAndJobs(t *testing.T) {
 	if err != nil || len(due) != 1 || due[0].ReadingKeys[0] != "RS-1|b" {
 		t.Fatalf("due = %+v, %v", due, err)
 	}
+	// Two replicas find it due; one claim lands. Claimed, it is not due until the claim ends.
+	if ok, err := s.ClaimJob(ctx, "job_1", due[0].NotBefore, t0.Add(6*time.Minute)); !ok || err != nil {
+		t.Fatalf("first claim = %v, %v", ok, err)
+	}
+	if ok, err := s.ClaimJob(ctx, "job_1", due[0].NotBefore, t0.Add(6*time.Minute)); ok || err != nil {
+		t.Fatalf("second claim of the same due time = %v, %v; want refused", ok, err)
+	}
+	if again, _ := s.DueJobs(ctx, t0.Add(5*time.Minute), 10); len(again) != 0 {
+		t.Fatal("a claimed job is due to others")
+	}
+	if again, _ := s.DueJobs(ctx, t0.Add(6*time.Minute), 10); len(again) != 1 {
+		t.Fatal("a job whose claim ran out is not due again")
+	}
 	if err := s.RescheduleJob(ctx, "job_1", t0.Add(time.Hour), 1); err != nil {
 		t.Fatal(err)
 	}
