@@ -21,6 +21,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/clearsky/clearsky/libs/cursor"
 )
 
 // Connect opens a client to uri, pings it, and returns the named database. Commands are traced
@@ -215,4 +217,16 @@ func Duplicates(err error) ([]int, error) {
 		out = append(out, we.Index)
 	}
 	return out, nil
+}
+
+// NewestFirst adds to filter the condition of a newest-first page after key: items sorted by
+// field, then _id, both descending (sort the query so).
+func NewestFirst(filter bson.D, field string, after cursor.Key) bson.D {
+	if after.ID == "" {
+		return filter
+	}
+	return append(filter, bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: field, Value: bson.D{{Key: "$lt", Value: after.At}}}},
+		bson.D{{Key: field, Value: after.At}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
+	}})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/cursor"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -42,32 +42,11 @@ type CaseFilter struct {
 	Escalated *bool
 }
 
-// Key is a position in a list sorted newest first: the sort instant and the id.
-type Key struct {
-	At time.Time
-	ID string
-}
+// Key is a list item's sort key: its time, then its id (cursor.Key).
+type Key = cursor.Key
 
-// String encodes the key for a cursor.
-func (k Key) String() string {
-	if k.ID == "" {
-		return ""
-	}
-	return k.At.UTC().Format(time.RFC3339Nano) + "|" + k.ID
-}
-
-// ParseKey decodes a key made by String; the empty string is the start of the list.
-func ParseKey(s string) (Key, error) {
-	if s == "" {
-		return Key{}, nil
-	}
-	at, id, ok := strings.Cut(s, "|")
-	t, err := time.Parse(time.RFC3339Nano, at)
-	if !ok || err != nil || id == "" {
-		return Key{}, apperr.Invalid("cursor", "not a cursor this API returned; start again without it")
-	}
-	return Key{At: t, ID: id}, nil
-}
+// ParseKey decodes a key made by Key.String; the empty string is the start of the list.
+func ParseKey(s string) (Key, error) { return cursor.Parse(s) }
 
 // StoredTable is a version of the limit table as stored.
 type StoredTable struct {

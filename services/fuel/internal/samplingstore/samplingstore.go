@@ -285,17 +285,6 @@ func (s *Store) ReplaceSample(ctx context.Context, sm sampling.Sample, base int)
 	return nil
 }
 
-// newestFirst adds the filter of a newest-first page after key (sorted by field, then _id).
-func newestFirst(filter bson.D, field string, after sampling.Key) bson.D {
-	if after.ID == "" {
-		return filter
-	}
-	return append(filter, bson.E{Key: "$or", Value: bson.A{
-		bson.D{{Key: field, Value: bson.D{{Key: "$lt", Value: after.At}}}},
-		bson.D{{Key: field, Value: after.At}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
-	}})
-}
-
 // ListSamples implements sampling.Store.
 func (s *Store) ListSamples(ctx context.Context, f sampling.SampleFilter, after sampling.Key, limit int) ([]sampling.Sample, error) {
 	filter := bson.D{}
@@ -312,7 +301,7 @@ func (s *Store) ListSamples(ctx context.Context, f sampling.SampleFilter, after 
 	if f.SiteIDs != nil {
 		filter = append(filter, bson.E{Key: "site_id", Value: in(f.SiteIDs)})
 	}
-	filter = newestFirst(filter, "sampled_at", after)
+	filter = mongodb.NewestFirst(filter, "sampled_at", after)
 	cur, err := s.samples.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "sampled_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("list samples: %w", err)
@@ -477,7 +466,7 @@ func (s *Store) ListCases(ctx context.Context, f sampling.CaseFilter, after samp
 	if f.Escalated != nil {
 		filter = append(filter, bson.E{Key: "escalated", Value: *f.Escalated})
 	}
-	filter = newestFirst(filter, "opened_at", after)
+	filter = mongodb.NewestFirst(filter, "opened_at", after)
 	cur, err := s.cases.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
