@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/cursor"
 )
 
 // MaxBody bounds a JSON body.
@@ -158,4 +159,13 @@ func Cursor(c *gin.Context) (string, error) {
 		return "", apperr.Invalid("cursor", "not a cursor this API returned; start again without it")
 	}
 	return string(b), nil
+}
+
+// NextCursor is the next_cursor of a newest-first page: the key of its last item when the page
+// is full (there may be more), empty when it is not (the list ends here).
+func NextCursor[T any](items []T, limit int, key func(T) cursor.Key) string {
+	if len(items) < limit || len(items) == 0 {
+		return ""
+	}
+	return EncodeCursor(key(items[len(items)-1]).String())
 }

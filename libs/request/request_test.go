@@ -4,8 +4,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/cursor"
 )
 
 type body struct {
@@ -55,5 +57,20 @@ func TestCursorRoundTrip(t *testing.T) {
 	}
 	if EncodeCursor("LZZ1") == "LZZ1" {
 		t.Fatal("cursor is not opaque")
+	}
+}
+
+func TestNextCursor(t *testing.T) {
+	at := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	key := func(id string) cursor.Key { return cursor.Key{At: at, ID: id} }
+	if got := NextCursor([]string{"a", "b"}, 3, key); got != "" {
+		t.Fatalf("a short page has next_cursor %q", got)
+	}
+	if got := NextCursor([]string{}, 0, key); got != "" {
+		t.Fatalf("an empty page has next_cursor %q", got)
+	}
+	got := NextCursor([]string{"a", "b"}, 2, key)
+	if got != EncodeCursor(key("b").String()) {
+		t.Fatalf("a full page's next_cursor = %q, want the last item's key", got)
 	}
 }

@@ -197,6 +197,48 @@ func TestGatewayEndToEnd(t *testing.T) {
 			t.Errorf("clean truck %d has alarms %v", i, kinds)
 		}
 	}
+	// The bureau's district list: every open alarm once, newest first, page by page; by kind.
+	seen := map[string]bool{}
+	var last time.Time
+	for page, cur := 0, ""; page == 0 || cur != ""; page++ {
+		code, body := e.do("GET", "/v1/obd/alarms?state=open&limit=2&cursor="+cur, e.token(auth.Bureau, ""), nil)
+		if code != 200 || page > 50 {
+			t.Fatalf("district alarms page %d = %d %v", page, code, body)
+		}
+		for _, it := range body["items"].([]any) {
+			a := it.(map[string]any)
+			id := a["alarm_id"].(string)
+			opened, err := time.Parse(time.RFC3339Nano, a["opened_at"].(string))
+			if err != nil || seen[id] {
+				t.Fatalf("alarm %s listed twice, or its opened_at unreadable (%v)", id, err)
+			}
+			if !last.IsZero() && opened.After(last) {
+				t.Fatalf("alarm %s opened %s after the one before it (%s): not newest first", id, opened, last)
+			}
+			seen[id], last = true, opened
+			if a["vin"] == "" || a["kind"] == "" {
+				t.Fatalf("district alarm without its truck or kind: %v", a)
+			}
+		}
+		cur = body["next_cursor"].(string)
+	}
+	open := 0
+	for i := range trucks {
+		open += len(openKinds(t, e, vinOf(t, i)))
+	}
+	if len(seen) != open {
+		t.Fatalf("district list has %d open alarms, the trucks have %d", len(seen), open)
+	}
+	code, body := e.do("GET", "/v1/obd/alarms?kind=reagent_empty", e.token(auth.Bureau, ""), nil)
+	if items, _ := body["items"].([]any); code != 200 || len(items) != 1 || items[0].(map[string]any)["vin"] != vinOf(t, 1) {
+		t.Fatalf("reagent_empty alarms = %d %v, want truck 1's", code, body)
+	}
+	if code, body := e.do("GET", "/v1/obd/alarms?kind=smoke", e.token(auth.Bureau, ""), nil); code != 400 {
+		t.Fatalf("unknown kind = %d %v, want 400", code, body)
+	}
+	if code, _ := e.do("GET", "/v1/obd/alarms", e.token(auth.Fleet, "fleet-1"), nil); code != 403 {
+		t.Fatalf("a fleet listing the district's alarms = %d, want 403", code)
+	}
 	// The checkpoint's part in Redis shows the NOx alarm.
 	raw, err := e.deps.Redis.Get(ctx, summary.Key(e.deps.RedisPrefix, vehicleid.Key(plateOf(0), vehicleid.Yellow), summary.OBD)).Bytes()
 	if err != nil {

@@ -110,11 +110,7 @@ func (h *Handler) listCases(c *gin.Context) error {
 	for _, x := range cs {
 		out = append(out, caseOut(x))
 	}
-	next := ""
-	if len(cs) == limit {
-		last := cs[len(cs)-1]
-		next = request.EncodeCursor(sampling.Key{At: last.OpenedAt, ID: last.ID}.String())
-	}
+	next := request.NextCursor(cs, limit, func(x sampling.Case) sampling.Key { return sampling.Key{At: x.OpenedAt, ID: x.ID} })
 	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
 	return nil
 }

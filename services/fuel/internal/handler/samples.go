@@ -297,11 +297,7 @@ func (h *Handler) listSamples(c *gin.Context) error {
 	for _, s := range ss {
 		out = append(out, sampleOut(s))
 	}
-	next := ""
-	if len(ss) == limit {
-		last := ss[len(ss)-1]
-		next = request.EncodeCursor(sampling.Key{At: last.SampledAt, ID: last.ID}.String())
-	}
+	next := request.NextCursor(ss, limit, func(x sampling.Sample) sampling.Key { return sampling.Key{At: x.SampledAt, ID: x.ID} })
 	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/cursor"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/obd/internal/detect"
@@ -35,6 +36,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/vehicles/:vin/samples", need(auth.Fleet, auth.Bureau, auth.Police), wrap(h.samples))
 	g.GET("/vehicles/:vin/state", need(auth.Fleet, auth.Bureau, auth.Police), wrap(h.state))
 	g.GET("/vehicles/:vin/alarms", need(auth.Fleet, auth.Bureau, auth.Police), wrap(h.alarms))
+	g.GET("/alarms", need(auth.Bureau), wrap(h.listAlarms))
 	g.POST("/vehicles/:vin/alarms/:kind/close", need(auth.Bureau), wrap(h.closeAlarm))
 	g.GET("/thresholds", need(auth.Fleet, auth.Bureau, auth.Police), wrap(h.thresholds))
 	g.PUT("/thresholds", need(auth.Bureau), wrap(h.setThresholds))
@@ -149,16 +151,22 @@ type alarmJSON struct {
 	detect.Alarm
 }
 
-func (h *Handler) alarms(c *gin.Context) error {
-	state := c.DefaultQuery("state", "all")
+// alarmQuery reads ?state=open|all (def when absent) and ?limit= of an alarm list.
+func alarmQuery(c *gin.Context, def string) (openOnly bool, limit int, err error) {
+	state := c.DefaultQuery("state", def)
 	if state != "all" && state != "open" {
-		return apperr.Invalid("state", "must be open or all")
+		return false, 0, apperr.Invalid("state", "must be open or all")
 	}
-	limit, err := request.Limit(c, 100, 1000)
+	limit, err = request.Limit(c, 100, 1000)
+	return state == "open", limit, err
+}
+
+func (h *Handler) alarms(c *gin.Context) error {
+	openOnly, limit, err := alarmQuery(c, "all")
 	if err != nil {
 		return err
 	}
-	as, err := h.svc.Alarms(c.Request.Context(), auth.Caller(c), c.Param("vin"), state == "open", limit)
+	as, err := h.svc.Alarms(c.Request.Context(), auth.Caller(c), c.Param("vin"), openOnly, limit)
 	if err != nil {
 		return err
 	}
@@ -167,6 +175,43 @@ func (h *Handler) alarms(c *gin.Context) error {
 		out[i] = alarmJSON{ID: a.ID, Alarm: a.Alarm}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
+	return nil
+}
+
+// districtAlarmJSON is an alarm in the district's list: which truck, then the alarm.
+type districtAlarmJSON struct {
+	ID    string `json:"alarm_id"`
+	VIN   string `json:"vin"`
+	Plate string `json:"plate,omitempty"`
+	detect.Alarm
+}
+
+// listAlarms is the bureau's list of the district's alarms, newest first:
+// ?state=open|all&kind=&limit=&cursor=.
+func (h *Handler) listAlarms(c *gin.Context) error {
+	openOnly, limit, err := alarmQuery(c, "open")
+	if err != nil {
+		return err
+	}
+	raw, err := request.Cursor(c)
+	if err != nil {
+		return err
+	}
+	after, err := cursor.Parse(raw)
+	if err != nil {
+		return err
+	}
+	f := monitor.AlarmFilter{OpenOnly: openOnly, Kind: detect.Kind(c.Query("kind"))}
+	as, err := h.svc.ListAlarms(c.Request.Context(), auth.Caller(c), f, after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]districtAlarmJSON, len(as))
+	for i, a := range as {
+		out[i] = districtAlarmJSON{ID: a.ID, VIN: a.VIN, Plate: a.Plate, Alarm: a.Alarm}
+	}
+	next := request.NextCursor(as, limit, func(a monitor.Alarm) cursor.Key { return cursor.Key{At: a.OpenedAt, ID: a.ID} })
+	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/cursor"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/obd/internal/detect"
@@ -75,6 +76,12 @@ type Alarm struct {
 	detect.Alarm
 }
 
+// AlarmFilter narrows the district's alarm list.
+type AlarmFilter struct {
+	OpenOnly bool
+	Kind     detect.Kind // empty: every kind
+}
+
 // AlarmID is the stable id of an alarm: VIN, kind and opening instant.
 func AlarmID(vin string, a detect.Alarm) string {
 	return fmt.Sprintf("%s:%s:%d", vin, a.Kind, a.OpenedAt.UnixMilli())
@@ -100,6 +107,9 @@ type Store interface {
 	UpdateAlarm(ctx context.Context, a Alarm) error
 	// Alarms returns a truck's alarms, newest first; only open ones when openOnly.
 	Alarms(ctx context.Context, vin string, openOnly bool, limit int) ([]Alarm, error)
+	// ListAlarms returns every truck's alarms that f admits, newest first (opening time, then
+	// id), after the key.
+	ListAlarms(ctx context.Context, f AlarmFilter, after cursor.Key, limit int) ([]Alarm, error)
 	SaveTruck(ctx context.Context, r TruckRecord) error
 	LoadTruck(ctx context.Context, vin string) (TruckRecord, bool, error)
 	Thresholds(ctx context.Context) (detect.Thresholds, bool, error)

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/cursor"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/libs/vehicleinfo"
@@ -258,6 +260,29 @@ func (s *Service) Alarms(ctx context.Context, p auth.Principal, vin string, open
 		return nil, err
 	}
 	return s.store.Alarms(ctx, vin, openOnly, limit)
+}
+
+// ListAlarms returns the district's alarms, newest first, for the bureau's follow-up (a fleet
+// reads its own trucks' alarms one truck at a time).
+func (s *Service) ListAlarms(ctx context.Context, p auth.Principal, f AlarmFilter, after cursor.Key, limit int) ([]Alarm, error) {
+	if !p.Is(auth.Bureau, auth.Admin) {
+		return nil, fmt.Errorf("only the bureau lists the district's alarms: %w", apperr.ErrForbidden)
+	}
+	if f.Kind != "" && !slices.Contains(detect.Kinds(), f.Kind) {
+		return nil, apperr.Invalid("kind", "not an alarm kind: one of "+kindList())
+	}
+	return s.store.ListAlarms(ctx, f, after, limit)
+}
+
+func kindList() string {
+	var b strings.Builder
+	for i, k := range detect.Kinds() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(k))
+	}
+	return b.String()
 }
 
 // CloseAlarm closes an open alarm by hand (the bureau, e.g. a tamper alarm after inspection).

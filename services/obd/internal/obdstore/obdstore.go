@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/clearsky/clearsky/libs/cursor"
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/services/obd/internal/detect"
 	"github.com/clearsky/clearsky/services/obd/internal/monitor"
@@ -39,6 +40,9 @@ var Indexes = []mongodb.Index{
 	{Collection: Frames, Keys: bson.D{{Key: "received", Value: 1}}, Name: "received"},
 	{Collection: Alarms, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "open", Value: 1}, {Key: "opened_at", Value: -1}}, Name: "vin_open_opened"},
 	{Collection: Alarms, Keys: bson.D{{Key: "open", Value: 1}, {Key: "kind", Value: 1}}, Name: "open_kind"},
+	// The district's list (ListAlarms), newest first, open or all.
+	{Collection: Alarms, Keys: bson.D{{Key: "open", Value: 1}, {Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}, Name: "open_opened"},
+	{Collection: Alarms, Keys: bson.D{{Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}, Name: "opened"},
 }
 
 // Store is the MongoDB implementation of monitor.Store.
@@ -221,9 +225,30 @@ func (s *Store) Alarms(ctx context.Context, vin string, openOnly bool, limit int
 	if err != nil {
 		return nil, fmt.Errorf("find alarms of %s: %w", vin, err)
 	}
+	return readAlarms(ctx, cur)
+}
+
+// ListAlarms implements monitor.Store.
+func (s *Store) ListAlarms(ctx context.Context, f monitor.AlarmFilter, after cursor.Key, limit int) ([]monitor.Alarm, error) {
+	filter := bson.D{}
+	if f.OpenOnly {
+		filter = append(filter, bson.E{Key: "open", Value: true})
+	}
+	if f.Kind != "" {
+		filter = append(filter, bson.E{Key: "kind", Value: string(f.Kind)})
+	}
+	filter = mongodb.NewestFirst(filter, "opened_at", after)
+	cur, err := s.alarms.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("list alarms: %w", err)
+	}
+	return readAlarms(ctx, cur)
+}
+
+func readAlarms(ctx context.Context, cur *mongo.Cursor) ([]monitor.Alarm, error) {
 	var docs []alarmDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("read alarms of %s: %w", vin, err)
+		return nil, fmt.Errorf("read alarms: %w", err)
 	}
 	out := make([]monitor.Alarm, 0, len(docs))
 	for _, d := range docs {
