@@ -370,6 +370,19 @@ func TestConsole(t *testing.T) {
 			t.Errorf("fuel case %s after closing = %v %v", id, c["status"], c["resolution"])
 		}
 
+		// The district's open OBD alarms: 晋F12345's empty reagent tank, closed after inspection.
+		const alarm = `#obd-alarms li.alarm[data-kind=reagent_empty] `
+		vin := wait[string](tb, "the OBD alarm in the district's list", `(() => { const a = document.querySelector('#obd-alarms li.alarm[data-kind=reagent_empty]'); return a ? a.dataset.vin : ''; })()`)
+		tb.do(chromedp.Click(css(alarm+"button[data-action=close]")), chromedp.Click(css(alarm+".step-form button[type=submit]")))
+		wait[bool](tb, "the alarm gone from the open ones", `!document.querySelector('#obd-alarms li.alarm[data-kind=reagent_empty]') && !!document.querySelector('#obd-alarms .none, #obd-alarms li.alarm')`)
+		if _, b := s.call("GET", "/v1/obd/vehicles/"+vin+"/alarms?state=open", bureau, nil); len(b["items"].([]any)) != 0 {
+			for _, it := range b["items"].([]any) {
+				if it.(map[string]any)["kind"] == "reagent_empty" {
+					t.Errorf("the reagent alarm of %s is still open after closing it: %v", vin, b)
+				}
+			}
+		}
+
 		const alert = `form[aria-label="Declare an alert"] `
 		tb.do(chromedp.Click(css(alert+".level-orange label")), chromedp.SendKeys(css(alert+"[name=reason]"), "PM2.5 forecast above 200 µg/m³ for 48 h"),
 			chromedp.Click(css(alert+"button[type=submit]")))

@@ -1,9 +1,10 @@
 // cases.js: open cases by state with the actions the signed-in role may take. Remote-sensing
 // cases move one step at a time (POST /v1/remote-sensing/cases/{id}/transitions); fuel
-// non-conformance cases are closed by the bureau with a resolution.
+// non-conformance cases are closed by the bureau with a resolution; open OBD alarms are closed
+// by the bureau after an inspection.
 import {h, replace, button, announce, panel, problemBox, loading} from './dom.js';
 import {get, post, seg} from './api.js';
-import {fmtDate, words} from './format.js';
+import {fmtDate, fmtTime, words} from './format.js';
 import {field, formShell, submitRow} from './forms.js';
 
 const OPEN = ['detected', 'notified', 'penalised', 'repaired', 'retested'];
@@ -139,6 +140,48 @@ export function fuelCases() {
       replace(body, items.length ? h('ul', {class: 'cases cards'}, items.map(c => fuelCard(c, load))) : h('p', {class: 'none'}, 'No open case.'));
     } catch (err) {
       replace(body, problemBox(err, 'Fuel cases'));
+    }
+  }
+  load();
+  return el;
+}
+
+function alarmCard(a, reload) {
+  const truck = a.plate || a.vin;
+  const form = formShell({
+    label: `Close the ${words(a.kind)} alarm of ${truck}`,
+    cls: 'step-form',
+    onSubmit: async () => {
+      await post(`/v1/obd/vehicles/${seg(a.vin)}/alarms/${seg(a.kind)}/close`, {});
+      announce(`The ${words(a.kind)} alarm of ${truck} is closed.`);
+      reload();
+    },
+  });
+  form.append(h('p', {class: 'hint'}, 'Close it once the truck has been inspected; an alarm whose cause persists opens again with the next data.'),
+    submitRow('Close the alarm'));
+  form.hidden = true;
+  const open = button('Close…', () => { open.hidden = true; form.hidden = false; form.querySelector('button[type=submit]').focus(); },
+    {class: 'primary', dataset: {action: 'close'}});
+  return h('li', {class: 'case alarm', dataset: {alarmId: a.alarm_id, kind: a.kind, vin: a.vin}},
+    h('p', {class: 'case-head'}, h('strong', {}, truck), h('span', {class: 'badge sev-stop'}, words(a.kind))),
+    h('p', {class: 'meta'}, `opened ${fmtTime(a.opened_at)} · VIN ${a.vin}`),
+    a.message ? h('p', {}, a.message) : null,
+    h('div', {class: 'actions'}, open), form);
+}
+
+/** obdAlarms lists the district's open OBD alarms, newest first (bureau). */
+export function obdAlarms() {
+  const {el, body} = panel('Open OBD alarms', {id: 'obd-alarms',
+    intro: 'Heavy diesel trucks whose on-board diagnostics report NOx above the limit, an empty reagent tank, a lit MIL, fault codes or tampering (tasks 15 and 23). Tamper alarms stay open until closed here.'});
+  async function load() {
+    replace(body, loading('the alarms'));
+    try {
+      const res = await get('/v1/obd/alarms', {state: 'open', limit: 100});
+      const items = res.items || [];
+      replace(body, items.length ? h('ul', {class: 'cases cards'}, items.map(a => alarmCard(a, load))) : h('p', {class: 'none'}, 'No open alarm.'),
+        res.next_cursor ? h('p', {class: 'hint'}, 'The 100 newest are shown; more are open.') : null);
+    } catch (err) {
+      replace(body, problemBox(err, 'OBD alarms'));
     }
   }
   load();

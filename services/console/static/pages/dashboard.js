@@ -1,12 +1,12 @@
 // The bureau's dashboard: the alert level control, the district map, open cases by state with
-// the bureau's actions, sampling coverage against the quotas per month, and exceedance rates by
+// the bureau's actions, the district's open OBD alarms, sampling coverage against the quotas per month, and exceedance rates by
 // maker, inspection station and fleet.
 import {h, replace, panel, problemBox, loading} from '../dom.js';
 import {get} from '../api.js';
 import {pct, today, words} from '../format.js';
 import {alertControl} from '../alerts.js';
 import {districtMap} from '../map.js';
-import {remoteSensingCases, fuelCases} from '../cases.js';
+import {remoteSensingCases, fuelCases, obdAlarms} from '../cases.js';
 import {hbars, months, numbers} from '../charts.js';
 
 const QUOTAS = {oil_depot: 'Oil depots (task 14)', coal_seller: 'Household coal sellers (task 7)'};
@@ -89,6 +89,6 @@ export default {
     root.append(
       h('h1', {class: 'page-title'}, 'Bureau dashboard'),
       h('div', {class: 'dash'},
-        alertControl(), districtMap(sess.role), remoteSensingCases(sess.role), fuelCases(), coverage(), exceedance()));
+        alertControl(), districtMap(sess.role), remoteSensingCases(sess.role), fuelCases(), obdAlarms(), coverage(), exceedance()));
   },
 };
