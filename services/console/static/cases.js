@@ -107,6 +107,15 @@ export function remoteSensingCases(role) {
   return el;
 }
 
+// closeOpener hides a closing form behind a "Close…" button, which shows it and puts the focus
+// on its first control: closing takes two deliberate steps.
+function closeOpener(form) {
+  form.hidden = true;
+  const open = button('Close…', () => { open.hidden = true; form.hidden = false; form.querySelector('input, button[type=submit]').focus(); },
+    {class: 'primary', dataset: {action: 'close'}});
+  return open;
+}
+
 function fuelCard(c, reload) {
   const up = (c.chain && c.chain.upstream) || [];
   const form = formShell({
@@ -119,8 +128,7 @@ function fuelCard(c, reload) {
     },
   });
   form.append(field({label: 'Resolution', name: 'resolution', required: true, attrs: {autocomplete: 'off'}}), submitRow('Close the case'));
-  form.hidden = true;
-  const open = button('Close…', () => { open.hidden = true; form.hidden = false; form.querySelector('input').focus(); }, {class: 'primary', dataset: {action: 'close'}});
+  const open = closeOpener(form);
   return h('li', {class: 'case', dataset: {caseId: c.case_id, state: c.status}},
     h('p', {class: 'case-head'}, h('strong', {}, c.site_name || c.site_id), c.escalated ? h('span', {class: 'badge sev-stop'}, 'ESCALATED') : null),
     h('p', {class: 'meta'}, `${words(c.product)} ${c.grade || ''} · sampled ${fmtDate(c.sampled_at)} · ${c.case_id}`),
@@ -159,9 +167,7 @@ function alarmCard(a, reload) {
   });
   form.append(h('p', {class: 'hint'}, 'Close it once the truck has been inspected; an alarm whose cause persists opens again with the next data.'),
     submitRow('Close the alarm'));
-  form.hidden = true;
-  const open = button('Close…', () => { open.hidden = true; form.hidden = false; form.querySelector('button[type=submit]').focus(); },
-    {class: 'primary', dataset: {action: 'close'}});
+  const open = closeOpener(form);
   return h('li', {class: 'case alarm', dataset: {alarmId: a.alarm_id, kind: a.kind, vin: a.vin}},
     h('p', {class: 'case-head'}, h('strong', {}, truck), h('span', {class: 'badge sev-stop'}, words(a.kind))),
     h('p', {class: 'meta'}, `opened ${fmtTime(a.opened_at)} · VIN ${a.vin}`),
