@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/trace/noop"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -50,7 +52,8 @@ func TestConcurrentUploadsDeriveTogether(t *testing.T) {
 	}
 	store := &gatedStore{memStore: memStore{station: Station{ID: "RS-1", OperatorID: "op", CalibratedOn: now.AddDate(0, 0, -10)}},
 		plates: map[string]bool{}, release: make(chan struct{})}
-	svc := NewService(store, vs, memCache{}, nil, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider())
+	exp := tracetest.NewInMemoryExporter()
+	svc := NewService(store, vs, memCache{}, nil, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
 	batch := func(i int) []ReadingInput {
 		return []ReadingInput{{ReadingID: fmt.Sprintf("R%d", i), StationID: "RS-1", Plate: fmt.Sprintf("晋F%05d", i), PlateColour: "yellow",
 			MeasuredAt: now.Add(-time.Minute).Format(time.RFC3339), Opacity: fp(45), NO: fp(400), Ringelmann: fp(0),
@@ -76,6 +79,32 @@ func TestConcurrentUploadsDeriveTogether(t *testing.T) {
 	}
 	if len(store.plates) != 8 {
 		t.Errorf("history read for %d plates; want all 8", len(store.plates))
+	}
+	// Each upload's trace leads to the round that derived it, and each round to its uploads.
+	rounds, waits := map[trace.SpanID]int{}, 0
+	for _, sp := range exp.GetSpans() {
+		if sp.Name == "remotesensing.derive_round" {
+			rounds[sp.SpanContext.SpanID()] = len(sp.Links)
+		}
+	}
+	for _, sp := range exp.GetSpans() {
+		if sp.Name != "remotesensing.derive_wait" {
+			continue
+		}
+		waits++
+		if len(sp.Links) != 1 {
+			t.Fatalf("upload's derive_wait has %d links; want 1, to its round", len(sp.Links))
+		}
+		if _, ok := rounds[sp.Links[0].SpanContext.SpanID()]; !ok {
+			t.Errorf("upload's derive_wait links to %v, not a round", sp.Links[0].SpanContext.SpanID())
+		}
+	}
+	linked := 0
+	for _, n := range rounds {
+		linked += n
+	}
+	if waits != 8 || len(rounds) != 2 || linked != 8 {
+		t.Errorf("%d waits, %d rounds linking %d uploads; want 8, 2 and 8", waits, len(rounds), linked)
 	}
 }
 

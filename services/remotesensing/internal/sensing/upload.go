@@ -415,15 +415,33 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 type deriveCall struct {
 	ctx  context.Context
 	rs   []Reading
-	done chan error
+	done chan deriveResult
+}
+
+// deriveResult is how a call's round ended, and the round's span (for the call's trace to link).
+type deriveResult struct {
+	err   error
+	round trace.SpanContext
 }
 
 // deriveTogether derives rs together with the readings of the uploads running at the same time:
 // one round derives everything queued while the previous round ran, so the exceedance and case
 // histories are read once per round instead of once per batch (on FerretDB each of those reads
 // scans its collection). It returns when rs has been derived, with that round's error.
-func (s *Service) deriveTogether(ctx context.Context, rs []Reading) error {
-	call := &deriveCall{ctx: ctx, rs: rs, done: make(chan error, 1)}
+//
+// Tracing: each upload has a remotesensing.derive_wait span for its wait; the round is a
+// remotesensing.derive_round span, a child of the first queued upload's wait, linked to every
+// upload's wait, and every wait links back to its round, so each upload's trace leads to the
+// round that did its work.
+func (s *Service) deriveTogether(ctx context.Context, rs []Reading) (err error) {
+	ctx, span := s.tracer.Start(ctx, "remotesensing.derive_wait", trace.WithAttributes(attribute.Int("clearsky.readings", len(rs))))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	call := &deriveCall{ctx: ctx, rs: rs, done: make(chan deriveResult, 1)}
 	s.dmu.Lock()
 	s.dqueue = append(s.dqueue, call)
 	start := !s.deriving
@@ -433,8 +451,11 @@ func (s *Service) deriveTogether(ctx context.Context, rs []Reading) error {
 		go s.deriveRounds()
 	}
 	select {
-	case err := <-call.done:
-		return err
+	case res := <-call.done:
+		if res.round.IsValid() {
+			span.AddLink(trace.Link{SpanContext: res.round})
+		}
+		return res.err
 	case <-ctx.Done():
 		return ctx.Err() // the round still runs; the upload's outbox job covers the rest
 	}
@@ -453,14 +474,22 @@ func (s *Service) deriveRounds() {
 		}
 		s.dmu.Unlock()
 		var all []Reading
+		links := make([]trace.Link, 0, len(q))
 		for _, c := range q {
 			all = append(all, c.rs...)
+			links = append(links, trace.LinkFromContext(c.ctx))
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(q[0].ctx), time.Minute)
+		ctx, span := s.tracer.Start(ctx, "remotesensing.derive_round", trace.WithLinks(links...),
+			trace.WithAttributes(attribute.Int("clearsky.uploads", len(q)), attribute.Int("clearsky.readings", len(all))))
 		err := s.derive(ctx, all)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 		cancel()
 		for _, c := range q {
-			c.done <- err
+			c.done <- deriveResult{err: err, round: span.SpanContext()}
 		}
 	}
 }
