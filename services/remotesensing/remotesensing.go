@@ -95,6 +95,11 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		FraudFactor: cfg.FraudFactor, FraudMinVehicles: cfg.FraudMinVehicles, JobGrace: cfg.JobGrace, JobRetry: cfg.JobRetry}
 	core := sensing.NewService(store, deps.Vehicles, sensingcache.New(deps.Redis, deps.RedisPrefix), audit.NewRecorder(deps.DB, Name),
 		opt, deps.Logger, deps.Telemetry.Tracer)
+	// The versions the bureau added at run time: a release whose table no longer admits them
+	// does not start (the error says which).
+	if err := core.RefreshLimits(ctx); err != nil {
+		return nil, err
+	}
 	every := cfg.RunEvery
 	if every <= 0 {
 		every = 10 * time.Second
@@ -106,11 +111,13 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 
 // Run keeps the derived state coherent with MongoDB until ctx ends: at start and then every
-// RunEvery it rebuilds the Redis parts when Redis lost its data, finishes the outbox jobs
+// RunEvery it takes up the limit versions the bureau added (on any replica), rebuilds the Redis
+// parts when Redis lost its data, finishes the outbox jobs
 // (pending readings are judged once the registry answers; uploads cut short are derived), and
 // republishes the parts of cases whose change did not reach Redis.
 func (s *Service) Run(ctx context.Context) {
 	platform.Every(ctx, s.every, s.deps.Logger,
+		platform.Job{Name: "remotesensing_limit_refresh", Run: func(ctx context.Context) (int, error) { return 0, s.core.RefreshLimits(ctx) }},
 		platform.Job{Name: "remotesensing_resync_cache", Run: s.core.Resync},
 		platform.Job{Name: "remotesensing_jobs", Run: s.core.ProcessJobs},
 		platform.Job{Name: "remotesensing_republish", Run: s.core.Republish})

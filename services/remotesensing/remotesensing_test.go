@@ -764,3 +764,94 @@ func TestDemoData(t *testing.T) {
 		}
 	}
 }
+
+// The bureau adds a limit version at run time: readings measured from its day are judged by it,
+// on every replica; a version that would rewrite the past, or clash with one, is refused.
+func TestLimitVersionAddedAtRunTime(t *testing.T) {
+	db := testenv.Mongo(t)
+	rdb, prefix := testenv.Redis(t)
+	reg := newFakeRegistry(t)
+	reg.add(truck)
+	a, b := newEnv(t, db, rdb, prefix, reg), newEnv(t, db, rdb, prefix, reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go b.svc.Run(ctx) // the other replica takes versions up in its background loop
+	a.cacheVehicle(t, truck)
+	bureau, police, sensor := a.token(t, auth.Bureau, ""), a.token(t, auth.Police, ""), a.token(t, auth.Sensor, "op-1")
+	if r := a.do(t, "POST", "/v1/remote-sensing/stations", bureau, station("RS-01", "op-1", time.Now().AddDate(0, 0, -3))); r.status != 201 {
+		t.Fatalf("station = %d %v", r.status, r.body)
+	}
+	judge := func(opacity float64) map[string]any {
+		t.Helper()
+		r := a.do(t, "POST", "/v1/remote-sensing/measurements", sensor, []any{rd("RS-01", truck.Plate, truck.PlateColour, time.Second, opacity)})
+		if r.status != 200 {
+			t.Fatalf("upload = %d %v", r.status, r.body)
+		}
+		return items(r)[0]
+	}
+	if it := judge(20); it["verdict"] != "pass" || it["table_version"] != "2019-05-01-default" {
+		t.Fatalf("opacity 20 under the shipped table = %v", it)
+	}
+
+	// The version in force, with opacity tightened to 15 %, as a new version from today.
+	r := a.do(t, "GET", "/v1/remote-sensing/limits", bureau, nil)
+	versions := r.body["versions"].([]any)
+	v := versions[len(versions)-1].(map[string]any)
+	today := time.Now().In(time.FixedZone("CST", 8*3600))
+	v["version"], v["effective_from"], v["source"] = "bureau-tighter-opacity", today.Format(time.DateOnly), "bureau notice 2026-118"
+	for _, row := range v["limits"].([]any) {
+		if row := row.(map[string]any); row["parameter"] == "opacity" {
+			row["limit"] = 15.0
+		}
+	}
+	clone := func(change func(map[string]any)) map[string]any {
+		raw, _ := json.Marshal(v)
+		var c map[string]any
+		_ = json.Unmarshal(raw, &c)
+		change(c)
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		token  string
+		body   map[string]any
+		status int
+		field  string
+	}{
+		{"police may not", police, v, 403, ""},
+		{"a day already past", bureau, clone(func(c map[string]any) { c["effective_from"] = today.AddDate(0, 0, -1).Format(time.DateOnly) }), 400, "effective_from"},
+		{"a unit that is not the parameter's", bureau, clone(func(c map[string]any) { c["limits"].([]any)[0].(map[string]any)["unit"] = "furlongs" }), 400, "limits[0].unit"},
+		{"the shipped version's name", bureau, clone(func(c map[string]any) {
+			c["version"], c["effective_from"] = "2019-05-01-default", today.AddDate(0, 0, 1).Format(time.DateOnly)
+		}), 400, "version"},
+		{"an unknown field", bureau, clone(func(c map[string]any) { c["limits_v2"] = true }), 400, ""},
+	} {
+		if r := a.do(t, "POST", "/v1/remote-sensing/limits/versions", tc.token, tc.body); r.status != tc.status || (tc.field != "" && fieldOf(r) != tc.field) {
+			t.Errorf("%s: %d %v, want %d naming %q", tc.name, r.status, r.body, tc.status, tc.field)
+		}
+	}
+	if n := count(t, db, "rs_limit_versions", bson.D{}); n != 0 {
+		t.Fatalf("%d versions stored after refusals", n)
+	}
+	if r := a.do(t, "POST", "/v1/remote-sensing/limits/versions", bureau, v); r.status != 201 {
+		t.Fatalf("add version = %d %v", r.status, r.body)
+	}
+	if r := a.do(t, "POST", "/v1/remote-sensing/limits/versions", bureau, clone(func(c map[string]any) { c["version"] = "another-same-day" })); r.status != 400 || fieldOf(r) != "effective_from" {
+		t.Fatalf("a second version the same day = %d %v, want 400 on effective_from", r.status, r.body)
+	}
+	x := judge(20)
+	exc, _ := x["exceedances"].([]any)
+	if x["verdict"] != "exceed" || x["table_version"] != "bureau-tighter-opacity" || len(exc) != 1 || exc[0].(map[string]any)["limit"].(float64) != 15 {
+		t.Fatalf("opacity 20 under the bureau's version = %v", x)
+	}
+	if r := a.do(t, "GET", "/v1/remote-sensing/limits", bureau, nil); r.body["in_force"] != "bureau-tighter-opacity" {
+		t.Fatalf("in force on this replica = %v", r.body["in_force"])
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.do(t, "GET", "/v1/remote-sensing/limits", bureau, nil).body["in_force"] != "bureau-tighter-opacity" {
+		if time.Now().After(deadline) {
+			t.Fatal("the other replica did not take the version up within 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

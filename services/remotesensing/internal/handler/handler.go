@@ -59,6 +59,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/reports/repeat-offenders", need(auth.Bureau, auth.Transport), wrap(h.repeatOffenders))
 	g.GET("/status", need(auth.Police, auth.Bureau, auth.System), wrap(h.status))
 	g.GET("/limits", need(auth.Bureau, auth.Police, auth.Transport, auth.Sensor), wrap(h.limits))
+	g.POST("/limits/versions", need(auth.Bureau), wrap(h.addLimitVersion))
 }
 
 // ---- stations
@@ -640,6 +641,21 @@ func (h *Handler) status(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusOK, st)
+	return nil
+}
+
+// addLimitVersion adds a version to the limit table, in force from its effective_from (today or
+// later); the body is one version as GET /limits lists them.
+func (h *Handler) addLimitVersion(c *gin.Context) error {
+	var v limits.Version
+	if err := request.DecodeJSON(c, &v); err != nil {
+		return err
+	}
+	v, err := h.svc.AddLimitVersion(c.Request.Context(), auth.Caller(c), v)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, v)
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clearsky/clearsky/libs/apperr"
 )
 
 // Parameter is a measured quantity a limit applies to. The reading field carrying it is the
@@ -195,8 +197,11 @@ func (v Version) Rows(fuel string) []Row {
 // Validate checks a table: named versions in date order, known parameters with their units, one
 // row per fuel and parameter, non-negative limits, sane windows.
 func (t Table) Validate() error {
-	var errs []string
-	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	var ve apperr.ValidationError
+	add := func(format string, args ...any) {
+		field, msg, _ := strings.Cut(fmt.Sprintf(format, args...), ": ")
+		ve.Add(field, msg)
+	}
 	if len(t.Versions) == 0 {
 		add("versions: at least one version is needed")
 	}
@@ -246,10 +251,7 @@ func (t Table) Validate() error {
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid remote-sensing limit table: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return ve.Err()
 }
 
 // Parse reads and validates a table.
@@ -261,9 +263,17 @@ func Parse(b []byte) (Table, error) {
 		return Table{}, fmt.Errorf("parse remote-sensing limit table: %w", err)
 	}
 	if err := t.Validate(); err != nil {
-		return Table{}, err
+		return Table{}, fmt.Errorf("invalid remote-sensing limit table: %w", err)
 	}
 	return t, nil
+}
+
+// With returns the table with added versions merged in by effective day (the table's own and
+// the added ones, oldest first), validated.
+func (t Table) With(added []Version) (Table, error) {
+	out := Table{Versions: append(slices.Clone(t.Versions), added...)}
+	slices.SortStableFunc(out.Versions, func(a, b Version) int { return a.EffectiveFrom.Compare(b.EffectiveFrom.Time) })
+	return out, out.Validate()
 }
 
 // Load reads a table file.

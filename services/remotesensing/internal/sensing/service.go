@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -113,6 +114,12 @@ type Store interface {
 	SetCaseClean(ctx context.Context, id string, version int64) error
 	// DirtyCases returns up to limit cases whose summary may not have reached Redis.
 	DirtyCases(ctx context.Context, limit int) ([]Case, error)
+
+	// InsertLimitVersion stores a limit-table version the bureau added at run time;
+	// ErrLimitVersionExists when one has its name or its effective day.
+	InsertLimitVersion(ctx context.Context, v StoredLimitVersion) error
+	// LimitVersions returns the versions added at run time.
+	LimitVersions(ctx context.Context) ([]StoredLimitVersion, error)
 
 	// InsertJob, DueJobs, ClaimJob, RescheduleJob and DeleteJob keep the outbox.
 	InsertJob(ctx context.Context, j Job) error
@@ -234,6 +241,10 @@ type Service struct {
 	mu       sync.Mutex
 	stations map[string]cachedStation
 
+	// limits is the table in force: opt.Limits (the release's or the file's) with the versions
+	// the bureau added at run time (RefreshLimits).
+	limits atomic.Pointer[limits.Table]
+
 	// The derive steps of concurrent uploads, coalesced (deriveTogether).
 	dmu      sync.Mutex
 	dqueue   []*deriveCall
@@ -247,8 +258,10 @@ type cachedStation struct {
 
 // NewService returns the remote-sensing core.
 func NewService(store Store, vehicles Vehicles, cache StatusCache, audit Auditor, opt Options, log *slog.Logger, tp trace.TracerProvider) *Service {
-	return &Service{store: store, vehicles: vehicles, cache: cache, audit: audit, opt: opt.Defaults(), log: log,
+	s := &Service{store: store, vehicles: vehicles, cache: cache, audit: audit, opt: opt.Defaults(), log: log,
 		tracer: tp.Tracer("github.com/clearsky/clearsky/services/remotesensing"), now: time.Now, stations: map[string]cachedStation{}}
+	s.limits.Store(&s.opt.Limits)
+	return s
 }
 
 // SetClock replaces the service's clock (tests).
@@ -262,8 +275,11 @@ func (s *Service) Limits(p auth.Principal) (limits.Table, error) {
 	if !p.Is(auth.Bureau, auth.Police, auth.Transport, auth.Sensor, auth.Admin) {
 		return limits.Table{}, forbidden("role %s may not read the limit table", p.Role)
 	}
-	return s.opt.Limits, nil
+	return s.table(), nil
 }
+
+// table returns the limit table in force.
+func (s *Service) table() limits.Table { return *s.limits.Load() }
 
 func forbidden(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, apperr.ErrForbidden)...)
@@ -433,7 +449,7 @@ func (s *Service) Explain(r Reading) Reading {
 	if !r.Verdict.Judged() {
 		return r
 	}
-	if res, ok := s.opt.Limits.Results(r.Judgement.Version, r.Trace.FuelType, r.Values); ok {
+	if res, ok := s.table().Results(r.Judgement.Version, r.Trace.FuelType, r.Values); ok {
 		r.Judgement.Results = res
 	}
 	return r

@@ -285,7 +285,7 @@ func (s *Service) judge(r *Reading, st Station, found vehicleinfo.Result, now ti
 	v := found.Vehicle
 	r.Trace = Trace{VIN: v.VIN, FuelType: v.FuelType, Maker: v.Maker, FleetID: v.FleetID, InspectionStation: v.InspectionStation,
 		RegisteredPlace: v.RegisteredPlace}
-	r.Judgement = limits.Judge(s.opt.Limits, limits.Input{MeasuredAt: r.MeasuredAt, Values: r.Values, SpeedKmh: r.SpeedKmh,
+	r.Judgement = limits.Judge(s.table(), limits.Input{MeasuredAt: r.MeasuredAt, Values: r.Values, SpeedKmh: r.SpeedKmh,
 		AccelMS2: r.AccelMS2, WindMS: r.WindMS, Rain: r.Rain, Fog: r.Fog, Fuel: v.FuelType, SlopePct: st.SlopePct,
 		CalibratedOn: st.CalibratedOn, CalibrationValidDays: s.CalibrationValidDays(st)})
 	r.Verdict, r.JudgedAt = Verdict(r.Judgement.Verdict), now

@@ -11,6 +11,7 @@ package sensingstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/vehicleid"
+	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
 )
 
@@ -30,6 +32,8 @@ const (
 	Exceedances = "rs_exceedances"
 	Cases       = "rs_cases"
 	Jobs        = "rs_jobs"
+	// LimitVersions holds the limit-table versions the bureau added at run time.
+	LimitVersions = "rs_limit_versions"
 )
 
 func keys(ks ...string) bson.D {
@@ -66,6 +70,8 @@ var Indexes = []mongodb.Index{
 	{Collection: Cases, Keys: keys("ended_at"), Name: "ended_at"},
 	{Collection: Cases, Keys: keys("cache_dirty"), Name: "cache_dirty"},
 	{Collection: Jobs, Keys: keys("not_before"), Name: "not_before"},
+	// One version a day (the _id is the version's name).
+	{Collection: LimitVersions, Keys: keys("effective_from"), Unique: true, Name: "one_version_a_day"},
 }
 
 // Store is the MongoDB implementation of sensing.Store.
@@ -418,6 +424,47 @@ func (s *Store) ClaimJob(ctx context.Context, id string, notBefore, until time.T
 		return false, fmt.Errorf("claim job %s: %w", id, err)
 	}
 	return res.MatchedCount == 1, nil
+}
+
+// limitVersionDoc is a version added at run time; the version itself is kept as its JSON text
+// (its rows and window are nested documents and arrays FerretDB stores unevenly).
+type limitVersionDoc struct {
+	Name          string    `bson:"_id"`
+	EffectiveFrom time.Time `bson:"effective_from"`
+	VersionJSON   string    `bson:"version_json"`
+	AddedAt       time.Time `bson:"added_at"`
+	AddedBy       string    `bson:"added_by"`
+}
+
+// InsertLimitVersion implements sensing.Store.
+func (s *Store) InsertLimitVersion(ctx context.Context, v sensing.StoredLimitVersion) error {
+	raw, err := json.Marshal(v.Version)
+	if err != nil {
+		return fmt.Errorf("encode limit version %s: %w", v.Version.Version, err)
+	}
+	return mongodb.InsertOne(ctx, s.db.Collection(LimitVersions), limitVersionDoc{Name: v.Version.Version, EffectiveFrom: v.Version.EffectiveFrom.UTC(),
+		VersionJSON: string(raw), AddedAt: v.AddedAt.UTC(), AddedBy: v.AddedBy}, sensing.ErrLimitVersionExists)
+}
+
+// LimitVersions implements sensing.Store: oldest first.
+func (s *Store) LimitVersions(ctx context.Context) ([]sensing.StoredLimitVersion, error) {
+	cur, err := s.db.Collection(LimitVersions).Find(ctx, bson.D{}, options.Find().SetSort(keys("effective_from")))
+	if err != nil {
+		return nil, fmt.Errorf("find limit versions: %w", err)
+	}
+	var docs []limitVersionDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("read limit versions: %w", err)
+	}
+	out := make([]sensing.StoredLimitVersion, 0, len(docs))
+	for _, d := range docs {
+		var v limits.Version
+		if err := json.Unmarshal([]byte(d.VersionJSON), &v); err != nil {
+			return nil, fmt.Errorf("limit version %s: %w", d.Name, err)
+		}
+		out = append(out, sensing.StoredLimitVersion{Version: v, AddedAt: d.AddedAt.UTC(), AddedBy: d.AddedBy})
+	}
+	return out, nil
 }
 
 // RescheduleJob implements sensing.Store.

@@ -321,3 +321,35 @@ func TestStations(t *testing.T) {
 		t.Fatal("all stations not listed")
 	}
 }
+
+// Versions added at run time: one per name and one per day, even when two replicas add them at
+// the same moment (the checks before the insert cannot see each other's).
+func TestLimitVersions(t *testing.T) {
+	s, ctx := newStore(t)
+	base := limits.Default().Versions[0]
+	version := func(name, day string) sensing.StoredLimitVersion {
+		v := base
+		v.Version = name
+		_ = v.EffectiveFrom.UnmarshalJSON([]byte(`"` + day + `"`))
+		return sensing.StoredLimitVersion{Version: v, AddedAt: t0, AddedBy: "bureau@x"}
+	}
+	if err := s.InsertLimitVersion(ctx, version("b", "2027-03-01")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertLimitVersion(ctx, version("a", "2027-01-01")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertLimitVersion(ctx, version("a", "2027-05-01")); !errors.Is(err, sensing.ErrLimitVersionExists) {
+		t.Fatalf("same name = %v", err)
+	}
+	if err := s.InsertLimitVersion(ctx, version("c", "2027-01-01")); !errors.Is(err, sensing.ErrLimitVersionExists) {
+		t.Fatalf("same day = %v", err)
+	}
+	got, err := s.LimitVersions(ctx)
+	if err != nil || len(got) != 2 || got[0].Version.Version != "a" || got[1].Version.Version != "b" || got[0].AddedBy != "bureau@x" {
+		t.Fatalf("LimitVersions = %+v, %v; want a then b", got, err)
+	}
+	if len(got[0].Version.Limits) != len(base.Limits) || got[0].Version.Window.SpeedKmh.String() != base.Window.SpeedKmh.String() {
+		t.Fatalf("stored version lost its rows or window: %+v", got[0].Version)
+	}
+}
