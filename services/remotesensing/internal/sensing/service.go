@@ -267,7 +267,8 @@ func NewService(store Store, vehicles Vehicles, cache StatusCache, audit Auditor
 // SetClock replaces the service's clock (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
-// Options returns the rules in force.
+// Options returns the service's options. Their Limits is the release's (or the file's) table;
+// Limits returns the table in force, with the versions the bureau added since.
 func (s *Service) Options() Options { return s.opt }
 
 // Limits returns the limit table (bureau, police, transport, sensor: what readings are judged by).
