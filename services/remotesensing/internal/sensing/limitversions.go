@@ -36,9 +36,8 @@ func (s *Service) AddLimitVersion(ctx context.Context, p auth.Principal, v limit
 	if err := s.RefreshLimits(ctx); err != nil { // against every version stored so far
 		return limits.Version{}, err
 	}
-	cur := s.table()
-	if _, err := cur.With([]limits.Version{v}); err != nil {
-		return limits.Version{}, versionErrors(err, cur, v)
+	if err := checkVersion(s.table(), v); err != nil {
+		return limits.Version{}, err
 	}
 	if err := s.store.InsertLimitVersion(ctx, StoredLimitVersion{Version: v, AddedAt: s.now().UTC(), AddedBy: p.Subject}); err != nil {
 		if errors.Is(err, ErrLimitVersionExists) {
@@ -51,33 +50,27 @@ func (s *Service) AddLimitVersion(ctx context.Context, p auth.Principal, v limit
 	return v, s.RefreshLimits(ctx)
 }
 
-// versionErrors names the new version's faults by its own fields ("limits[0].unit"), as the
-// bureau sent them, instead of by its place in the merged table.
-func versionErrors(err error, cur limits.Table, v limits.Version) error {
+// checkVersion checks v alone, naming its faults by its own fields ("limits[0].unit") as the
+// bureau sent them, then against the table: a name and a day of its own.
+func checkVersion(t limits.Table, v limits.Version) error {
+	out := &apperr.ValidationError{}
 	var ve *apperr.ValidationError
-	if !errors.As(err, &ve) {
+	if err := (limits.Table{Versions: []limits.Version{v}}).Validate(); errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			out.Add(strings.TrimPrefix(f.Field, "versions[0]."), f.Message)
+		}
+	} else if err != nil {
 		return err
 	}
-	out := &apperr.ValidationError{}
-	for _, f := range ve.Fields {
-		field := f.Field
-		if rest, ok := strings.CutPrefix(field, "versions["); ok {
-			if _, path, ok := strings.Cut(rest, "]"); ok {
-				field = strings.TrimPrefix(path, ".")
-			}
+	for _, o := range t.Versions {
+		if o.Version == v.Version {
+			out.Add("version", fmt.Sprintf("%q names a version the table has", v.Version))
 		}
-		switch {
-		case field == "version" && strings.Contains(f.Message, "used twice"):
-			f.Message = fmt.Sprintf("%q names a version the table has", v.Version)
-		case field == "effective_from" && strings.Contains(f.Message, "increasing date order"):
-			f.Message = fmt.Sprintf("another version is in force from %s: one version a day", v.EffectiveFrom.Format(time.DateOnly))
+		if !v.EffectiveFrom.IsZero() && o.EffectiveFrom.Equal(v.EffectiveFrom.Time) {
+			out.Add("effective_from", fmt.Sprintf("version %q is in force from %s: one version a day", o.Version, v.EffectiveFrom.Format(time.DateOnly)))
 		}
-		if field == "" {
-			field = "version"
-		}
-		out.Add(field, f.Message)
 	}
-	return out
+	return out.Err()
 }
 
 // RefreshLimits reloads the versions added at run time and puts the merged table in force. A
