@@ -69,6 +69,32 @@ func Decode(b []byte) (Envelope, error) {
 	return e, nil
 }
 
+// MaxAge is the oldest part a reader uses. A part is rewritten on every change and lives TTL
+// in Redis, so an older one can only come from a cache restored from an old copy.
+const MaxAge = TTL
+
+// Read is the readers' one rule (the checkpoint, muck, libs/vehicleinfo): it decodes a stored
+// part as read from Redis (a string from GET or MGET; nil when the key is missing) and reports
+// ok only for a part present, readable and younger than MaxAge at now. A missing, unreadable
+// or stale part is unknown, never "nothing open": the reader asks the owner or says unknown.
+func Read[T any](v any, now time.Time) (data T, at time.Time, ok bool) {
+	var b []byte
+	switch s := v.(type) {
+	case string:
+		b = []byte(s)
+	case []byte:
+		b = s
+	default:
+		return data, at, false
+	}
+	at, data, err := Open[T](b)
+	if err != nil || at.IsZero() || now.Sub(at) > MaxAge {
+		var zero T
+		return zero, at, false
+	}
+	return data, at, true
+}
+
 // Open decodes a stored part straight into its data type, in one pass, returning when it was
 // made. Readers on hot paths (the checkpoint) use it rather than Decode and a second Unmarshal.
 func Open[T any](b []byte) (time.Time, T, error) {

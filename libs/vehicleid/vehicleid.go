@@ -189,3 +189,12 @@ func normalForm(s string) bool {
 
 // Key is the lookup key of a plate: normalised plate and colour, as "京A12345:yellow".
 func Key(plate string, colour Colour) string { return plate + ":" + string(colour) }
+
+// SplitKey is the inverse of Key.
+func SplitKey(k string) (plate string, colour Colour, ok bool) {
+	i := strings.LastIndexByte(k, ':')
+	if i <= 0 || i == len(k)-1 {
+		return "", "", false
+	}
+	return k[:i], Colour(k[i+1:]), true
+}

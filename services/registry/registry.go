@@ -12,10 +12,11 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/audit"
+	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/libs/platform"
+	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/services/registry/internal/handler"
 	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
-	"github.com/clearsky/clearsky/services/registry/internal/vehiclecache"
 	"github.com/clearsky/clearsky/services/registry/internal/vehiclestore"
 )
 
@@ -34,6 +35,7 @@ type Config struct {
 // Service is a running registry.
 type Service struct {
 	core    *vehicle.Service
+	parts   *partsync.Sync
 	handler *handler.Handler
 	store   *vehiclestore.Store
 	deps    platform.Deps
@@ -55,12 +57,14 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		return nil, fmt.Errorf("registry indexes: %w", err)
 	}
 	rec := audit.NewRecorder(deps.DB, Name)
-	core := vehicle.NewService(store, vehiclecache.New(deps.Redis, deps.RedisPrefix), rec, policy, deps.Logger, deps.Telemetry.Tracer)
+	parts := summary.NewWriter(deps.Redis, deps.RedisPrefix, summary.Registry)
+	core := vehicle.NewService(store, parts, rec, policy, deps.Logger, deps.Telemetry.Tracer)
+	sync := partsync.New(parts, core, deps.Telemetry.Tracer, store.PartSources()...)
 	every := cfg.RepublishEvery
 	if every <= 0 {
 		every = 10 * time.Second
 	}
-	return &Service{core: core, handler: handler.New(core, deps.Logger), store: store, deps: deps, every: every}, nil
+	return &Service{core: core, parts: sync, handler: handler.New(core, deps.Logger), store: store, deps: deps, every: every}, nil
 }
 
 // Routes registers the registry's HTTP routes.
@@ -71,6 +75,6 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // lost its data.
 func (s *Service) Run(ctx context.Context) {
 	platform.Every(ctx, s.every, s.deps.Logger,
-		platform.Job{Name: "registry_resync_cache", Run: s.core.Resync},
-		platform.Job{Name: "registry_republish_status", Run: s.core.Republish})
+		platform.Job{Name: "registry_resync_cache", Run: s.parts.Resync},
+		platform.Job{Name: "registry_republish_status", Run: s.parts.Republish})
 }

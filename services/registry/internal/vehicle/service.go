@@ -34,8 +34,8 @@ type Filter struct {
 
 // Store keeps vehicles and screenings (MongoDB in production).
 type Store interface {
-	// Insert adds a new vehicle, flagged cache-dirty; ErrDuplicateVIN or ErrDuplicatePlate when
-	// taken.
+	// Insert adds a new vehicle with the outbox record that its part must be published;
+	// ErrDuplicateVIN or ErrDuplicatePlate when taken.
 	Insert(ctx context.Context, v Vehicle) error
 	// Get returns the vehicle with vin, or ErrNotFound.
 	Get(ctx context.Context, vin string) (Vehicle, error)
@@ -45,14 +45,12 @@ type Store interface {
 	List(ctx context.Context, f Filter, afterVIN string, limit int) ([]Vehicle, error)
 	// Each calls fn for every vehicle matching f (reports).
 	Each(ctx context.Context, f Filter, fn func(Vehicle) error) error
-	// Replace stores v, flagged cache-dirty, if the stored version is still v.Version-1;
-	// ErrVersionConflict otherwise.
-	Replace(ctx context.Context, v Vehicle) error
-	// SetCacheDirty marks (or clears) that the vehicle's Redis status may be stale. Clearing only
-	// happens when the stored version is still version.
-	SetCacheDirty(ctx context.Context, vin string, dirty bool, version int64) error
-	// Dirty returns up to limit vehicles whose Redis status may be stale.
-	Dirty(ctx context.Context, limit int) ([]Vehicle, error)
+	// Replace stores v over old if the stored version is still v.Version-1 (ErrVersionConflict
+	// otherwise), with the outbox records that the parts of both plates must be published.
+	Replace(ctx context.Context, v, old Vehicle) error
+	// Ack clears the vehicle's outbox records once its part is published, if the stored version
+	// is still version.
+	Ack(ctx context.Context, vin string, version int64) error
 	// InsertScreening stores a decision.
 	InsertScreening(ctx context.Context, s Screening) error
 	// GetScreening returns a decision, or ErrScreeningNotFound.
@@ -61,15 +59,10 @@ type Store interface {
 	ListScreenings(ctx context.Context, vin string, limit int) ([]Screening, error)
 }
 
-// StatusCache holds each vehicle's compact status for the checkpoint (Redis).
-type StatusCache interface {
-	Put(ctx context.Context, s summary.Vehicle) error
-	// Delete removes the entry of a plate key the vehicle no longer carries.
-	Delete(ctx context.Context, plateKey string) error
-	// Synced reports whether the cache holds a full copy (false after Redis lost its data).
-	Synced(ctx context.Context) (bool, error)
-	// MarkSynced records that the cache holds a full copy.
-	MarkSynced(ctx context.Context) error
+// Parts writes the vehicles' registry parts to Redis (summary.Writer): an entry with nil Data
+// deletes a plate's part.
+type Parts interface {
+	Put(ctx context.Context, es ...summary.Entry) error
 }
 
 // Auditor records lookups of personal data.
@@ -92,10 +85,10 @@ type Screening struct {
 	Role      auth.Role
 }
 
-// Service applies the registry's rules on top of a Store and a StatusCache.
+// Service applies the registry's rules on top of a Store and the Redis parts.
 type Service struct {
 	store  Store
-	cache  StatusCache
+	cache  Parts
 	audit  Auditor
 	policy Policy
 	log    *slog.Logger
@@ -104,7 +97,7 @@ type Service struct {
 }
 
 // NewService returns the registry's core.
-func NewService(store Store, cache StatusCache, audit Auditor, policy Policy, log *slog.Logger, tp trace.TracerProvider) *Service {
+func NewService(store Store, cache Parts, audit Auditor, policy Policy, log *slog.Logger, tp trace.TracerProvider) *Service {
 	return &Service{store: store, cache: cache, audit: audit, policy: policy, log: log,
 		tracer: tp.Tracer("github.com/clearsky/clearsky/services/registry"), now: time.Now}
 }
@@ -423,11 +416,12 @@ func validICCID(s string) bool {
 	return true
 }
 
-// save writes v over old, keeping Redis coherent through an outbox flag on the same document:
-// the write marks the cache dirty, the publish follows, and only a successful publish clears the
-// flag. A crash or a Redis outage in between leaves the flag set for Republish to finish.
+// save writes v over old, keeping Redis coherent through the outbox (libs/partsync): the write
+// carries the records that both plates' parts must be published, the publish follows, and only
+// a successful publish clears them. A crash or a Redis outage in between leaves them for the
+// outbox runner.
 func (s *Service) save(ctx context.Context, v, old Vehicle) error {
-	if err := s.store.Replace(ctx, v); err != nil {
+	if err := s.store.Replace(ctx, v, old); err != nil {
 		return err
 	}
 	oldKey := ""
@@ -438,68 +432,69 @@ func (s *Service) save(ctx context.Context, v, old Vehicle) error {
 	return nil
 }
 
-// publish puts v's status into the cache and clears its dirty flag; failures are logged and
-// left to Republish (Redis is a cache: the write has already succeeded).
+// entry is v's registry part.
+func (s *Service) entry(v Vehicle, now time.Time) summary.Entry {
+	return summary.Entry{PlateKey: v.PlateKey(), Data: SummaryOf(v, s.policy, now), VIN: v.VIN}
+}
+
+// publish puts v's status into the cache (and deletes the part of the plate it no longer
+// carries) and acknowledges its outbox records; failures are logged and left to the outbox
+// runner (Redis is a cache: the write has already succeeded).
 func (s *Service) publish(ctx context.Context, v Vehicle, oldPlateKey string) {
 	ctx, span := s.tracer.Start(ctx, "registry.publish_status", trace.WithAttributes(attribute.String("clearsky.vehicle.vin", v.VIN)))
 	defer span.End()
+	es := []summary.Entry{s.entry(v, s.now())}
 	if oldPlateKey != "" {
-		if err := s.cache.Delete(ctx, oldPlateKey); err != nil {
-			s.log.WarnContext(ctx, "status_cache_delete_failed", "vin", v.VIN, "error", err.Error())
-			return
-		}
+		es = append(es, summary.Entry{PlateKey: oldPlateKey})
 	}
-	if err := s.cache.Put(ctx, SummaryOf(v, s.policy, s.now())); err != nil {
+	if err := s.cache.Put(ctx, es...); err != nil {
 		s.log.WarnContext(ctx, "status_cache_put_failed", "vin", v.VIN, "error", err.Error())
 		return
 	}
-	if err := s.store.SetCacheDirty(ctx, v.VIN, false, v.Version); err != nil {
+	if err := s.store.Ack(ctx, v.VIN, v.Version); err != nil {
 		s.log.WarnContext(ctx, "status_cache_flag_failed", "vin", v.VIN, "error", err.Error())
 	}
 }
 
-// Republish publishes every vehicle whose cache entry may be stale; it returns how many it
-// published. The registry runs it on a timer and at start.
-func (s *Service) Republish(ctx context.Context) (int, error) {
-	vs, err := s.store.Dirty(ctx, 500)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, v := range vs {
-		if err := s.cache.Put(ctx, SummaryOf(v, s.policy, s.now())); err != nil {
-			return n, fmt.Errorf("republish %s: %w", v.VIN, err)
+// Summarise implements partsync.Owner: the registry part of each plate, or a deletion where no
+// vehicle carries the plate any more.
+func (s *Service) Summarise(ctx context.Context, plateKeys []string) ([]summary.Entry, error) {
+	now := s.now()
+	out := make([]summary.Entry, 0, len(plateKeys))
+	for _, k := range plateKeys {
+		plate, colour, ok := vehicleid.SplitKey(k)
+		if !ok {
+			continue
 		}
-		if err := s.store.SetCacheDirty(ctx, v.VIN, false, v.Version); err != nil {
-			return n, err
+		v, err := s.store.GetByPlate(ctx, plate, colour)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			out = append(out, summary.Entry{PlateKey: k})
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, s.entry(v, now))
 		}
-		n++
 	}
-	return n, nil
+	return out, nil
 }
 
-// Resync publishes every vehicle when the cache has lost its copy (a Redis restart or flush),
-// and reports how many it published; it does nothing while the cache is known to be whole.
-func (s *Service) Resync(ctx context.Context) (int, error) {
-	ok, err := s.cache.Synced(ctx)
-	if err != nil || ok {
-		return 0, err
-	}
-	ctx, span := s.tracer.Start(ctx, "registry.resync_cache")
-	defer span.End()
-	n := 0
-	now := s.now()
-	err = s.store.Each(ctx, Filter{}, func(v Vehicle) error {
-		if err := s.cache.Put(ctx, SummaryOf(v, s.policy, now)); err != nil {
+// EachPlate implements partsync.Owner: every registered vehicle's plate, 500 at a time.
+func (s *Service) EachPlate(ctx context.Context, fn func(plateKeys []string) error) error {
+	var keys []string
+	err := s.store.Each(ctx, Filter{}, func(v Vehicle) error {
+		keys = append(keys, v.PlateKey())
+		if len(keys) == 500 {
+			err := fn(keys)
+			keys = nil
 			return err
 		}
-		n++
 		return nil
 	})
-	if err != nil {
-		return n, fmt.Errorf("resync cache: %w", err)
+	if err != nil || len(keys) == 0 {
+		return err
 	}
-	return n, s.cache.MarkSynced(ctx)
+	return fn(keys)
 }
 
 // StatusOf reads a vehicle's status from MongoDB, by VIN or else by plate and colour, and
@@ -527,11 +522,11 @@ func (s *Service) StatusOf(ctx context.Context, p auth.Principal, vin, plate, co
 			return summary.Vehicle{}, err
 		}
 	}
-	st := SummaryOf(v, s.policy, s.now())
-	if err := s.cache.Put(ctx, st); err != nil {
+	e := s.entry(v, s.now())
+	if err := s.cache.Put(ctx, e); err != nil {
 		s.log.WarnContext(ctx, "status_cache_put_failed", "vin", v.VIN, "error", err.Error())
 	}
-	return st, nil
+	return e.Data.(summary.Vehicle), nil
 }
 
 // ScreeningRequest is a screening as asked for.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
+	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
 )
@@ -30,7 +32,7 @@ var Indexes = []mongodb.Index{
 	{Collection: Vehicles, Keys: bson.D{{Key: "plate", Value: 1}, {Key: "plate_colour", Value: 1}}, Unique: true, Name: "plate_colour_unique"},
 	{Collection: Vehicles, Keys: bson.D{{Key: "fleet_id", Value: 1}, {Key: "_id", Value: 1}}, Name: "fleet_vin"},
 	{Collection: Vehicles, Keys: bson.D{{Key: "status", Value: 1}, {Key: "_id", Value: 1}}, Name: "status_vin"},
-	{Collection: Vehicles, Keys: bson.D{{Key: "cache_dirty", Value: 1}}, Name: "cache_dirty"},
+	{Collection: Vehicles, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Vehicles, Keys: bson.D{{Key: "registered_on", Value: 1}}, Name: "registered_on"},
 	{Collection: Screenings, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "decided_at", Value: -1}}, Name: "vin_decided_at"},
 }
@@ -90,8 +92,13 @@ type vehicleDoc struct {
 	UpdatedAt        time.Time      `bson:"updated_at"`
 	UpdatedBy        string         `bson:"updated_by"`
 	Version          int64          `bson:"version"`
-	// CacheDirty is the outbox flag: set by every write, cleared once Redis has the new status.
-	CacheDirty bool `bson:"cache_dirty"`
+}
+
+// storedDoc is a vehicle as inserted: its fields and the outbox (libs/outbox) with the record
+// that the plate's registry part must be published.
+type storedDoc struct {
+	Vehicle       vehicleDoc `bson:",inline"`
+	outbox.Fields `bson:",inline"`
 }
 
 func toDoc(v vehicle.Vehicle) vehicleDoc {
@@ -100,7 +107,7 @@ func toDoc(v vehicle.Vehicle) vehicleDoc {
 		ServiceClass: string(v.ServiceClass), Maker: v.Maker, Owner: v.Owner, FleetID: v.FleetID,
 		RegisteredOn: v.RegisteredOn.UTC(), RegisteredPlace: v.RegisteredPlace, GrossMassKg: v.GrossMassKg,
 		LeanBurn: v.LeanBurn, ConvertedGas: v.ConvertedGas, Status: string(v.Status), StatusReason: v.StatusReason,
-		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, UpdatedBy: v.UpdatedBy, Version: v.Version, CacheDirty: true}
+		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, UpdatedBy: v.UpdatedBy, Version: v.Version}
 	if !v.ScrapDue.IsZero() {
 		t := v.ScrapDue.UTC()
 		d.ScrapDue = &t
@@ -135,7 +142,7 @@ func fromDoc(d vehicleDoc) vehicle.Vehicle {
 
 // Insert implements vehicle.Store.
 func (s *Store) Insert(ctx context.Context, v vehicle.Vehicle) error {
-	_, err := s.vehicles.InsertOne(ctx, toDoc(v))
+	_, err := s.vehicles.InsertOne(ctx, storedDoc{Vehicle: toDoc(v), Fields: outbox.New(v.UpdatedAt, outbox.Part(v.PlateKey()))})
 	if mongodb.IsDuplicateKey(err) {
 		// The id is checked first: a clash on it is the VIN; otherwise the plate index.
 		if n, cerr := s.vehicles.CountDocuments(ctx, bson.D{{Key: "_id", Value: v.VIN}}); cerr == nil && n > 0 {
@@ -234,9 +241,34 @@ func (s *Store) Each(ctx context.Context, f vehicle.Filter, fn func(vehicle.Vehi
 	return cur.Err()
 }
 
-// Replace implements vehicle.Store with an optimistic version check.
-func (s *Store) Replace(ctx context.Context, v vehicle.Vehicle) error {
-	res, err := s.vehicles.ReplaceOne(ctx, bson.D{{Key: "_id", Value: v.VIN}, {Key: "version", Value: v.Version - 1}}, toDoc(v))
+// Replace implements vehicle.Store with an optimistic version check: one update that sets v's
+// fields, unsets those old had and v has not, and adds the outbox records of both plates (the
+// old one's part is deleted when the plate changed).
+func (s *Store) Replace(ctx context.Context, v, old vehicle.Vehicle) error {
+	set, err := fieldsOf(toDoc(v))
+	if err != nil {
+		return err
+	}
+	had, err := fieldsOf(toDoc(old))
+	if err != nil {
+		return err
+	}
+	has := make(map[string]bool, len(set))
+	for _, e := range set {
+		has[e.Key] = true
+	}
+	var unset bson.D
+	for _, e := range had {
+		if !has[e.Key] {
+			unset = append(unset, bson.E{Key: e.Key, Value: ""})
+		}
+	}
+	upd := bson.D{{Key: "$set", Value: set}}
+	if len(unset) > 0 {
+		upd = append(upd, bson.E{Key: "$unset", Value: unset})
+	}
+	upd = outbox.Append(upd, v.UpdatedAt, outbox.Part(v.PlateKey()), outbox.Part(old.PlateKey()))
+	res, err := s.vehicles.UpdateOne(ctx, bson.D{{Key: "_id", Value: v.VIN}, {Key: "version", Value: v.Version - 1}}, upd)
 	if err != nil {
 		return fmt.Errorf("replace vehicle %s: %w", v.VIN, err)
 	}
@@ -246,26 +278,33 @@ func (s *Store) Replace(ctx context.Context, v vehicle.Vehicle) error {
 	return nil
 }
 
-// SetCacheDirty implements vehicle.Store.
-func (s *Store) SetCacheDirty(ctx context.Context, vin string, dirty bool, version int64) error {
-	filter := bson.D{{Key: "_id", Value: vin}}
-	if !dirty {
-		filter = append(filter, bson.E{Key: "version", Value: version})
-	}
-	_, err := s.vehicles.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "cache_dirty", Value: dirty}}}})
+// fieldsOf is a document's fields but its _id.
+func fieldsOf(d vehicleDoc) (bson.D, error) {
+	raw, err := bson.Marshal(d)
 	if err != nil {
-		return fmt.Errorf("flag vehicle %s cache: %w", vin, err)
+		return nil, fmt.Errorf("encode vehicle %s: %w", d.VIN, err)
 	}
-	return nil
+	var all bson.D
+	if err := bson.Unmarshal(raw, &all); err != nil {
+		return nil, fmt.Errorf("encode vehicle %s: %w", d.VIN, err)
+	}
+	out := all[:0]
+	for _, e := range all {
+		if e.Key != "_id" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
-// Dirty implements vehicle.Store.
-func (s *Store) Dirty(ctx context.Context, limit int) ([]vehicle.Vehicle, error) {
-	cur, err := s.vehicles.Find(ctx, bson.D{{Key: "cache_dirty", Value: true}}, options.Find().SetLimit(int64(limit)))
-	if err != nil {
-		return nil, fmt.Errorf("find dirty vehicles: %w", err)
-	}
-	return decodeAll(ctx, cur)
+// Ack implements vehicle.Store.
+func (s *Store) Ack(ctx context.Context, vin string, version int64) error {
+	return outbox.Ack(ctx, s.vehicles, vin, "version", version)
+}
+
+// PartSources are the collections whose outbox records libs/partsync delivers.
+func (s *Store) PartSources() []partsync.Source {
+	return []partsync.Source{{Coll: s.vehicles, VersionField: "version"}}
 }
 
 type reasonDoc struct {

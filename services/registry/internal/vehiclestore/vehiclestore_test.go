@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
@@ -91,46 +92,68 @@ func TestInsertDuplicates(t *testing.T) {
 	}
 }
 
-func TestReplaceVersionAndDirtyFlag(t *testing.T) {
+// due is how many vehicles have part records due, and their plate keys, as the outbox runner
+// sees them (it delivers nothing: Deliver fails, so the records stay).
+func due(t *testing.T, s *vehiclestore.Store) []string {
+	t.Helper()
+	var keys []string
+	src := s.PartSources()[0]
+	r := &outbox.Runner{Coll: src.Coll, VersionField: src.VersionField, Deliver: func(_ context.Context, ds []outbox.Due) []error {
+		for _, d := range ds {
+			for _, rec := range d.Records {
+				keys = append(keys, rec.Key)
+			}
+		}
+		return outbox.ErrAll(len(ds), errors.New("only looking"))
+	}, MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond}
+	_, _ = r.Run(context.Background())
+	time.Sleep(time.Millisecond) // past the nanosecond back-off
+	return keys
+}
+
+func TestReplaceVersionAndOutbox(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	v := sample(t, 1, "f1")
+	v.ScrapDue = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := s.Insert(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	dirty, err := s.Dirty(ctx, 10)
-	if err != nil || len(dirty) != 1 {
-		t.Fatalf("Dirty after insert = %d, %v; want 1", len(dirty), err)
+	if keys := due(t, s); len(keys) != 1 || keys[0] != v.PlateKey() {
+		t.Fatalf("due after insert = %v; want [%s]", keys, v.PlateKey())
 	}
-	if err := s.SetCacheDirty(ctx, v.VIN, false, 1); err != nil {
+	if err := s.Ack(ctx, v.VIN, 1); err != nil {
 		t.Fatal(err)
 	}
-	if dirty, _ := s.Dirty(ctx, 10); len(dirty) != 0 {
-		t.Fatalf("Dirty after clearing = %d, want 0", len(dirty))
+	if keys := due(t, s); len(keys) != 0 {
+		t.Fatalf("due after the ack = %v, want none", keys)
 	}
 	v2 := v
-	v2.Status, v2.Version = vehicle.Scrapped, 2
-	if err := s.Replace(ctx, v2); err != nil {
+	v2.Status, v2.Version, v2.Plate, v2.ScrapDue = vehicle.Scrapped, 2, "晋F55555", time.Time{}
+	if err := s.Replace(ctx, v2, v); err != nil {
 		t.Fatal(err)
 	}
-	if dirty, _ := s.Dirty(ctx, 10); len(dirty) != 1 {
-		t.Fatalf("Dirty after replace = %d, want 1", len(dirty))
+	if keys := due(t, s); len(keys) != 2 || keys[0] != v2.PlateKey() || keys[1] != v.PlateKey() {
+		t.Fatalf("due after replace = %v, want the new and the old plate", keys)
 	}
-	// A clear for the old version must not hide the newer write.
-	if err := s.SetCacheDirty(ctx, v.VIN, false, 1); err != nil {
+	// An ack for the old version must not hide the newer write.
+	if err := s.Ack(ctx, v.VIN, 1); err != nil {
 		t.Fatal(err)
 	}
-	if dirty, _ := s.Dirty(ctx, 10); len(dirty) != 1 {
-		t.Fatalf("Dirty after a stale clear = %d, want 1", len(dirty))
+	if keys := due(t, s); len(keys) != 2 {
+		t.Fatalf("due after a stale ack = %v, want both plates", keys)
 	}
 	stale := v
 	stale.Version = 2 // based on version 1, but version 2 is stored now
-	if err := s.Replace(ctx, stale); !errors.Is(err, vehicle.ErrVersionConflict) {
+	if err := s.Replace(ctx, stale, v); !errors.Is(err, vehicle.ErrVersionConflict) {
 		t.Fatalf("Replace(stale) error = %v, want ErrVersionConflict", err)
 	}
 	got, _ := s.Get(ctx, v.VIN)
-	if got.Status != vehicle.Scrapped || got.Version != 2 {
-		t.Fatalf("after replace: status %s version %d, want scrapped 2", got.Status, got.Version)
+	if got.Status != vehicle.Scrapped || got.Version != 2 || got.Plate != v2.Plate {
+		t.Fatalf("after replace: status %s version %d plate %s, want scrapped 2 %s", got.Status, got.Version, got.Plate, v2.Plate)
+	}
+	if !got.ScrapDue.IsZero() {
+		t.Fatalf("scrap_due %v survived a replace that cleared it", got.ScrapDue)
 	}
 }
 

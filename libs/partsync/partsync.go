@@ -1,0 +1,152 @@
+// Package partsync keeps an owning service's per-plate parts in Redis coherent with MongoDB: the
+// one implementation of the part protocol's write side, on top of libs/outbox and the
+// summary.Writer. An owner supplies only how to summarise plates and how to list all of its
+// plates; its store's collections carry outbox.Part records written with each change.
+//
+// The protocol, for every owner:
+//  1. a change is written to MongoDB with an outbox.Part record for each plate it affects, in
+//     the same single-document write;
+//  2. right after, the owner publishes those plates (Publish, or Put with parts it already
+//     holds) and acknowledges the records, guarded by the document's version;
+//  3. whatever step 2 missed (a crash, a Redis outage) the outbox runners deliver: Republish
+//     rebuilds the plates of the due records from MongoDB and writes them;
+//  4. when Redis has lost its data (the synced marker is gone) Resync rebuilds every plate.
+package partsync
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/clearsky/clearsky/libs/outbox"
+	"github.com/clearsky/clearsky/libs/summary"
+)
+
+// Owner is what an owning service supplies.
+type Owner interface {
+	// Summarise builds the parts of the plates (vehicleid.Key), one entry each; an entry with nil
+	// Data deletes the plate's part (the owner no longer holds the plate).
+	Summarise(ctx context.Context, plateKeys []string) ([]summary.Entry, error)
+	// EachPlate calls fn with every plate key the owner holds a part for, in chunks.
+	EachPlate(ctx context.Context, fn func(plateKeys []string) error) error
+}
+
+// Source is a collection whose documents carry outbox.Part records.
+type Source struct {
+	Coll *mongo.Collection
+	// VersionField is the documents' version field (default "version").
+	VersionField string
+}
+
+// Sync is one owner's part protocol.
+type Sync struct {
+	w       *summary.Writer
+	owner   Owner
+	runners []*outbox.Runner
+	tracer  trace.Tracer
+}
+
+// New returns the protocol of the writer's part for owner, whose outbox records lie in sources.
+func New(w *summary.Writer, owner Owner, tp trace.TracerProvider, sources ...Source) *Sync {
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	s := &Sync{w: w, owner: owner, tracer: tp.Tracer("github.com/clearsky/clearsky/libs/partsync")}
+	for _, src := range sources {
+		vf := src.VersionField
+		if vf == "" {
+			vf = "version"
+		}
+		s.runners = append(s.runners, &outbox.Runner{Coll: src.Coll, VersionField: vf, Deliver: s.deliver, Batch: 500})
+	}
+	return s
+}
+
+// Writer is the part's writer.
+func (s *Sync) Writer() *summary.Writer { return s.w }
+
+// Put writes parts the owner already holds (step 2, when it has them in hand).
+func (s *Sync) Put(ctx context.Context, es ...summary.Entry) error { return s.w.Put(ctx, es...) }
+
+// Publish summarises the plates from MongoDB and writes their parts (step 2 or 3).
+func (s *Sync) Publish(ctx context.Context, plateKeys ...string) error {
+	if len(plateKeys) == 0 {
+		return nil
+	}
+	ctx, span := s.tracer.Start(ctx, "partsync.publish", trace.WithAttributes(
+		attribute.String("clearsky.summary.part", string(s.w.Part())), attribute.Int("clearsky.summary.plates", len(plateKeys))))
+	defer span.End()
+	es, err := s.owner.Summarise(ctx, unique(plateKeys))
+	if err != nil {
+		return fmt.Errorf("summarise %s parts: %w", s.w.Part(), err)
+	}
+	return s.w.Put(ctx, es...)
+}
+
+func unique(keys []string) []string {
+	seen := make(map[string]bool, len(keys))
+	out := keys[:0:0]
+	for _, k := range keys {
+		if k != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// deliver is the outbox deliverer of part records: every due document's plates, rebuilt and
+// written in one Publish.
+func (s *Sync) deliver(ctx context.Context, due []outbox.Due) []error {
+	var keys []string
+	for _, d := range due {
+		for _, r := range d.Records {
+			if r.Topic == outbox.TopicPart {
+				keys = append(keys, r.Key)
+			}
+		}
+	}
+	return outbox.ErrAll(len(due), s.Publish(ctx, keys...))
+}
+
+// Republish delivers the due part records of every source (step 3) and reports how many
+// documents' records it delivered. Run it on a timer.
+func (s *Sync) Republish(ctx context.Context) (int, error) {
+	n := 0
+	for _, r := range s.runners {
+		k, err := r.Run(ctx)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Resync rebuilds every plate's part when Redis has lost its copy (step 4) and reports how many
+// plates it wrote; it does nothing while Redis is known to be whole.
+func (s *Sync) Resync(ctx context.Context) (int, error) {
+	ok, err := s.w.Synced(ctx)
+	if err != nil || ok {
+		return 0, err
+	}
+	ctx, span := s.tracer.Start(ctx, "partsync.resync", trace.WithAttributes(attribute.String("clearsky.summary.part", string(s.w.Part()))))
+	defer span.End()
+	n := 0
+	err = s.owner.EachPlate(ctx, func(keys []string) error {
+		if err := s.Publish(ctx, keys...); err != nil {
+			return err
+		}
+		n += len(keys)
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("resync the %s parts: %w", s.w.Part(), err)
+	}
+	span.SetAttributes(attribute.Int("clearsky.summary.plates", n))
+	return n, s.w.MarkSynced(ctx)
+}
