@@ -442,3 +442,26 @@ func Dead(ctx context.Context, coll *mongo.Collection, limit int) (map[string][]
 	}
 	return out, cur.Err()
 }
+
+// Pending lists up to limit documents with undelivered records, whoever holds them, without
+// claiming them: for operators and tests.
+func Pending(ctx context.Context, coll *mongo.Collection, versionField string, limit int) ([]Due, error) {
+	cur, err := coll.Find(ctx, bson.D{{Key: FieldDue, Value: bson.D{{Key: "$exists", Value: true}}}}, options.Find().SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("find pending outbox of %s: %w", coll.Name(), err)
+	}
+	defer cur.Close(ctx)
+	var out []Due
+	for cur.Next(ctx) {
+		var d dueDoc
+		if err := cur.Decode(&d); err != nil {
+			return nil, fmt.Errorf("decode outbox of %s: %w", coll.Name(), err)
+		}
+		v, err := version(cur.Current, versionField)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Due{Collection: coll.Name(), ID: d.ID, Version: v, Records: d.Records, Attempts: d.Attempts})
+	}
+	return out, cur.Err()
+}

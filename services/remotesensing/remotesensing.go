@@ -18,11 +18,12 @@ import (
 
 	"github.com/clearsky/clearsky/libs/audit"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/libs/platform"
+	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/handler"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
-	"github.com/clearsky/clearsky/services/remotesensing/internal/sensingcache"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensingstore"
 )
 
@@ -60,6 +61,7 @@ type Config struct {
 // Service is a running remote-sensing service.
 type Service struct {
 	core    *sensing.Service
+	parts   *partsync.Sync
 	handler *handler.Handler
 	deps    platform.Deps
 	every   time.Duration
@@ -93,8 +95,10 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	}
 	opt := sensing.Options{Limits: table, CycleDays: cfg.CycleDays, CalibrationValidDays: cfg.CalibrationValidDays, MaxBatch: cfg.MaxBatch,
 		FraudFactor: cfg.FraudFactor, FraudMinVehicles: cfg.FraudMinVehicles, JobGrace: cfg.JobGrace, JobRetry: cfg.JobRetry}
-	core := sensing.NewService(store, deps.Vehicles, sensingcache.New(deps.Redis, deps.RedisPrefix), audit.NewRecorder(deps.DB, Name),
+	parts := summary.NewWriter(deps.Redis, deps.RedisPrefix, summary.RemoteSensing)
+	core := sensing.NewService(store, deps.Vehicles, parts, audit.NewRecorder(deps.DB, Name),
 		opt, deps.Logger, deps.Telemetry.Tracer)
+	sync := partsync.New(parts, core, deps.Telemetry.Tracer, store.PartSources()...)
 	// The versions the bureau added at run time: a release whose table no longer admits them
 	// does not start (the error says which).
 	if err := core.RefreshLimits(ctx); err != nil {
@@ -104,7 +108,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if every <= 0 {
 		every = 10 * time.Second
 	}
-	return &Service{core: core, handler: handler.New(core, deps.Logger), deps: deps, every: every}, nil
+	return &Service{core: core, parts: sync, handler: handler.New(core, deps.Logger), deps: deps, every: every}, nil
 }
 
 // Routes registers the service's HTTP routes (under /v1/remote-sensing).
@@ -118,9 +122,9 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 func (s *Service) Run(ctx context.Context) {
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "remotesensing_limit_refresh", Run: func(ctx context.Context) (int, error) { return 0, s.core.RefreshLimits(ctx) }},
-		platform.Job{Name: "remotesensing_resync_cache", Run: s.core.Resync},
+		platform.Job{Name: "remotesensing_resync_cache", Run: s.parts.Resync},
 		platform.Job{Name: "remotesensing_jobs", Run: s.core.ProcessJobs},
-		platform.Job{Name: "remotesensing_republish", Run: s.core.Republish})
+		platform.Job{Name: "remotesensing_republish", Run: s.parts.Republish})
 }
 
 // ConfigFromEnv reads the service's own variables: CLEARSKY_REMOTESENSING_LIMITS,

@@ -56,9 +56,7 @@ func (m memVehicles) ByPlates(_ context.Context, plates []vehicleinfo.PlateRef, 
 
 type memCache struct{}
 
-func (memCache) Put(context.Context, []summary.RemoteSensingStatus) error { return nil }
-func (memCache) Synced(context.Context) (bool, error)                     { return true, nil }
-func (memCache) MarkSynced(context.Context) error                         { return nil }
+func (memCache) Put(context.Context, ...summary.Entry) error { return nil }
 
 // BenchmarkUploadBatch measures the service's own cost of a batch of 1000 readings (3 % above
 // the opacity limit) with the store, the registry and Redis in memory: validation, the

@@ -231,7 +231,7 @@ func (s *Service) StatusOf(ctx context.Context, p auth.Principal, plate, colour 
 	if err != nil {
 		return summary.RemoteSensingStatus{}, err
 	}
-	if err := s.cache.Put(ctx, parts); err != nil {
+	if err := s.cache.Put(ctx, entries(parts)...); err != nil {
 		s.log.WarnContext(ctx, "status_cache_put_failed", "plate", pl, "error", err.Error())
 	}
 	return parts[0], nil
@@ -260,8 +260,52 @@ func (s *Service) build(ctx context.Context, plates []Plate) ([]summary.RemoteSe
 	return out, nil
 }
 
+// entries are the parts as summary.Writer entries.
+func entries(parts []summary.RemoteSensingStatus) []summary.Entry {
+	es := make([]summary.Entry, len(parts))
+	for i, p := range parts {
+		es[i] = summary.Entry{PlateKey: vehicleid.Key(p.Plate, vehicleid.Colour(p.PlateColour)), Data: p}
+	}
+	return es
+}
+
+// Summarise implements partsync.Owner.
+func (s *Service) Summarise(ctx context.Context, plateKeys []string) ([]summary.Entry, error) {
+	plates := make([]Plate, 0, len(plateKeys))
+	for _, k := range plateKeys {
+		if plate, colour, ok := vehicleid.SplitKey(k); ok {
+			plates = append(plates, Plate{plate, colour})
+		}
+	}
+	parts, err := s.build(ctx, plates)
+	if err != nil {
+		return nil, err
+	}
+	return entries(parts), nil
+}
+
+// EachPlate implements partsync.Owner: every plate with an open case or an exceedance within
+// the cycle, 500 at a time.
+func (s *Service) EachPlate(ctx context.Context, fn func(plateKeys []string) error) error {
+	plates, err := s.store.ActivePlates(ctx, s.now().Add(-s.opt.cycle()))
+	if err != nil {
+		return err
+	}
+	const chunk = 500
+	for i := 0; i < len(plates); i += chunk {
+		keys := make([]string, 0, chunk)
+		for _, p := range plates[i:min(i+chunk, len(plates))] {
+			keys = append(keys, vehicleid.Key(p.Plate, p.Colour))
+		}
+		if err := fn(keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // publishPlate rebuilds and publishes the part of c's plate after a case changed, then clears
-// the case's dirty flag; failures are logged and left to Republish.
+// the case's outbox records; failures are logged and left to the outbox runner.
 func (s *Service) publishPlate(ctx context.Context, c Case) {
 	parts, err := s.build(ctx, []Plate{{c.Plate, c.PlateColour}})
 	if err == nil {

@@ -110,10 +110,9 @@ type Store interface {
 	// UpdateCase stores c, flagged cache-dirty, and appends e to its history, if the stored case
 	// is still in state from at version c.Version-1; ErrVersionConflict otherwise.
 	UpdateCase(ctx context.Context, c Case, from State, e Entry) error
-	// SetCaseClean clears a case's cache-dirty flag if it is still at version.
-	SetCaseClean(ctx context.Context, id string, version int64) error
-	// DirtyCases returns up to limit cases whose summary may not have reached Redis.
-	DirtyCases(ctx context.Context, limit int) ([]Case, error)
+	// AckCase clears a case's outbox records (its plate's part was published) if it is still at
+	// version.
+	AckCase(ctx context.Context, id string, version int64) error
 
 	// InsertLimitVersion stores a limit-table version the bureau added at run time;
 	// ErrLimitVersionExists when one has its name or its effective day.
@@ -152,14 +151,9 @@ type Vehicles interface {
 	ByPlates(ctx context.Context, plates []vehicleinfo.PlateRef, concurrency int) map[string]vehicleinfo.Result
 }
 
-// StatusCache holds each plate's remote-sensing part for the checkpoint (Redis).
-type StatusCache interface {
-	// Put writes the parts in one round trip.
-	Put(ctx context.Context, parts []summary.RemoteSensingStatus) error
-	// Synced reports whether the cache holds a full copy (false after Redis lost its data).
-	Synced(ctx context.Context) (bool, error)
-	// MarkSynced records that the cache holds a full copy.
-	MarkSynced(ctx context.Context) error
+// Parts writes the plates' remote-sensing parts to Redis in one round trip (summary.Writer).
+type Parts interface {
+	Put(ctx context.Context, es ...summary.Entry) error
 }
 
 // Auditor records lookups of personal data (a plate's movements past the stations).
@@ -227,11 +221,11 @@ func (o Options) Defaults() Options {
 
 func (o Options) cycle() time.Duration { return time.Duration(o.CycleDays) * 24 * time.Hour }
 
-// Service applies the remote-sensing rules on top of a Store, the registry and a StatusCache.
+// Service applies the remote-sensing rules on top of a Store, the registry and the Redis parts.
 type Service struct {
 	store    Store
 	vehicles Vehicles
-	cache    StatusCache
+	cache    Parts
 	audit    Auditor
 	opt      Options
 	log      *slog.Logger
@@ -257,7 +251,7 @@ type cachedStation struct {
 }
 
 // NewService returns the remote-sensing core.
-func NewService(store Store, vehicles Vehicles, cache StatusCache, audit Auditor, opt Options, log *slog.Logger, tp trace.TracerProvider) *Service {
+func NewService(store Store, vehicles Vehicles, cache Parts, audit Auditor, opt Options, log *slog.Logger, tp trace.TracerProvider) *Service {
 	s := &Service{store: store, vehicles: vehicles, cache: cache, audit: audit, opt: opt.Defaults(), log: log,
 		tracer: tp.Tracer("github.com/clearsky/clearsky/services/remotesensing"), now: time.Now, stations: map[string]cachedStation{}}
 	s.limits.Store(&s.opt.Limits)

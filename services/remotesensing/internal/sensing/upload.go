@@ -537,12 +537,12 @@ func (s *Service) publish(ctx context.Context, parts []summary.RemoteSensingStat
 	}
 	ctx, span := s.tracer.Start(ctx, "remotesensing.publish_status", trace.WithAttributes(attribute.Int("clearsky.summary.plates", len(parts))))
 	defer span.End()
-	if err := s.cache.Put(ctx, parts); err != nil {
+	if err := s.cache.Put(ctx, entries(parts)...); err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return fmt.Errorf("publish remote-sensing status: %w", err)
 	}
 	for _, c := range dirty {
-		if err := s.store.SetCaseClean(ctx, c.ID, c.Version); err != nil {
+		if err := s.store.AckCase(ctx, c.ID, c.Version); err != nil {
 			return err
 		}
 	}

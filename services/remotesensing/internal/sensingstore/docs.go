@@ -1,6 +1,8 @@
 package sensingstore
 
 import (
+	"github.com/clearsky/clearsky/libs/outbox"
+
 	"time"
 
 	"github.com/clearsky/clearsky/libs/auth"
@@ -238,8 +240,9 @@ type caseDoc struct {
 	History           []entryDoc   `bson:"history"`
 	UpdatedAt         time.Time    `bson:"updated_at"`
 	Version           int64        `bson:"version"`
-	// CacheDirty is the outbox flag: set by every write, cleared once Redis has the new part.
-	CacheDirty bool `bson:"cache_dirty"`
+	// The outbox (libs/outbox): every transition adds the record that the plate's part must be
+	// published.
+	outbox.Fields `bson:",inline"`
 }
 
 func entryToDoc(e sensing.Entry) entryDoc {
@@ -259,7 +262,7 @@ func caseToDoc(c sensing.Case) caseDoc {
 		State: string(c.State), OpenKey: c.OpenKey(), OpenedAt: c.OpenedAt.UTC(), StateSince: c.StateSince.UTC(), Triggers: []triggerDoc{},
 		VIN: c.Trace.VIN, FuelType: c.Trace.FuelType, Maker: c.Trace.Maker, FleetID: c.Trace.FleetID, InspectionStation: c.Trace.InspectionStation,
 		RegisteredPlace: c.Trace.RegisteredPlace, RepairShopID: c.RepairShopID, Repair: repairToDoc(c.Repair), RetestReadingKey: c.RetestReadingKey,
-		History: []entryDoc{}, UpdatedAt: c.UpdatedAt.UTC(), Version: c.Version, CacheDirty: true}
+		History: []entryDoc{}, UpdatedAt: c.UpdatedAt.UTC(), Version: c.Version}
 	if !c.EndedAt.IsZero() {
 		t := c.EndedAt.UTC()
 		d.EndedAt = &t

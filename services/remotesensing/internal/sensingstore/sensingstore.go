@@ -20,6 +20,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
+	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
@@ -68,7 +70,7 @@ var Indexes = []mongodb.Index{
 	{Collection: Cases, Keys: keys("fleet_id", "-opened_at"), Name: "fleet_opened_at"},
 	{Collection: Cases, Keys: keys("repair_shop_id", "-opened_at"), Name: "repair_shop_opened_at"},
 	{Collection: Cases, Keys: keys("ended_at"), Name: "ended_at"},
-	{Collection: Cases, Keys: keys("cache_dirty"), Name: "cache_dirty"},
+	{Collection: Cases, Keys: keys(outbox.FieldDue), Name: outbox.FieldDue},
 	{Collection: Jobs, Keys: keys("not_before"), Name: "not_before"},
 	// One version a day (the _id is the version's name).
 	{Collection: LimitVersions, Keys: keys("effective_from"), Unique: true, Name: "one_version_a_day"},
@@ -282,7 +284,6 @@ func (s *Store) ExceedancesOf(ctx context.Context, plateKeys []string, since tim
 // InsertCase implements sensing.Store; the unique open key refuses a second open case.
 func (s *Store) InsertCase(ctx context.Context, c sensing.Case) error {
 	d := caseToDoc(c)
-	d.CacheDirty = false
 	return mongodb.InsertOne(ctx, s.cases, d, sensing.ErrCaseOpen)
 }
 
@@ -350,8 +351,7 @@ func (s *Store) ListCases(ctx context.Context, f sensing.CaseFilter, c *sensing.
 func (s *Store) UpdateCase(ctx context.Context, c sensing.Case, from sensing.State, e sensing.Entry) error {
 	d := caseToDoc(c)
 	set := bson.D{{Key: "state", Value: d.State}, {Key: "open_key", Value: d.OpenKey}, {Key: "state_since", Value: d.StateSince},
-		{Key: "repair_shop_id", Value: d.RepairShopID}, {Key: "updated_at", Value: d.UpdatedAt}, {Key: "version", Value: d.Version},
-		{Key: "cache_dirty", Value: true}}
+		{Key: "repair_shop_id", Value: d.RepairShopID}, {Key: "updated_at", Value: d.UpdatedAt}, {Key: "version", Value: d.Version}}
 	if d.EndedAt != nil {
 		set = append(set, bson.E{Key: "ended_at", Value: *d.EndedAt})
 	}
@@ -363,7 +363,8 @@ func (s *Store) UpdateCase(ctx context.Context, c sensing.Case, from sensing.Sta
 	}
 	res, err := s.cases.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: c.ID}, {Key: "state", Value: string(from)}, {Key: "version", Value: c.Version - 1}},
-		bson.D{{Key: "$set", Value: set}, {Key: "$push", Value: bson.D{{Key: "history", Value: entryToDoc(e)}}}})
+		outbox.Append(bson.D{{Key: "$set", Value: set}, {Key: "$push", Value: bson.D{{Key: "history", Value: entryToDoc(e)}}}},
+			c.UpdatedAt, outbox.Part(c.PlateKey())))
 	if err != nil {
 		return fmt.Errorf("update case %s: %w", c.ID, err)
 	}
@@ -373,19 +374,14 @@ func (s *Store) UpdateCase(ctx context.Context, c sensing.Case, from sensing.Sta
 	return nil
 }
 
-// SetCaseClean implements sensing.Store.
-func (s *Store) SetCaseClean(ctx context.Context, id string, version int64) error {
-	_, err := s.cases.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: version}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "cache_dirty", Value: false}}}})
-	if err != nil {
-		return fmt.Errorf("flag case %s clean: %w", id, err)
-	}
-	return nil
+// AckCase implements sensing.Store.
+func (s *Store) AckCase(ctx context.Context, id string, version int64) error {
+	return outbox.Ack(ctx, s.cases, id, "version", version)
 }
 
-// DirtyCases implements sensing.Store.
-func (s *Store) DirtyCases(ctx context.Context, limit int) ([]sensing.Case, error) {
-	return s.findCases(ctx, bson.D{{Key: "cache_dirty", Value: true}}, options.Find().SetLimit(int64(limit)))
+// PartSources are the collections whose outbox records libs/partsync delivers.
+func (s *Store) PartSources() []partsync.Source {
+	return []partsync.Source{{Coll: s.cases, VersionField: "version"}}
 }
 
 // InsertJob implements sensing.Store.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
@@ -212,19 +213,26 @@ func TestCases(t *testing.T) {
 		t.Fatalf("open and recently ended = %d, want 3", len(of))
 	}
 	// New cases are published through their readings' outbox job; a step flags the case.
-	dirty, err := s.DirtyCases(ctx, 10)
-	if err != nil || len(dirty) != 1 || dirty[0].ID != "rsc_1" {
-		t.Fatalf("dirty = %v, %v; want rsc_1 only", dirty, err)
+	pending := func() []outbox.Due {
+		src := s.PartSources()[0]
+		ds, err := outbox.Pending(ctx, src.Coll, src.VersionField, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
 	}
-	if err := s.SetCaseClean(ctx, "rsc_1", 2); err != nil {
+	if ds := pending(); len(ds) != 1 || ds[0].ID.(bson.RawValue).StringValue() != "rsc_1" || ds[0].Records[0].Key != "晋F12345:yellow" {
+		t.Fatalf("pending = %v; want rsc_1's plate only", ds)
+	}
+	if err := s.AckCase(ctx, "rsc_1", 2); err != nil {
 		t.Fatal(err)
 	}
-	if dirty, _ = s.DirtyCases(ctx, 10); len(dirty) != 1 {
-		t.Fatal("cleaning at a stale version cleared the flag")
+	if len(pending()) != 1 {
+		t.Fatal("an ack at a stale version cleared the records")
 	}
-	_ = s.SetCaseClean(ctx, "rsc_1", 3)
-	if dirty, _ = s.DirtyCases(ctx, 10); len(dirty) != 0 {
-		t.Fatalf("dirty after cleaning = %d, want 0", len(dirty))
+	_ = s.AckCase(ctx, "rsc_1", 3)
+	if ds := pending(); len(ds) != 0 {
+		t.Fatalf("pending after the ack = %d, want 0", len(ds))
 	}
 	list, err := s.ListCases(ctx, sensing.CaseFilter{Plate: "晋F12345", State: sensing.Detected}, nil, 10)
 	if err != nil || len(list) != 2 {
