@@ -9,6 +9,7 @@ package summary
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	gojson "github.com/goccy/go-json"
 	"time"
@@ -43,6 +44,9 @@ func VINKey(prefix, vin string) string { return prefix + "vin:" + vin + ":" + st
 // and after the write. The checkpoint keeps recent reads in memory and drops a plate's on the
 // announcement, so its next answer reflects the change.
 func ChangedChannel(prefix string) string { return prefix + "parts:changed" }
+
+// ErrUnknownPlate is an owner's answer that it does not know the plate (the registry's 404).
+var ErrUnknownPlate = errors.New("owner does not know the plate")
 
 // Envelope wraps a part's data with its freshness.
 type Envelope struct {

@@ -146,15 +146,8 @@ func (c *Client) ByPlates(ctx context.Context, plates []PlateRef, concurrency in
 }
 
 func decodeVehicle(raw string) (summary.Vehicle, bool) {
-	env, err := summary.Decode([]byte(raw))
-	if err != nil {
-		return summary.Vehicle{}, false
-	}
-	var v summary.Vehicle
-	if err := json.Unmarshal(env.Data, &v); err != nil {
-		return summary.Vehicle{}, false
-	}
-	return v, true
+	v, _, ok := summary.Read[summary.Vehicle](raw, time.Now())
+	return v, ok
 }
 
 // ByVIN returns the status of the vehicle with vin (normalised).

@@ -208,6 +208,10 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
+	for part := range muckCfg.Owners {
+		muckCfg.Owners[part] = "http://allinone.internal"
+	}
+	muckCfg.HTTP = local
 	permits, err := muck.New(ctx, muckCfg, deps)
 	if err != nil {
 		return nil, nil, err

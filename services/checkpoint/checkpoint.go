@@ -16,11 +16,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/clearsky/clearsky/libs/owners"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/handler"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/lookupstore"
-	"github.com/clearsky/clearsky/services/checkpoint/internal/owners"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/partcache"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
 )
@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("checkpoint indexes: %w", err)
 	}
-	own := owners.New(cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, cfg.FallbackTimeout)
+	own := owners.New(Name, cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, cfg.FallbackTimeout)
 	parts := partcache.New(deps.Redis, deps.RedisPrefix, deps.Logger)
 	core := verdict.NewService(verdict.Config{RatePerMinute: cfg.RatePerMinute}, parts, own, store, store, deps.Logger, deps.Telemetry.Tracer)
 	if err := core.RefreshAlerts(ctx); err != nil {

@@ -8,6 +8,11 @@
 package muck
 
 import (
+	"github.com/clearsky/clearsky/libs/owners"
+	"github.com/clearsky/clearsky/libs/partsync"
+	"github.com/clearsky/clearsky/libs/summary"
+	"net/http"
+
 	"context"
 	"errors"
 	"fmt"
@@ -48,13 +53,22 @@ type Config struct {
 	// SweepEvery is how often stale cache entries are republished, ended permits marked
 	// expired and interrupted revocations finished (default 10 s).
 	SweepEvery time.Duration
+	// Owners are the base URLs of the services whose parts the clean-record check reads when
+	// Redis does not know them (CLEARSKY_REMOTESENSING_URL, default http://remotesensing:8080;
+	// CLEARSKY_OBD_URL, default http://obd:8080).
+	Owners map[summary.Part]string
+	// HTTP is the client for them (nil: a default client).
+	HTTP *http.Client
 	// Clock replaces time.Now (tests).
 	Clock func() time.Time
 }
 
 // ConfigFromEnv reads Config from the environment with getenv (the cmd and the all-in-one).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	var c Config
+	c := Config{Owners: map[summary.Part]string{
+		summary.RemoteSensing: or(getenv("CLEARSKY_REMOTESENSING_URL"), "http://remotesensing:8080"),
+		summary.OBD:           or(getenv("CLEARSKY_OBD_URL"), "http://obd:8080"),
+	}}
 	var errs []error
 	if s := strings.TrimSpace(getenv("CLEARSKY_MUCK_NEW_ENERGY_FROM")); s != "" {
 		t, err := time.Parse(time.DateOnly, s)
@@ -117,6 +131,7 @@ func (c Config) policy() (permit.Policy, error) {
 // Service is a running muck service.
 type Service struct {
 	core    *permit.Service
+	parts   *partsync.Sync
 	handler *handler.Handler
 	deps    platform.Deps
 	every   time.Duration
@@ -136,14 +151,17 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("muck indexes: %w", err)
 	}
-	cache := permitcache.New(deps.Redis, deps.RedisPrefix)
-	core := permit.NewService(permit.Deps{Store: store, Cache: cache, Vehicles: deps.Vehicles, Signals: cache, Policy: policy,
+	parts := summary.NewWriter(deps.Redis, deps.RedisPrefix, summary.Muck)
+	signals := permitcache.New(deps.Redis, deps.RedisPrefix,
+		owners.New(Name, cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, 0))
+	core := permit.NewService(permit.Deps{Store: store, Cache: parts, Vehicles: deps.Vehicles, Signals: signals, Policy: policy,
 		Logger: deps.Logger, Tracer: deps.Telemetry.Tracer, Now: cfg.Clock})
+	sync := partsync.New(parts, core, deps.Telemetry.Tracer, store.PartSources()...)
 	every := cfg.SweepEvery
 	if every <= 0 {
 		every = 10 * time.Second
 	}
-	return &Service{core: core, handler: handler.New(core, deps.Logger), deps: deps, every: every}, nil
+	return &Service{core: core, parts: sync, handler: handler.New(core, deps.Logger), deps: deps, every: every}, nil
 }
 
 // Routes registers the muck routes (under /v1/muck).
@@ -156,6 +174,13 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 func (s *Service) Run(ctx context.Context) {
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "muck_sweep", Run: s.core.Sweep},
-		platform.Job{Name: "muck_resync_cache", Run: s.core.Resync},
-		platform.Job{Name: "muck_republish", Run: s.core.Republish})
+		platform.Job{Name: "muck_resync_cache", Run: s.parts.Resync},
+		platform.Job{Name: "muck_republish", Run: s.parts.Republish})
+}
+
+func or(v, def string) string {
+	if v = strings.TrimSpace(v); v != "" {
+		return v
+	}
+	return def
 }

@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/testenv"
@@ -795,8 +796,8 @@ func TestRedisDown(t *testing.T) {
 	if n, _ := live.Exists(context.Background(), key).Result(); n != 0 {
 		t.Fatal("summary present although Redis was down")
 	}
-	if n, _ := db.Collection("muck_permits").CountDocuments(context.Background(), bson.D{{Key: "cache_dirty", Value: true}}); n != 1 {
-		t.Fatalf("dirty permits = %d, want 1 (the outbox flag)", n)
+	if n, _ := db.Collection("muck_permits").CountDocuments(context.Background(), bson.D{{Key: outbox.FieldDue, Value: bson.D{{Key: "$exists", Value: true}}}}); n != 1 {
+		t.Fatalf("permits with outbox records due = %d, want 1", n)
 	}
 	up := newEnv(t, db, live, prefix, reg.URL)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -865,11 +866,25 @@ func TestDemoSeed(t *testing.T) {
 func TestRequireClean(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)
 	seedRegistry(t, rdb, prefix)
-	e := newEnv(t, testenv.Mongo(t), rdb, prefix, "", func(c *muck.Config) { c.RequireClean = true })
+	e := newEnv(t, testenv.Mongo(t), rdb, prefix, "", func(c *muck.Config) {
+		c.RequireClean = true
+		c.Owners = map[summary.Part]string{summary.RemoteSensing: "http://127.0.0.1:1", summary.OBD: "http://127.0.0.1:1"}
+	})
 	zj, f1 := e.token(t, auth.Construction, "zjj"), e.token(t, auth.Fleet, "f1")
 	now := time.Now()
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, constructionSite())
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, disposalSite())
+	// No remote-sensing or OBD part in Redis and their owners unreachable: the record is
+	// unknown, not clean (this passed as clean before).
+	if r := e.do(t, "POST", "/v1/muck/permits", f1, application("pmt-1", vinEV, now)); r.status != 503 {
+		t.Fatalf("application with the record unknown = %d %v, want 503", r.status, r.body)
+	}
+	plate := vehicleid.Key("晋FD12345", vehicleid.YellowGreen)
+	for p, data := range map[summary.Part]any{summary.RemoteSensing: summary.RemoteSensingStatus{OpenCases: []summary.RemoteSensingCase{}},
+		summary.OBD: summary.Truck{OpenAlarms: []summary.OBDAlarm{}}} {
+		b, _ := summary.Encode(p, time.Now(), data)
+		rdb.Set(context.Background(), summary.Key(prefix, plate, p), b, time.Minute)
+	}
 	if b := e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-1", vinEV, now)); b["state"] != "pending" {
 		t.Fatalf("clean truck = %v", b)
 	}

@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clearsky/clearsky/libs/platform"
+	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/services/obd/internal/gateway"
 	"github.com/clearsky/clearsky/services/obd/internal/handler"
 	"github.com/clearsky/clearsky/services/obd/internal/monitor"
-	"github.com/clearsky/clearsky/services/obd/internal/obdcache"
 	"github.com/clearsky/clearsky/services/obd/internal/obdstore"
 	"github.com/clearsky/clearsky/services/obd/internal/protocol"
 )
@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("obd indexes: %w", err)
 	}
-	mon := monitor.New(cfg.Pipeline, store, obdcache.New(deps.Redis, deps.RedisPrefix), deps.Vehicles, deps.Logger, deps.Telemetry.Tracer, deps.Metrics)
+	mon := monitor.New(cfg.Pipeline, store, summary.NewWriter(deps.Redis, deps.RedisPrefix, summary.OBD), deps.Vehicles, deps.Logger, deps.Telemetry.Tracer, deps.Metrics)
 	if err := mon.LoadThresholds(ctx); err != nil {
 		return nil, err
 	}

@@ -57,44 +57,46 @@ type decoded struct {
 	muck     *summary.MuckStatus
 }
 
-func (r Read) decoded() *decoded {
+func (r Read) decoded(now time.Time) *decoded {
 	if r.Memo == nil {
-		return decodeParts(r.Parts)
+		return decodeParts(r.Parts, now)
 	}
-	r.Memo.once.Do(func() { r.Memo.d = decodeParts(r.Parts) })
+	r.Memo.once.Do(func() { r.Memo.d = decodeParts(r.Parts, now) })
 	return r.Memo.d
 }
 
-func decodeParts(parts map[summary.Part][]byte) *decoded {
+// decodeParts reads each part by summary.Read's rule: a part that is unreadable or stale is left
+// out, as if missing, and so asked of its owner.
+func decodeParts(parts map[summary.Part][]byte, now time.Time) *decoded {
 	d := &decoded{at: make(map[summary.Part]time.Time, len(parts))}
 	for p, raw := range parts {
 		var at time.Time
-		var err error
+		var ok bool
 		switch p {
 		case summary.Registry:
 			var v summary.Vehicle
-			if at, v, err = summary.Open[summary.Vehicle](raw); err == nil {
+			if v, at, ok = summary.Read[summary.Vehicle](raw, now); ok {
 				d.registry = &v
 			}
 		case summary.RemoteSensing:
 			var v summary.RemoteSensingStatus
-			if at, v, err = summary.Open[summary.RemoteSensingStatus](raw); err == nil {
+			if v, at, ok = summary.Read[summary.RemoteSensingStatus](raw, now); ok {
 				d.rs = &v
 			}
 		case summary.OBD:
 			var v summary.Truck
-			if at, v, err = summary.Open[summary.Truck](raw); err == nil {
+			if v, at, ok = summary.Read[summary.Truck](raw, now); ok {
 				d.obd = &v
 			}
 		case summary.Muck:
 			var v summary.MuckStatus
-			if at, v, err = summary.Open[summary.MuckStatus](raw); err == nil {
+			if v, at, ok = summary.Read[summary.MuckStatus](raw, now); ok {
 				d.muck = &v
 			}
 		default:
 			continue
 		}
-		if err == nil {
+		if ok {
 			d.at[p] = at
 		}
 	}
@@ -102,7 +104,7 @@ func decodeParts(parts map[summary.Part][]byte) *decoded {
 }
 
 // ErrNotFound from Owners: the owner does not know the plate.
-var ErrNotFound = errors.New("owner does not know the plate")
+var ErrNotFound = summary.ErrUnknownPlate
 
 // Owners asks the owning services for a part (their status routes).
 type Owners interface {
@@ -228,7 +230,7 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	var infos [len(answerParts)]PartInfo // by answerParts' order; an empty Part: not looked at
 	// Registry first: it says which other parts apply. A part is used when it decodes and is
 	// younger than its maximum age; otherwise it is asked of its owner.
-	dec := rd.decoded()
+	dec := rd.decoded(now)
 	if at, ok := dec.at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
 		in.Registry = dec.registry
 		infos[0] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: at}

@@ -163,7 +163,7 @@ func (s *Service) CancelPass(ctx context.Context, p auth.Principal, id, reason s
 	if ps.Cancelled {
 		return Pass{}, conflict("pass %s was already cancelled", ps.ID)
 	}
-	out, err := s.store.CancelPass(ctx, ps.ID, ps.Version, s.now().UTC(), p.Subject, reason)
+	out, err := s.store.CancelPass(ctx, ps.ID, ps.PlateKey(), ps.Version, s.now().UTC(), p.Subject, reason)
 	if err != nil {
 		return Pass{}, err
 	}

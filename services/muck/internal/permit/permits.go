@@ -294,7 +294,7 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id string, a Action
 	if reason == "" {
 		reason = pastTense(a) // approving and resuming need no words
 	}
-	return s.step(ctx, StepChange{ID: pm.ID, FromState: pm.State, FromVersion: pm.Version, To: st.To, Reason: reason, Findings: findings,
+	return s.step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: st.To, Reason: reason, Findings: findings,
 		Event: Event{Action: a, From: pm.StateAt(now), To: st.To, At: now, By: p.Subject, Role: p.Role, Reason: reason}})
 }
 

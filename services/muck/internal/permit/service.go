@@ -76,7 +76,8 @@ type SiteCount struct {
 // StepChange is one state change written to a permit, guarded by the state and version read.
 type StepChange struct {
 	ID          string
-	FromState   State // the stored state the change starts from
+	PlateKey    string // the permit's plate, whose part the change affects
+	FromState   State  // the stored state the change starts from
 	FromVersion int64
 	To          State
 	Reason      string
@@ -85,8 +86,8 @@ type StepChange struct {
 }
 
 // Store keeps sites, permits, passes and violations (MongoDB in production). Every write of a
-// permit, pass or violation marks its record cache-dirty; ClearDirty clears the flag of a record
-// still at the given version.
+// permit, pass or violation adds the outbox record (libs/outbox) that its plate's summary must
+// be published; Ack clears them for records still at the given version.
 type Store interface {
 	InsertSite(ctx context.Context, s Site) error // ErrDuplicateID when the id is taken
 	GetSite(ctx context.Context, id string) (Site, error)
@@ -113,7 +114,7 @@ type Store interface {
 	HasPasses(ctx context.Context, vin string) (bool, error)
 	PassesByPlate(ctx context.Context, plateKey string) ([]Pass, error)
 	// CancelPass cancels a pass still at version; ErrStateChanged otherwise.
-	CancelPass(ctx context.Context, id string, version int64, at time.Time, by, reason string) (Pass, error)
+	CancelPass(ctx context.Context, id, plateKey string, version int64, at time.Time, by, reason string) (Pass, error)
 
 	InsertViolation(ctx context.Context, v Violation, day, month string) error
 	GetViolation(ctx context.Context, id string) (Violation, error)
@@ -123,23 +124,20 @@ type Store interface {
 	// PendingRevocations returns violations whose automatic revocation is not finished.
 	PendingRevocations(ctx context.Context, limit int) ([]Violation, error)
 	// FinishRevocation records the permits a violation revoked and clears its pending flag.
-	FinishRevocation(ctx context.Context, id string, permits []string) (Violation, error)
+	FinishRevocation(ctx context.Context, id, plateKey string, permits []string) (Violation, error)
 	// SiteCounts counts violations by construction site and kind over local days [fromDay, toDay].
 	SiteCounts(ctx context.Context, fromDay, toDay string) ([]SiteCount, error)
 
-	// Dirty returns records whose plate's summary may be stale.
-	Dirty(ctx context.Context, limit int) ([]Ref, error)
-	ClearDirty(ctx context.Context, refs []Ref) error
+	// Ack clears the outbox records of records still at the versions given, once their plate's
+	// summary is published.
+	Ack(ctx context.Context, refs []Ref) error
 	// PlateKeys calls fn for every plate key the service holds records of.
 	PlateKeys(ctx context.Context, fn func(plateKey string) error) error
 }
 
-// Cache holds each plate's summary for the checkpoint (Redis).
+// Cache writes each plate's summary for the checkpoint (Redis, summary.Writer).
 type Cache interface {
-	Put(ctx context.Context, plateKey string, m summary.MuckStatus) error
-	// Synced reports whether the cache holds a full copy (false after Redis lost its data).
-	Synced(ctx context.Context) (bool, error)
-	MarkSynced(ctx context.Context) error
+	Put(ctx context.Context, es ...summary.Entry) error
 }
 
 // Vehicles asks the registry about a truck. An unknown vehicle is an apperr.ErrNotFound, an
@@ -275,13 +273,4 @@ func ParsePlate(plateField, colourField, plate, colour string) (string, vehiclei
 		ve.Add(colourField, err.Error())
 	}
 	return pl, c, ve.Err()
-}
-
-// splitKey splits a plate key "晋F12345:yellow" into plate and colour.
-func splitKey(k string) (string, vehicleid.Colour, bool) {
-	i := strings.LastIndexByte(k, ':')
-	if i <= 0 {
-		return "", "", false
-	}
-	return k[:i], vehicleid.Colour(k[i+1:]), true
 }

@@ -2,7 +2,6 @@ package permit
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -40,9 +39,9 @@ func (s *Service) build(ctx context.Context, plate string, colour vehicleid.Colo
 }
 
 // publish rebuilds a plate's summary into the cache and clears the dirty flags of the records
-// written (the outbox: a record's flag is set by its write and cleared only once the cache holds
-// a summary built after it). Failures are logged and left to Republish: Redis is a cache and the
-// write has already succeeded.
+// written (the outbox: a record's outbox entry is added by its write and cleared only once the
+// cache holds a summary built after it). Failures are logged and left to the outbox runner:
+// Redis is a cache and the write has already succeeded.
 func (s *Service) publish(ctx context.Context, plate string, colour vehicleid.Colour, refs ...Ref) {
 	ctx, span := s.tracer.Start(ctx, "muck.publish_summary", trace.WithAttributes(attribute.String("clearsky.vehicle.plate", plate)))
 	defer span.End()
@@ -50,7 +49,7 @@ func (s *Service) publish(ctx context.Context, plate string, colour vehicleid.Co
 		s.log.WarnContext(ctx, "summary_cache_put_failed", "plate", plate, "error", err.Error())
 		return
 	}
-	if err := s.store.ClearDirty(ctx, refs); err != nil {
+	if err := s.store.Ack(ctx, refs); err != nil {
 		s.log.WarnContext(ctx, "summary_cache_flag_failed", "plate", plate, "error", err.Error())
 	}
 }
@@ -60,7 +59,7 @@ func (s *Service) put(ctx context.Context, plate string, colour vehicleid.Colour
 	if err != nil {
 		return err
 	}
-	return s.cache.Put(ctx, vehicleid.Key(plate, colour), m)
+	return s.cache.Put(ctx, summary.Entry{PlateKey: vehicleid.Key(plate, colour), Data: m})
 }
 
 // Status reads a plate's summary from MongoDB, rewrites its cache entry and returns it: the
@@ -78,69 +77,45 @@ func (s *Service) Status(ctx context.Context, p auth.Principal, plate, colour st
 	if err != nil {
 		return summary.MuckStatus{}, err
 	}
-	if err := s.cache.Put(ctx, vehicleid.Key(pl, c), m); err != nil {
+	if err := s.cache.Put(ctx, summary.Entry{PlateKey: vehicleid.Key(pl, c), Data: m}); err != nil {
 		s.log.WarnContext(ctx, "summary_cache_put_failed", "plate", pl, "error", err.Error())
 	}
 	return m, nil
 }
 
-// Republish rebuilds the summaries of the plates whose records are flagged dirty, and returns
-// how many plates it published.
-func (s *Service) Republish(ctx context.Context) (int, error) {
-	refs, err := s.store.Dirty(ctx, 500)
-	if err != nil {
-		return 0, err
-	}
-	byPlate := map[string][]Ref{}
-	var order []string
-	for _, r := range refs {
-		if _, ok := byPlate[r.PlateKey]; !ok {
-			order = append(order, r.PlateKey)
-		}
-		byPlate[r.PlateKey] = append(byPlate[r.PlateKey], r)
-	}
-	n := 0
-	for _, key := range order {
-		plate, colour, ok := splitKey(key)
+// Summarise implements partsync.Owner: each plate's summary, rebuilt from MongoDB.
+func (s *Service) Summarise(ctx context.Context, plateKeys []string) ([]summary.Entry, error) {
+	out := make([]summary.Entry, 0, len(plateKeys))
+	for _, k := range plateKeys {
+		plate, colour, ok := vehicleid.SplitKey(k)
 		if !ok {
 			continue
 		}
-		if err := s.put(ctx, plate, colour); err != nil {
-			return n, fmt.Errorf("republish %s: %w", key, err)
+		m, err := s.build(ctx, plate, colour)
+		if err != nil {
+			return nil, err
 		}
-		if err := s.store.ClearDirty(ctx, byPlate[key]); err != nil {
-			return n, err
-		}
-		n++
+		out = append(out, summary.Entry{PlateKey: k, Data: m})
 	}
-	return n, nil
+	return out, nil
 }
 
-// Resync rebuilds every plate's summary when the cache has lost its copy (a Redis restart or
-// flush) and reports how many it published; it does nothing while the cache is whole.
-func (s *Service) Resync(ctx context.Context) (int, error) {
-	ok, err := s.cache.Synced(ctx)
-	if err != nil || ok {
-		return 0, err
-	}
-	ctx, span := s.tracer.Start(ctx, "muck.resync_cache")
-	defer span.End()
-	n := 0
-	err = s.store.PlateKeys(ctx, func(key string) error {
-		plate, colour, ok := splitKey(key)
-		if !ok {
-			return nil
-		}
-		if err := s.put(ctx, plate, colour); err != nil {
+// EachPlate implements partsync.Owner: every plate the service holds records of, 200 at a time.
+func (s *Service) EachPlate(ctx context.Context, fn func(plateKeys []string) error) error {
+	var keys []string
+	err := s.store.PlateKeys(ctx, func(k string) error {
+		keys = append(keys, k)
+		if len(keys) == 200 {
+			err := fn(keys)
+			keys = nil
 			return err
 		}
-		n++
 		return nil
 	})
-	if err != nil {
-		return n, fmt.Errorf("resync cache: %w", err)
+	if err != nil || len(keys) == 0 {
+		return err
 	}
-	return n, s.cache.MarkSynced(ctx)
+	return fn(keys)
 }
 
 // Sweep writes "expired" on approved and suspended permits whose validity has ended (reads
@@ -162,7 +137,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			continue
 		}
 		reason := "validity ended at " + pm.ValidTo.Format(time.RFC3339)
-		_, err = s.step(ctx, StepChange{ID: pm.ID, FromState: pm.State, FromVersion: pm.Version, To: st.To, Reason: reason,
+		_, err = s.step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: st.To, Reason: reason,
 			Event: Event{Action: Expire, From: pm.State, To: st.To, At: now, By: systemActor, Role: auth.System, Reason: reason}})
 		if err != nil {
 			s.log.WarnContext(ctx, "permit_expiry_failed", "permit_id", pm.ID, "error", err.Error())

@@ -301,7 +301,7 @@ func (s *Service) revokeFor(ctx context.Context, v Violation) (Violation, []Ref,
 		if from != Approved && from != Suspended {
 			continue
 		}
-		out, err := s.store.Step(ctx, StepChange{ID: pm.ID, FromState: pm.State, FromVersion: pm.Version, To: Revoked, Reason: reason,
+		out, err := s.store.Step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: Revoked, Reason: reason,
 			Event: Event{Action: Revoke, From: from, To: Revoked, At: now, By: v.RecordedBy, Role: v.Role, Reason: reason, ViolationID: v.ID}})
 		if err != nil {
 			return Violation{}, nil, fmt.Errorf("revoke permit %s for violation %s: %w", pm.ID, v.ID, err)
@@ -311,7 +311,7 @@ func (s *Service) revokeFor(ctx context.Context, v Violation) (Violation, []Ref,
 		refs = append(refs, Ref{Coll: PermitRecords, ID: out.ID, Version: out.Version, PlateKey: out.PlateKey()})
 	}
 	sort.Strings(revoked)
-	out, err := s.store.FinishRevocation(ctx, v.ID, revoked)
+	out, err := s.store.FinishRevocation(ctx, v.ID, v.PlateKey(), revoked)
 	if err != nil {
 		return Violation{}, nil, err
 	}

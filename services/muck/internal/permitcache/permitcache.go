@@ -1,9 +1,12 @@
-// Package permitcache keeps each plate's muck summary in Redis under the plate's summary key
-// (libs/summary, part "muck") for the checkpoint, and reads the remote-sensing and OBD parts of
-// a plate when the permit policy asks for a clean record.
+// Package permitcache reads the remote-sensing and OBD parts of a plate from Redis (libs/summary)
+// when the permit policy asks for a clean record, asking their owners for what Redis does not
+// know. (Muck's own part is written by summary.Writer through libs/partsync.)
 package permitcache
 
 import (
+	"encoding/json"
+	"github.com/clearsky/clearsky/libs/vehicleid"
+
 	"context"
 	"fmt"
 	"time"
@@ -15,90 +18,67 @@ import (
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
 
-// Cache is the Redis implementation of permit.Cache and permit.SignalSource.
+// Owners asks a part's owner when Redis does not know it (libs/owners).
+type Owners interface {
+	Fetch(ctx context.Context, p summary.Part, plate string, colour vehicleid.Colour) (json.RawMessage, error)
+}
+
+// Cache is the Redis implementation of permit.SignalSource.
 type Cache struct {
 	rdb    redis.UniversalClient
 	prefix string
+	owners Owners
 	now    func() time.Time
 }
 
-// New returns a cache writing keys under prefix.
-func New(rdb redis.UniversalClient, prefix string) *Cache {
-	return &Cache{rdb: rdb, prefix: prefix, now: time.Now}
-}
-
-// Put implements permit.Cache.
-func (c *Cache) Put(ctx context.Context, plateKey string, m summary.MuckStatus) error {
-	b, err := summary.Encode(summary.Muck, c.now(), m)
-	if err != nil {
-		return err
-	}
-	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, summary.Key(c.prefix, plateKey, summary.Muck), b, summary.TTL)
-		p.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("cache muck summary of %s: %w", plateKey, err)
-	}
-	return nil
-}
-
-// syncedKey marks that Redis holds every plate's summary; it has no TTL and vanishes only with
-// the rest of Redis's data, which is when a full resync is due.
-func (c *Cache) syncedKey() string { return c.prefix + "muck:synced" }
-
-// Synced implements permit.Cache.
-func (c *Cache) Synced(ctx context.Context) (bool, error) {
-	n, err := c.rdb.Exists(ctx, c.syncedKey()).Result()
-	if err != nil {
-		return false, fmt.Errorf("check muck cache sync marker: %w", err)
-	}
-	return n == 1, nil
-}
-
-// MarkSynced implements permit.Cache.
-func (c *Cache) MarkSynced(ctx context.Context) error {
-	if err := c.rdb.Set(ctx, c.syncedKey(), c.now().UTC().Format(time.RFC3339), 0).Err(); err != nil {
-		return fmt.Errorf("set muck cache sync marker: %w", err)
-	}
-	return nil
+// New returns a reader of the parts under prefix that asks owners for what Redis lacks.
+func New(rdb redis.UniversalClient, prefix string, owners Owners) *Cache {
+	return &Cache{rdb: rdb, prefix: prefix, owners: owners, now: time.Now}
 }
 
 // Signals implements permit.SignalSource from the remote-sensing and OBD parts of the plate: an
 // open remote-sensing case (summary.RemoteSensingStatus.OpenCases) or an open OBD alarm
-// (summary.Truck.OpenAlarms). A missing part counts as nothing open: each owner writes its part
-// for the plates it holds findings about. An unreadable part is not read as "nothing open": the
-// check fails and says so.
+// (summary.Truck.OpenAlarms). A part Redis does not know (missing, stale or unreadable:
+// summary.Read) is asked of its owner, which answers from MongoDB; when neither answers, the
+// check fails and says so: an unknown part is never read as "nothing open".
 func (c *Cache) Signals(ctx context.Context, plateKey string) (permit.Signals, error) {
 	keys := []string{summary.Key(c.prefix, plateKey, summary.RemoteSensing), summary.Key(c.prefix, plateKey, summary.OBD)}
 	vals, err := c.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
-		return permit.Signals{}, fmt.Errorf("read remote-sensing and OBD parts of %s: %v: %w", plateKey, err, apperr.ErrUnavailable)
+		vals = make([]any, len(keys)) // Redis down: both unknown, ask the owners
 	}
-	rs, err := part[summary.RemoteSensingStatus](vals[0])
+	now := c.now()
+	rs, err := part[summary.RemoteSensingStatus](ctx, c, vals[0], summary.RemoteSensing, plateKey, now)
 	if err != nil {
-		return permit.Signals{}, fmt.Errorf("remote-sensing part of %s: %v: %w", plateKey, err, apperr.ErrUnavailable)
+		return permit.Signals{}, err
 	}
-	obd, err := part[summary.Truck](vals[1])
+	obd, err := part[summary.Truck](ctx, c, vals[1], summary.OBD, plateKey, now)
 	if err != nil {
-		return permit.Signals{}, fmt.Errorf("OBD part of %s: %v: %w", plateKey, err, apperr.ErrUnavailable)
+		return permit.Signals{}, err
 	}
 	return permit.Signals{RemoteSensingOpen: len(rs.OpenCases) > 0, OBDAlarm: len(obd.OpenAlarms) > 0}, nil
 }
 
-// part decodes a stored part; a missing one is the zero value.
-func part[T any](v any) (T, error) {
-	var zero T
-	s, ok := v.(string)
-	if !ok {
-		return zero, nil
+// part reads one part: from Redis when known there, else from its owner.
+func part[T any](ctx context.Context, c *Cache, v any, p summary.Part, plateKey string, now time.Time) (T, error) {
+	if d, _, ok := summary.Read[T](v, now); ok {
+		return d, nil
 	}
-	_, d, err := summary.Open[T]([]byte(s))
-	return d, err
+	var zero T
+	plate, colour, ok := vehicleid.SplitKey(plateKey)
+	if !ok {
+		return zero, fmt.Errorf("plate key %q: %w", plateKey, apperr.ErrInvalid)
+	}
+	raw, err := c.owners.Fetch(ctx, p, plate, colour)
+	if err != nil {
+		return zero, fmt.Errorf("the %s part of %s is unknown (not in Redis, and its owner did not answer: %v); try again shortly: %w",
+			p, plateKey, err, apperr.ErrUnavailable)
+	}
+	var d T
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return zero, fmt.Errorf("the %s part of %s: %v: %w", p, plateKey, err, apperr.ErrUnavailable)
+	}
+	return d, nil
 }
 
-var (
-	_ permit.Cache        = (*Cache)(nil)
-	_ permit.SignalSource = (*Cache)(nil)
-)
+var _ permit.SignalSource = (*Cache)(nil)

@@ -10,50 +10,37 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/testenv"
+	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 	"github.com/clearsky/clearsky/services/muck/internal/permitcache"
 )
 
-func TestPutAndSynced(t *testing.T) {
-	ctx := context.Background()
-	rdb, prefix := testenv.Redis(t)
-	c := permitcache.New(rdb, prefix)
-	m := summary.MuckStatus{Plate: "晋FD12345", PlateColour: "yellow_green", PermitState: "approved", Permits: []summary.MuckPermit{}, Passes: []summary.MuckPass{},
-		RecentViolations: []summary.MuckViolation{}, Timezone: "Asia/Shanghai"}
-	if err := c.Put(ctx, "晋FD12345:yellow_green", m); err != nil {
-		t.Fatal(err)
+// fakeOwners answers as the owners' status routes would, or fails when down.
+type fakeOwners struct {
+	parts map[string]string // part + "/" + plate → JSON
+	down  bool
+	asked []string
+}
+
+func (f *fakeOwners) Fetch(_ context.Context, p summary.Part, plate string, colour vehicleid.Colour) (json.RawMessage, error) {
+	f.asked = append(f.asked, string(p)+"/"+plate)
+	if f.down {
+		return nil, errors.New("connection refused")
 	}
-	key := summary.Key(prefix, "晋FD12345:yellow_green", summary.Muck)
-	raw, err := rdb.Get(ctx, key).Bytes()
-	if err != nil {
-		t.Fatal(err)
+	if s, ok := f.parts[string(p)+"/"+plate]; ok {
+		return json.RawMessage(s), nil
 	}
-	env, err := summary.Decode(raw)
-	if err != nil || env.Part != summary.Muck {
-		t.Fatalf("envelope = %+v, %v", env, err)
-	}
-	var got summary.MuckStatus
-	if err := json.Unmarshal(env.Data, &got); err != nil || got.PermitState != "approved" {
-		t.Fatalf("stored summary = %+v, %v", got, err)
-	}
-	if ttl := rdb.TTL(ctx, key).Val(); ttl <= 0 || ttl > summary.TTL {
-		t.Fatalf("TTL = %v, want up to %v", ttl, summary.TTL)
-	}
-	if ok, err := c.Synced(ctx); err != nil || ok {
-		t.Fatalf("Synced before marking = %v, %v", ok, err)
-	}
-	if err := c.MarkSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := c.Synced(ctx); !ok {
-		t.Fatal("Synced after marking = false")
-	}
+	return json.RawMessage(`{}`), nil
 }
 
 func TestSignals(t *testing.T) {
 	ctx := context.Background()
 	rdb, prefix := testenv.Redis(t)
-	c := permitcache.New(rdb, prefix)
+	owners := &fakeOwners{parts: map[string]string{
+		"remotesensing/D": `{"open_cases": [{"id": "c9", "pollutant": "no", "state": "notified"}]}`,
+		"obd/E":           `{"open_alarms": [{"kind": "tamper"}]}`,
+	}}
+	c := permitcache.New(rdb, prefix, owners)
 	put := func(plateKey string, p summary.Part, data string) {
 		b, err := summary.Encode(p, time.Now(), json.RawMessage(data))
 		if err != nil {
@@ -67,7 +54,13 @@ func TestSignals(t *testing.T) {
 	put("B:yellow", summary.OBD, `{"vin": "V", "open_alarms": [{"kind": "nox_high"}]}`)
 	put("C:yellow", summary.RemoteSensing, `{"open_cases": [{"id": "c2", "pollutant": "opacity", "state": "detected"}]}`)
 	put("C:yellow", summary.OBD, `{"open_alarms": [{"kind": "reagent_empty"}]}`)
+	put("E:yellow", summary.RemoteSensing, `{"open_cases": []}`)
 	rdb.Set(ctx, summary.Key(prefix, "E:yellow", summary.OBD), "not json", time.Minute)
+	// A part from a cache restored from an old copy is stale: unknown, asked of its owner.
+	old, _ := summary.Encode(summary.RemoteSensing, time.Now().Add(-summary.MaxAge-time.Hour), json.RawMessage(`{"open_cases": []}`))
+	rdb.Set(ctx, summary.Key(prefix, "F:yellow", summary.RemoteSensing), old, time.Minute)
+	put("F:yellow", summary.OBD, `{"open_alarms": []}`)
+	owners.parts["remotesensing/F"] = `{"open_cases": [{"id": "c8", "pollutant": "opacity", "state": "detected"}]}`
 	tests := []struct {
 		plate string
 		want  permit.Signals
@@ -75,7 +68,11 @@ func TestSignals(t *testing.T) {
 		{"A:yellow", permit.Signals{RemoteSensingOpen: true}},
 		{"B:yellow", permit.Signals{OBDAlarm: true}},
 		{"C:yellow", permit.Signals{RemoteSensingOpen: true, OBDAlarm: true}},
-		{"D:yellow", permit.Signals{}}, // no parts at all
+		// No parts in Redis: missing is unknown, so the owners are asked (D's has an open case;
+		// this read as "nothing open" before).
+		{"D:yellow", permit.Signals{RemoteSensingOpen: true}},
+		{"E:yellow", permit.Signals{OBDAlarm: true}},          // unreadable OBD part: asked
+		{"F:yellow", permit.Signals{RemoteSensingOpen: true}}, // stale part: asked
 	}
 	for _, tc := range tests {
 		got, err := c.Signals(ctx, tc.plate)
@@ -83,7 +80,11 @@ func TestSignals(t *testing.T) {
 			t.Errorf("Signals(%s) = %+v, %v; want %+v", tc.plate, got, err, tc.want)
 		}
 	}
-	if _, err := c.Signals(ctx, "E:yellow"); !errors.Is(err, apperr.ErrUnavailable) {
-		t.Errorf("Signals of an unreadable part error = %v, want ErrUnavailable (never read as clean)", err)
+	if len(owners.asked) != 4 {
+		t.Errorf("owners asked %v; want only the parts Redis did not know", owners.asked)
+	}
+	owners.down = true
+	if _, err := c.Signals(ctx, "G:yellow"); !errors.Is(err, apperr.ErrUnavailable) {
+		t.Errorf("Signals with parts unknown and owners down: error = %v, want ErrUnavailable (never read as clean)", err)
 	}
 }

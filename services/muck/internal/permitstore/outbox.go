@@ -7,8 +7,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/clearsky/clearsky/libs/outbox"
+	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
 
@@ -26,41 +27,29 @@ func (s *Store) collection(c permit.Collection) (*mongo.Collection, error) {
 
 var outboxColls = []permit.Collection{permit.PermitRecords, permit.PassRecords, permit.ViolationRecords}
 
-// Dirty implements permit.Store: up to limit flagged records of each collection.
-func (s *Store) Dirty(ctx context.Context, limit int) ([]permit.Ref, error) {
-	var out []permit.Ref
-	for _, c := range outboxColls {
-		coll, _ := s.collection(c)
-		opts := options.Find().SetLimit(int64(limit)).SetProjection(bson.D{key("_id", 1), key("version", 1), key("plate_key", 1)})
-		refs, err := findAll(ctx, coll, bson.D{key("cache_dirty", true)}, opts, func(d struct {
-			ID       string `bson:"_id"`
-			Version  int64  `bson:"version"`
-			PlateKey string `bson:"plate_key"`
-		}) (permit.Ref, error) {
-			return permit.Ref{Coll: c, ID: d.ID, Version: d.Version, PlateKey: d.PlateKey}, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, refs...)
-	}
-	return out, nil
-}
-
-// ClearDirty implements permit.Store: a record's flag is cleared only if it is still at the
-// version the summary was built from.
-func (s *Store) ClearDirty(ctx context.Context, refs []permit.Ref) error {
+// Ack implements permit.Store: a record's outbox is cleared only if it is still at the version
+// the summary was built from.
+func (s *Store) Ack(ctx context.Context, refs []permit.Ref) error {
 	for _, r := range refs {
 		coll, err := s.collection(r.Coll)
 		if err != nil {
 			return err
 		}
-		_, err = coll.UpdateOne(ctx, bson.D{key("_id", r.ID), key("version", r.Version)}, bson.D{key("$set", bson.D{key("cache_dirty", false)})})
-		if err != nil {
-			return fmt.Errorf("clear cache flag of %s %s: %w", r.Coll, r.ID, err)
+		if err := outbox.Ack(ctx, coll, r.ID, "version", r.Version); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// PartSources are the collections whose outbox records libs/partsync delivers.
+func (s *Store) PartSources() []partsync.Source {
+	out := make([]partsync.Source, 0, len(outboxColls))
+	for _, c := range outboxColls {
+		coll, _ := s.collection(c)
+		out = append(out, partsync.Source{Coll: coll, VersionField: "version"})
+	}
+	return out
 }
 
 // PlateKeys implements permit.Store with distinct over the three collections.

@@ -1,6 +1,8 @@
 package permitstore
 
 import (
+	"github.com/clearsky/clearsky/libs/outbox"
+
 	"context"
 	"fmt"
 	"time"
@@ -15,29 +17,29 @@ import (
 )
 
 type passDoc struct {
-	ID           string     `bson:"_id"`
-	PermitID     string     `bson:"permit_id"`
-	VIN          string     `bson:"vin"`
-	Plate        string     `bson:"plate"`
-	PlateColour  string     `bson:"plate_colour"`
-	PlateKey     string     `bson:"plate_key"`
-	FleetID      string     `bson:"fleet_id"`
-	Zone         string     `bson:"zone"`
-	Box          bbox       `bson:",inline"`
-	HoursFrom    int        `bson:"hours_from"` // minutes after local midnight
-	HoursTo      int        `bson:"hours_to"`
-	ValidFrom    time.Time  `bson:"valid_from"`
-	ValidTo      time.Time  `bson:"valid_to"`
-	Route        string     `bson:"route,omitempty"`
-	IssuedAt     time.Time  `bson:"issued_at"`
-	IssuedBy     string     `bson:"issued_by"`
-	Cancelled    bool       `bson:"cancelled"`
-	CancelledAt  *time.Time `bson:"cancelled_at,omitempty"`
-	CancelledBy  string     `bson:"cancelled_by,omitempty"`
-	CancelReason string     `bson:"cancel_reason,omitempty"`
-	Fingerprint  string     `bson:"fingerprint"`
-	Version      int64      `bson:"version"`
-	CacheDirty   bool       `bson:"cache_dirty"`
+	ID            string     `bson:"_id"`
+	PermitID      string     `bson:"permit_id"`
+	VIN           string     `bson:"vin"`
+	Plate         string     `bson:"plate"`
+	PlateColour   string     `bson:"plate_colour"`
+	PlateKey      string     `bson:"plate_key"`
+	FleetID       string     `bson:"fleet_id"`
+	Zone          string     `bson:"zone"`
+	Box           bbox       `bson:",inline"`
+	HoursFrom     int        `bson:"hours_from"` // minutes after local midnight
+	HoursTo       int        `bson:"hours_to"`
+	ValidFrom     time.Time  `bson:"valid_from"`
+	ValidTo       time.Time  `bson:"valid_to"`
+	Route         string     `bson:"route,omitempty"`
+	IssuedAt      time.Time  `bson:"issued_at"`
+	IssuedBy      string     `bson:"issued_by"`
+	Cancelled     bool       `bson:"cancelled"`
+	CancelledAt   *time.Time `bson:"cancelled_at,omitempty"`
+	CancelledBy   string     `bson:"cancelled_by,omitempty"`
+	CancelReason  string     `bson:"cancel_reason,omitempty"`
+	Fingerprint   string     `bson:"fingerprint"`
+	Version       int64      `bson:"version"`
+	outbox.Fields `bson:",inline"`
 }
 
 func passToDoc(p permit.Pass) (passDoc, error) {
@@ -49,7 +51,7 @@ func passToDoc(p permit.Pass) (passDoc, error) {
 		FleetID: p.FleetID, Zone: zone, Box: boxOf(p.Zone), HoursFrom: p.Hours.From, HoursTo: p.Hours.To, ValidFrom: p.ValidFrom.UTC(),
 		ValidTo: p.ValidTo.UTC(), Route: p.Route, IssuedAt: p.IssuedAt.UTC(), IssuedBy: p.IssuedBy, Cancelled: p.Cancelled,
 		CancelledAt: utcPtr(p.CancelledAt), CancelledBy: p.CancelledBy, CancelReason: p.CancelReason, Fingerprint: p.Fingerprint,
-		Version: p.Version, CacheDirty: true}, nil
+		Version: p.Version, Fields: outbox.New(p.IssuedAt, outbox.Part(p.PlateKey()))}, nil
 }
 
 func passFromDoc(d passDoc) (permit.Pass, error) {
@@ -104,12 +106,11 @@ func (s *Store) PassesByPlate(ctx context.Context, plateKey string) ([]permit.Pa
 }
 
 // CancelPass implements permit.Store.
-func (s *Store) CancelPass(ctx context.Context, id string, version int64, at time.Time, by, reason string) (permit.Pass, error) {
-	update := bson.D{
-		key("$set", bson.D{key("cancelled", true), key("cancelled_at", at.UTC()), key("cancelled_by", by), key("cancel_reason", reason),
-			key("cache_dirty", true)}),
+func (s *Store) CancelPass(ctx context.Context, id, plateKey string, version int64, at time.Time, by, reason string) (permit.Pass, error) {
+	update := outbox.Append(bson.D{
+		key("$set", bson.D{key("cancelled", true), key("cancelled_at", at.UTC()), key("cancelled_by", by), key("cancel_reason", reason)}),
 		key("$inc", bson.D{key("version", int64(1))}),
-	}
+	}, at, outbox.Part(plateKey))
 	var d passDoc
 	err := s.passes.FindOneAndUpdate(ctx, bson.D{key("_id", id), key("version", version), key("cancelled", false)}, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)

@@ -1,6 +1,8 @@
 package permitstore
 
 import (
+	"github.com/clearsky/clearsky/libs/outbox"
+
 	"context"
 	"fmt"
 	"time"
@@ -32,30 +34,28 @@ type eventDoc struct {
 }
 
 type permitDoc struct {
-	ID          string      `bson:"_id"`
-	VIN         string      `bson:"vin"`
-	Plate       string      `bson:"plate"`
-	PlateColour string      `bson:"plate_colour"`
-	PlateKey    string      `bson:"plate_key"`
-	FleetID     string      `bson:"fleet_id"`
-	FromSite    string      `bson:"from_site"`
-	ToSite      string      `bson:"to_site"`
-	ValidFrom   time.Time   `bson:"valid_from"`
-	ValidTo     time.Time   `bson:"valid_to"`
-	Enclosed    bool        `bson:"enclosed"`
-	GPS         bool        `bson:"gps"`
-	Video       bool        `bson:"video"`
-	State       string      `bson:"state"`
-	StateReason string      `bson:"state_reason,omitempty"`
-	Findings    []reasonDoc `bson:"findings"`
-	History     []eventDoc  `bson:"history"`
-	Fingerprint string      `bson:"fingerprint"`
-	CreatedAt   time.Time   `bson:"created_at"`
-	UpdatedAt   time.Time   `bson:"updated_at"`
-	Version     int64       `bson:"version"`
-	// CacheDirty is the outbox flag: set by every write, cleared once Redis has a summary built
-	// after it.
-	CacheDirty bool `bson:"cache_dirty"`
+	ID            string      `bson:"_id"`
+	VIN           string      `bson:"vin"`
+	Plate         string      `bson:"plate"`
+	PlateColour   string      `bson:"plate_colour"`
+	PlateKey      string      `bson:"plate_key"`
+	FleetID       string      `bson:"fleet_id"`
+	FromSite      string      `bson:"from_site"`
+	ToSite        string      `bson:"to_site"`
+	ValidFrom     time.Time   `bson:"valid_from"`
+	ValidTo       time.Time   `bson:"valid_to"`
+	Enclosed      bool        `bson:"enclosed"`
+	GPS           bool        `bson:"gps"`
+	Video         bool        `bson:"video"`
+	State         string      `bson:"state"`
+	StateReason   string      `bson:"state_reason,omitempty"`
+	Findings      []reasonDoc `bson:"findings"`
+	History       []eventDoc  `bson:"history"`
+	Fingerprint   string      `bson:"fingerprint"`
+	CreatedAt     time.Time   `bson:"created_at"`
+	UpdatedAt     time.Time   `bson:"updated_at"`
+	Version       int64       `bson:"version"`
+	outbox.Fields `bson:",inline"`
 }
 
 func reasonsToDoc(rs []permit.Reason) []reasonDoc {
@@ -76,7 +76,7 @@ func permitToDoc(p permit.Permit) permitDoc {
 		FromSite: p.FromSite, ToSite: p.ToSite, ValidFrom: p.ValidFrom.UTC(), ValidTo: p.ValidTo.UTC(), Enclosed: p.Enclosed, GPS: p.GPS,
 		Video: p.Video, State: string(p.State), StateReason: p.StateReason, Findings: reasonsToDoc(p.Findings),
 		History: make([]eventDoc, 0, len(p.History)), Fingerprint: p.Fingerprint, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
-		Version: p.Version, CacheDirty: true}
+		Version: p.Version, Fields: outbox.New(p.UpdatedAt, outbox.Part(p.PlateKey()))}
 	for _, e := range p.History {
 		d.History = append(d.History, eventToDoc(e))
 	}
@@ -127,7 +127,7 @@ func (s *Store) PermitsByPlate(ctx context.Context, plateKey string) ([]permit.P
 // Step implements permit.Store: one atomic update guarded by the state and version read, which
 // appends to the history with $push (FerretDB has no positional updates, and needs none).
 func (s *Store) Step(ctx context.Context, c permit.StepChange) (permit.Permit, error) {
-	set := bson.D{key("state", string(c.To)), key("state_reason", c.Reason), key("updated_at", c.Event.At.UTC()), key("cache_dirty", true)}
+	set := bson.D{key("state", string(c.To)), key("state_reason", c.Reason), key("updated_at", c.Event.At.UTC())}
 	if c.Findings != nil {
 		set = append(set, key("findings", reasonsToDoc(c.Findings)))
 	}
@@ -136,6 +136,7 @@ func (s *Store) Step(ctx context.Context, c permit.StepChange) (permit.Permit, e
 		key("$inc", bson.D{key("version", int64(1))}),
 		key("$push", bson.D{key("history", eventToDoc(c.Event))}),
 	}
+	update = outbox.Append(update, c.Event.At, outbox.Part(c.PlateKey))
 	filter := bson.D{key("_id", c.ID), key("state", string(c.FromState)), key("version", c.FromVersion)}
 	var d permitDoc
 	err := s.permits.FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)

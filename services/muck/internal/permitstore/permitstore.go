@@ -6,6 +6,8 @@
 package permitstore
 
 import (
+	"github.com/clearsky/clearsky/libs/outbox"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,19 +49,19 @@ var Indexes = []mongodb.Index{
 	{Collection: Permits, Keys: asc("plate_key"), Name: "plate_key"},
 	{Collection: Permits, Keys: asc("fleet_id", "_id"), Name: "fleet_id"},
 	{Collection: Permits, Keys: asc("state", "valid_to"), Name: "state_valid_to"},
-	{Collection: Permits, Keys: asc("cache_dirty"), Name: "cache_dirty"},
+	{Collection: Permits, Keys: asc(outbox.FieldDue), Name: outbox.FieldDue},
 	{Collection: Passes, Keys: asc("vin", "min_lon", "max_lon", "min_lat", "max_lat"), Name: "vin_bbox"},
 	{Collection: Passes, Keys: asc("plate_key"), Name: "plate_key"},
 	{Collection: Passes, Keys: asc("permit_id"), Name: "permit_id"},
 	{Collection: Passes, Keys: asc("fleet_id", "_id"), Name: "fleet_id"},
-	{Collection: Passes, Keys: asc("cache_dirty"), Name: "cache_dirty"},
+	{Collection: Passes, Keys: asc(outbox.FieldDue), Name: outbox.FieldDue},
 	{Collection: Violations, Keys: bson.D{key("plate_key", 1), key("observed_at", -1)}, Name: "plate_observed"},
 	{Collection: Violations, Keys: asc("vin", "observed_at"), Name: "vin_observed"},
 	{Collection: Violations, Keys: asc("day", "from_site", "kind"), Name: "day_site_kind"},
 	{Collection: Violations, Keys: asc("from_site", "day"), Name: "site_day"},
 	{Collection: Violations, Keys: asc("fleet_id", "_id"), Name: "fleet_id"},
 	{Collection: Violations, Keys: asc("revoke_pending"), Name: "revoke_pending"},
-	{Collection: Violations, Keys: asc("cache_dirty"), Name: "cache_dirty"},
+	{Collection: Violations, Keys: asc(outbox.FieldDue), Name: outbox.FieldDue},
 }
 
 // Store is the MongoDB implementation of permit.Store.

@@ -11,6 +11,9 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 	"github.com/clearsky/clearsky/services/muck/internal/permitstore"
@@ -49,9 +52,9 @@ func samplePermit(id, vin string) permit.Permit {
 func TestIndexes(t *testing.T) {
 	want := map[string][]string{
 		permitstore.Sites:      {"kind_bbox", "kind_id"},
-		permitstore.Permits:    {"cache_dirty", "fleet_id", "plate_key", "state_valid_to", "vin_created"},
-		permitstore.Passes:     {"cache_dirty", "fleet_id", "permit_id", "plate_key", "vin_bbox"},
-		permitstore.Violations: {"cache_dirty", "day_site_kind", "fleet_id", "plate_observed", "revoke_pending", "site_day", "vin_observed"},
+		permitstore.Permits:    {"fleet_id", "outbox_due", "plate_key", "state_valid_to", "vin_created"},
+		permitstore.Passes:     {"fleet_id", "outbox_due", "permit_id", "plate_key", "vin_bbox"},
+		permitstore.Violations: {"day_site_kind", "fleet_id", "outbox_due", "plate_observed", "revoke_pending", "site_day", "vin_observed"},
 	}
 	got := map[string][]string{}
 	for _, ix := range permitstore.Indexes {
@@ -187,11 +190,11 @@ func TestPassesNearUsesTheBox(t *testing.T) {
 	if has, _ := s.HasPasses(ctx, "LZZ1CLVB3N0000007"); has {
 		t.Fatal("HasPasses of a truck without passes = true")
 	}
-	got, err := s.CancelPass(ctx, "S1", 1, t0, "police", "road works")
+	got, err := s.CancelPass(ctx, "S1", "晋FD12345:yellow_green", 1, t0, "police", "road works")
 	if err != nil || !got.Cancelled || got.Version != 2 || got.CancelReason != "road works" {
 		t.Fatalf("CancelPass = %+v, %v", got, err)
 	}
-	if _, err := s.CancelPass(ctx, "S1", 1, t0, "police", "again"); !errors.Is(err, permit.ErrStateChanged) {
+	if _, err := s.CancelPass(ctx, "S1", "晋FD12345:yellow_green", 1, t0, "police", "again"); !errors.Is(err, permit.ErrStateChanged) {
 		t.Fatalf("second CancelPass = %v, want ErrStateChanged", err)
 	}
 }
@@ -249,7 +252,7 @@ func TestViolationsReportAndOutbox(t *testing.T) {
 	if err != nil || len(pending) != 1 || pending[0].ID != "V1" {
 		t.Fatalf("PendingRevocations = %v, %v", pending, err)
 	}
-	done, err := s.FinishRevocation(ctx, "V1", []string{"P1"})
+	done, err := s.FinishRevocation(ctx, "V1", "晋F56789:yellow", []string{"P1"})
 	if err != nil || done.RevokePending || done.Version != 2 || !slices.Equal(done.RevokedPermits, []string{"P1"}) {
 		t.Fatalf("FinishRevocation = %+v, %v", done, err)
 	}
@@ -258,22 +261,36 @@ func TestViolationsReportAndOutbox(t *testing.T) {
 	if err := s.InsertPermit(ctx, samplePermit("P1", "LZZ1CLVB1N0000006")); err != nil {
 		t.Fatal(err)
 	}
-	dirty, err := s.Dirty(ctx, 100)
-	if err != nil || len(dirty) != 7 {
-		t.Fatalf("Dirty = %d refs, %v; want 7", len(dirty), err)
+	pendingRefs := func() []permit.Ref {
+		var refs []permit.Ref
+		for i, src := range s.PartSources() {
+			ds, err := outbox.Pending(ctx, src.Coll, src.VersionField, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				refs = append(refs, permit.Ref{Coll: []permit.Collection{permit.PermitRecords, permit.PassRecords, permit.ViolationRecords}[i],
+					ID: d.ID.(bson.RawValue).StringValue(), Version: d.Version, PlateKey: d.Records[0].Key})
+			}
+		}
+		return refs
+	}
+	dirty := pendingRefs()
+	if len(dirty) != 7 {
+		t.Fatalf("pending = %d records, want 7", len(dirty))
 	}
 	stale := permit.Ref{Coll: permit.ViolationRecords, ID: "V1", Version: 1}
-	if err := s.ClearDirty(ctx, []permit.Ref{stale}); err != nil {
+	if err := s.Ack(ctx, []permit.Ref{stale}); err != nil {
 		t.Fatal(err)
 	}
-	if dirty, _ := s.Dirty(ctx, 100); len(dirty) != 7 {
-		t.Fatalf("a clear at a stale version cleared the flag: %d dirty", len(dirty))
+	if n := len(pendingRefs()); n != 7 {
+		t.Fatalf("an ack at a stale version cleared the outbox: %d pending", n)
 	}
-	if err := s.ClearDirty(ctx, dirty); err != nil {
+	if err := s.Ack(ctx, dirty); err != nil {
 		t.Fatal(err)
 	}
-	if dirty, _ := s.Dirty(ctx, 100); len(dirty) != 0 {
-		t.Fatalf("Dirty after clearing = %v", dirty)
+	if left := pendingRefs(); len(left) != 0 {
+		t.Fatalf("pending after the acks = %v", left)
 	}
 	var keys []string
 	if err := s.PlateKeys(ctx, func(k string) error { keys = append(keys, k); return nil }); err != nil || !slices.Equal(keys, []string{"晋F56789:yellow"}) {

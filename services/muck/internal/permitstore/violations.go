@@ -1,6 +1,8 @@
 package permitstore
 
 import (
+	"github.com/clearsky/clearsky/libs/outbox"
+
 	"context"
 	"fmt"
 	"time"
@@ -47,9 +49,9 @@ type violationDoc struct {
 	Version        int64     `bson:"version"`
 	// Day and Month are report buckets (local calendar), stored at write time because FerretDB
 	// has no date operators in aggregation.
-	Day        string `bson:"day"`
-	Month      string `bson:"month"`
-	CacheDirty bool   `bson:"cache_dirty"`
+	Day           string `bson:"day"`
+	Month         string `bson:"month"`
+	outbox.Fields `bson:",inline"`
 }
 
 func violationToDoc(v permit.Violation, day, month string) violationDoc {
@@ -57,7 +59,10 @@ func violationToDoc(v permit.Violation, day, month string) violationDoc {
 		FleetID: v.FleetID, ObservedAt: v.ObservedAt.UTC(), Place: v.Place, Photos: v.Photos, Note: v.Note, PermitID: v.PermitID,
 		FromSite: v.FromSite, SiteSource: string(v.SiteSource), RecordedAt: v.RecordedAt.UTC(), RecordedBy: v.RecordedBy, Role: string(v.Role),
 		RevokePending: v.RevokePending, RevokedPermits: v.RevokedPermits, Fingerprint: v.Fingerprint, Version: v.Version,
-		Day: day, Month: month, CacheDirty: v.PlateKey() != ""}
+		Day: day, Month: month}
+	if k := v.PlateKey(); k != "" {
+		d.Fields = outbox.New(v.RecordedAt, outbox.Part(k))
+	}
 	if d.RevokedPermits == nil {
 		d.RevokedPermits = []string{}
 	}
@@ -121,13 +126,16 @@ func (s *Store) PendingRevocations(ctx context.Context, limit int) ([]permit.Vio
 }
 
 // FinishRevocation implements permit.Store.
-func (s *Store) FinishRevocation(ctx context.Context, id string, permits []string) (permit.Violation, error) {
+func (s *Store) FinishRevocation(ctx context.Context, id, plateKey string, permits []string) (permit.Violation, error) {
 	if permits == nil {
 		permits = []string{}
 	}
 	update := bson.D{
-		key("$set", bson.D{key("revoke_pending", false), key("revoked_permits", permits), key("cache_dirty", true)}),
+		key("$set", bson.D{key("revoke_pending", false), key("revoked_permits", permits)}),
 		key("$inc", bson.D{key("version", int64(1))}),
+	}
+	if plateKey != "" {
+		update = outbox.Append(update, time.Now(), outbox.Part(plateKey))
 	}
 	var d violationDoc
 	err := s.violations.FindOneAndUpdate(ctx, bson.D{key("_id", id), key("revoke_pending", true)}, update,

@@ -120,7 +120,12 @@ type Store interface {
 
 // Cache publishes each truck's state for the checkpoint (Redis).
 type Cache interface {
-	Put(ctx context.Context, plate, colour string, s summary.Truck) error
+	Put(ctx context.Context, es ...summary.Entry) error
+}
+
+// truckEntry is a truck's OBD part for summary.Writer.
+func truckEntry(plate, colour string, s summary.Truck) summary.Entry {
+	return summary.Entry{PlateKey: vehicleid.Key(plate, vehicleid.Colour(colour)), Data: s}
 }
 
 // Vehicles is the registry, as the OBD service sees it.
@@ -557,7 +562,7 @@ func (p *partition) publish(ctx context.Context, force bool) {
 		if ts.plate == "" || !(ts.changed || force || now.Sub(ts.summaryAt) >= p.m.cfg.SummaryEvery) {
 			continue
 		}
-		if err := p.m.cache.Put(ctx, ts.plate, ts.colour, truckSummary(ts.t, now, th)); err != nil {
+		if err := p.m.cache.Put(ctx, truckEntry(ts.plate, ts.colour, truckSummary(ts.t, now, th))); err != nil {
 			p.m.log.WarnContext(ctx, "obd_summary_put_failed", "vin", ts.t.VIN, "error", err.Error())
 			continue
 		}
@@ -608,7 +613,7 @@ func (m *Monitor) Summary(ctx context.Context, vin string) (detect.Summary, summ
 		ds = ts.t.Summary(now, th)
 		st = truckSummary(ts.t, now, th)
 		if ts.plate != "" {
-			if err := m.cache.Put(ctx, ts.plate, ts.colour, st); err == nil {
+			if err := m.cache.Put(ctx, truckEntry(ts.plate, ts.colour, st)); err == nil {
 				ts.summaryAt, ts.changed = now, false
 			}
 		}
@@ -632,7 +637,7 @@ func (m *Monitor) Close(ctx context.Context, vin string, kind detect.Kind, by st
 		}
 		ts.changed = true
 		if ts.plate != "" {
-			_ = m.cache.Put(ctx, ts.plate, ts.colour, truckSummary(ts.t, m.now(), m.Thresholds()))
+			_ = m.cache.Put(ctx, truckEntry(ts.plate, ts.colour, truckSummary(ts.t, m.now(), m.Thresholds())))
 		}
 	})
 	return out, err

@@ -1,6 +1,8 @@
 // Package owners asks the services that own a plate's parts for them over HTTP, through their
-// status routes, with the checkpoint's own system token, a short timeout, and the trace context
-// propagated, so one trace shows a whole lookup across the services.
+// status routes (each owner answers from MongoDB and rewrites its part in Redis), with the
+// caller's own system token, a short timeout, and the trace context propagated, so one trace
+// shows a whole lookup across the services. Readers use it when a part is unknown in Redis
+// (summary.Read): the checkpoint, and muck for a permit's clean-record check.
 package owners
 
 import (
@@ -21,7 +23,6 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
-	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
 )
 
 // paths are the owners' status routes.
@@ -32,7 +33,7 @@ var paths = map[summary.Part]string{
 	summary.Muck:          "/v1/muck/status",
 }
 
-// Client is the HTTP implementation of verdict.Owners.
+// Client asks the owners.
 type Client struct {
 	base       map[summary.Part]string
 	http       *http.Client
@@ -42,18 +43,20 @@ type Client struct {
 	tokens     *auth.SystemTokens
 }
 
-// New returns a client; base maps each part to its owner's base URL.
-func New(base map[summary.Part]string, hc *http.Client, keys *auth.Keys, tp trace.TracerProvider, prop propagation.TextMapPropagator, timeout time.Duration) *Client {
+// New returns a client for service (the subject of its tokens); base maps each part to its
+// owner's base URL.
+func New(service string, base map[summary.Part]string, hc *http.Client, keys *auth.Keys, tp trace.TracerProvider, prop propagation.TextMapPropagator, timeout time.Duration) *Client {
 	if hc == nil {
 		hc = &http.Client{}
 	}
 	if timeout <= 0 {
 		timeout = 500 * time.Millisecond
 	}
-	return &Client{base: base, http: hc, tokens: auth.NewSystemTokens(keys, "checkpoint"), tracer: tp.Tracer("github.com/clearsky/clearsky/services/checkpoint"), propagator: prop, timeout: timeout}
+	return &Client{base: base, http: hc, tokens: auth.NewSystemTokens(keys, service), tracer: tp.Tracer("github.com/clearsky/clearsky/libs/owners"), propagator: prop, timeout: timeout}
 }
 
-// Fetch implements verdict.Owners.
+// Fetch asks part's owner for the plate's part (its data, not an envelope);
+// summary.ErrUnknownPlate when the registry does not know the plate.
 func (c *Client) Fetch(ctx context.Context, p summary.Part, plate string, colour vehicleid.Colour) (json.RawMessage, error) {
 	base, ok := c.base[p]
 	if !ok || base == "" {
@@ -61,7 +64,7 @@ func (c *Client) Fetch(ctx context.Context, p summary.Part, plate string, colour
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	ctx, span := c.tracer.Start(ctx, "checkpoint.fallback."+string(p), trace.WithSpanKind(trace.SpanKindClient),
+	ctx, span := c.tracer.Start(ctx, "fallback."+string(p), trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("peer.service", string(p))))
 	defer span.End()
 	q := url.Values{"plate": {plate}, "colour": {string(colour)}}
@@ -88,7 +91,7 @@ func (c *Client) Fetch(ctx context.Context, p summary.Part, plate string, colour
 	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
 	switch {
 	case res.StatusCode == http.StatusNotFound && p == summary.Registry:
-		return nil, verdict.ErrNotFound
+		return nil, summary.ErrUnknownPlate
 	case res.StatusCode != http.StatusOK:
 		span.SetStatus(codes.Error, res.Status)
 		return nil, fmt.Errorf("%s answered %s", p, res.Status)
