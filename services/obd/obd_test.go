@@ -56,7 +56,7 @@ func (e *env) register(i int, fleet string) {
 	e.deps.Redis.Set(ctx, summary.Key(e.deps.RedisPrefix, vehicleid.Key(v.Plate, vehicleid.Yellow), summary.Registry), b, time.Hour)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*obd.Config)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	rdb, prefix := testenv.Redis(t)
@@ -65,7 +65,11 @@ func newEnv(t *testing.T) *env {
 	registry := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(registry.Close)
 	deps.Vehicles = platform.NewVehicles("obd-test", registry.URL, nil, deps)
-	svc, err := obd.New(ctx, obd.Config{Gateway: obd.GatewayConfig{Addr: "127.0.0.1:0"}}, deps)
+	cfg := obd.Config{Gateway: obd.GatewayConfig{Addr: "127.0.0.1:0"}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := obd.New(ctx, cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,6 +257,69 @@ func TestGatewayEndToEnd(t *testing.T) {
 	}
 	if !found || part.VIN != vinOf(t, 0) {
 		t.Fatalf("OBD part = %+v, want the NOx alarm", part)
+	}
+}
+
+// TestGatewayHJ1239 runs the gateway in the HJ 1239 layout (CLEARSKY_OBD_LAYOUT=hj1239), whose
+// items carry their own collection times: its frames are stored and judged with the decoder
+// that read them, so the alarms fire and the samples keep the items' times. (Before, the
+// monitor decoded stored frames again as GB 17691: they were stored but never judged.)
+func TestGatewayHJ1239(t *testing.T) {
+	e := newEnv(t, func(c *obd.Config) { c.Gateway.Layout = protocol.LayoutHJ1239 })
+	profiles := []sim.Profile{sim.NOxHigh, sim.ReagentEmpty, sim.Clean}
+	var terms []sim.Terminal
+	for i, p := range profiles {
+		e.register(i, "fleet-1")
+		terms = append(terms, sim.Terminal{VIN: vinOf(t, i), ICCID: iccidOf(i), Profile: p, Layout: protocol.LayoutHJ1239})
+	}
+	const frames = 40
+	start := time.Now().Add(-frames * 10 * time.Second).Truncate(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sim.Run(ctx, sim.Options{Addr: e.svc.GatewayAddr().String(), Terminals: terms, Frames: frames, Start: start, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	frameDocs := e.deps.DB.Collection("obd_frames")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n, err := frameDocs.CountDocuments(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == int64(len(profiles)*frames) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %d frames, want %d", n, len(profiles)*frames)
+		}
+	}
+	want := map[int]string{0: "nox_exceedance", 1: "reagent_empty"}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if openKinds(t, e, vinOf(t, 0))[want[0]] && openKinds(t, e, vinOf(t, 1))[want[1]] || time.Now().After(deadline) {
+			break
+		}
+	}
+	for i, p := range profiles {
+		kinds := openKinds(t, e, vinOf(t, i))
+		if w := want[i]; w != "" && !kinds[w] {
+			t.Errorf("HJ 1239 truck %d (%s): open alarms %v, want %s", i, p, kinds, w)
+		}
+		if want[i] == "" && len(kinds) > 0 {
+			t.Errorf("clean HJ 1239 truck has alarms %v", kinds)
+		}
+	}
+	// The samples keep the items' own times: ten a frame, a second apart from each frame's start.
+	from, to := start.Add(-time.Second), start.Add(frames*10*time.Second)
+	code, body := e.do("GET", "/v1/obd/vehicles/"+vinOf(t, 2)+"/samples?from="+url.QueryEscape(from.Format(time.RFC3339))+"&to="+url.QueryEscape(to.Format(time.RFC3339)), e.token(auth.Bureau, ""), nil)
+	if code != 200 {
+		t.Fatalf("samples = %d %v", code, body)
+	}
+	samples, _ := body["items"].([]any)
+	if len(samples) != frames*10 {
+		t.Fatalf("%d samples stored and read back, want %d", len(samples), frames*10)
+	}
+	first, _ := time.Parse(time.RFC3339, samples[0].(map[string]any)["at"].(string))
+	if !first.Equal(start) {
+		t.Fatalf("first sample at %v, want the first item's own time %v", first, start)
 	}
 }
 

@@ -213,7 +213,7 @@ func (g *Gateway) handle(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	s := &session{g: g, conn: c}
 	r := protocol.NewReader(deadlineConn{Conn: c, timeout: g.cfg.ReadTimeout}, g.cfg.MaxFrame)
-	dec := protocol.Decoder{Layout: g.cfg.Layout}
+	dec := protocol.Decoder{Layout: g.cfg.Layout, Verified: true} // the Reader checked the BCC
 	for {
 		raw, err := r.Next()
 		if err != nil {

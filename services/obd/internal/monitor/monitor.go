@@ -51,6 +51,11 @@ type Frame struct {
 	Samples  int
 	Received time.Time
 	Raw      []byte
+	// Layout is the layout Raw was decoded with (stored with the frame, to decode it again).
+	Layout protocol.Layout
+	// Readings are the frame's samples, decoded once at the edge (FrameOf) with the decoder
+	// that read the frame; the rules run on them. Not stored.
+	Readings []Reading
 }
 
 // FrameID is the idempotency key of a terminal frame.
@@ -341,8 +346,6 @@ type partition struct {
 	mu     sync.Mutex // guards trucks against API readers; the run goroutine is the only writer
 	trucks map[string]*truckState
 	batch  []item
-	buf    []Reading
-	frame  protocol.Frame
 }
 
 func (p *partition) run(ctx context.Context) {
@@ -481,19 +484,14 @@ func (p *partition) flush(ctx context.Context) {
 	p.batch = p.batch[:0]
 }
 
-// judge runs the rules on a newly stored frame.
+// judge runs the rules on a newly stored frame's readings, decoded at the edge.
 func (p *partition) judge(ctx context.Context, f *Frame) {
-	if err := protocol.Decode(f.Raw, &p.frame); err != nil {
-		p.m.log.ErrorContext(ctx, "stored_frame_undecodable", "frame", f.ID, "error", err.Error())
-		return
-	}
 	ts := p.truck(ctx, f.VIN)
-	p.buf = Readings(&p.frame, p.buf[:0])
 	th := p.m.Thresholds()
-	for i := range p.buf {
-		p.apply(ctx, ts, ts.t.Observe(p.buf[i].sample(f.Received), th))
+	for i := range f.Readings {
+		p.apply(ctx, ts, ts.t.Observe(f.Readings[i].sample(f.Received), th))
 	}
-	p.m.metrics.Samples.Add(float64(len(p.buf)))
+	p.m.metrics.Samples.Add(float64(len(f.Readings)))
 }
 
 // truck returns a truck's state, restoring its open alarms, exemption clock and plate on first

@@ -23,7 +23,7 @@ import (
 // and count. raw must not be reused by the caller afterwards.
 func FrameOf(f *protocol.Frame, raw []byte, received time.Time, source string) *Frame {
 	out := &Frame{VIN: f.Header.VIN.String(), Source: source, Command: f.Header.Command, Received: received, Raw: raw,
-		From: f.Report.Time, To: f.Report.Time}
+		From: f.Report.Time, To: f.Report.Time, Layout: f.Report.Layout, Readings: Readings(f, nil)}
 	serial := f.Report.Serial
 	if f.Report.Layout != protocol.LayoutHJ1239 && len(f.Report.Items) > 0 {
 		serial = f.Report.Items[0].Serial
@@ -228,7 +228,7 @@ func (s *Service) Samples(ctx context.Context, p auth.Principal, vin string, fro
 	var out []Reading
 	var f protocol.Frame
 	for _, fr := range frames {
-		if err := protocol.Decode(fr.Raw, &f); err != nil {
+		if err := (protocol.Decoder{Layout: fr.Layout}).Decode(fr.Raw, &f); err != nil {
 			return nil, fmt.Errorf("decode stored frame %s: %w", fr.ID, err)
 		}
 		start := len(out)

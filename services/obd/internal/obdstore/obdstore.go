@@ -72,6 +72,8 @@ type frameDoc struct {
 	Samples  int       `bson:"n"`
 	Received time.Time `bson:"received"`
 	Raw      []byte    `bson:"raw"`
+	// Layout is the protocol layout of Raw (0, GB 17691, when absent).
+	Layout int `bson:"layout,omitempty"`
 }
 
 // InsertFrames implements monitor.Store.
@@ -79,7 +81,7 @@ func (s *Store) InsertFrames(ctx context.Context, fs []monitor.Frame) ([]monitor
 	docs := make([]any, len(fs))
 	for i, f := range fs {
 		docs[i] = frameDoc{ID: f.ID, VIN: f.VIN, Source: f.Source, Command: int(f.Command), From: f.From.UTC(), To: f.To.UTC(),
-			Samples: f.Samples, Received: f.Received.UTC(), Raw: f.Raw}
+			Samples: f.Samples, Received: f.Received.UTC(), Raw: f.Raw, Layout: int(f.Layout)}
 	}
 	res := make([]monitor.WriteResult, len(fs))
 	_, err := s.frames.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
@@ -116,7 +118,7 @@ func (s *Store) InsertFrames(ctx context.Context, fs []monitor.Frame) ([]monitor
 
 func fromFrameDoc(d frameDoc) monitor.Frame {
 	return monitor.Frame{ID: d.ID, VIN: d.VIN, Source: d.Source, Command: protocol.Command(d.Command), From: d.From.UTC(), To: d.To.UTC(),
-		Samples: d.Samples, Received: d.Received.UTC(), Raw: d.Raw}
+		Samples: d.Samples, Received: d.Received.UTC(), Raw: d.Raw, Layout: protocol.Layout(d.Layout)}
 }
 
 // Frames implements monitor.Store.

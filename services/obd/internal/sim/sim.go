@@ -37,6 +37,9 @@ type Terminal struct {
 	VIN     string
 	ICCID   string
 	Profile Profile
+	// Layout of its reports: GB 17691 (the zero value), or HJ 1239, where each item carries its
+	// own collection time and the report its send time and serial.
+	Layout protocol.Layout
 }
 
 // Faults says how often each fault is injected, per frame (0..1).
@@ -287,7 +290,14 @@ func Frame(t Terminal, cmd protocol.Command, at time.Time, k int) ([]byte, error
 	if t.Profile == MILOn {
 		obd.MIL, obd.FaultCount, obd.FaultCodes = 1, 1, []uint32{0x00F0_0C12}
 	}
-	rep := protocol.Report{Time: at, Items: []protocol.Item{{Type: protocol.ItemOBD, Serial: uint16(k * 11), OBD: obd}}}
+	rep := protocol.Report{Time: at, Layout: t.Layout, Items: []protocol.Item{{Type: protocol.ItemOBD, Serial: uint16(k * 11), OBD: obd}}}
+	hj := t.Layout == protocol.LayoutHJ1239
+	if hj {
+		// HJ 1239: the report's time is when it was sent, after the last sample; items carry
+		// their own collection times.
+		rep.Time, rep.Serial = at.Add(10*time.Second), uint16(k)
+		rep.Items[0].Time = at
+	}
 	for i := 0; i < 10; i++ {
 		s := k*10 + i // second since the start
 		rpm := 1100 + 300*math.Sin(float64(s)/17)
@@ -313,7 +323,11 @@ func Frame(t Terminal, cmd protocol.Command, at time.Time, k int) ([]byte, error
 		if i > 0 {
 			d.Position.Longitude += uint32(i * 161)
 		}
-		rep.Items = append(rep.Items, protocol.Item{Type: protocol.ItemDiesel, Serial: uint16(k*11 + 1 + i), Diesel: d})
+		it := protocol.Item{Type: protocol.ItemDiesel, Serial: uint16(k*11 + 1 + i), Diesel: d}
+		if hj {
+			it.Time = at.Add(time.Duration(i) * time.Second)
+		}
+		rep.Items = append(rep.Items, it)
 	}
 	return protocol.AppendReport(nil, header(t, cmd), &rep)
 }
