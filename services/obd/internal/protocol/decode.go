@@ -178,6 +178,7 @@ func (d Decoder) decodeReport(data []byte, r *Report) error {
 				size = n
 			case hj && isSignature(data[p:]):
 				r.Signature = data[p:len(data):len(data)]
+				r.Signed = data[:p:p]
 				return nil
 			default:
 				return fmt.Errorf("%w: 0x%02x at data unit offset %d (item %d)", ErrUnknownItem, byte(typ), p, len(r.Items)+1)

@@ -245,3 +245,31 @@ func (d *DieselStream) appendTo(dst []byte) []byte {
 	dst = d.Position.appendTo(dst)
 	return binary.BigEndian.AppendUint32(dst, d.Mileage)
 }
+
+// AppendSignedReport appends an HJ 1239 report frame whose signature sign computes over the data
+// unit before it (r.Signature is ignored). sign must return R length + R + S length + S.
+func AppendSignedReport(dst []byte, h Header, r *Report, sign func(signed []byte) ([]byte, error)) ([]byte, error) {
+	if r.Layout != LayoutHJ1239 {
+		return dst, fmt.Errorf("%w: only %v reports are signed", ErrBadLength, LayoutHJ1239)
+	}
+	if h.Command == 0 {
+		h.Command = CmdRealtime
+	}
+	unsigned := *r
+	unsigned.Signature = nil
+	return appendFrame(dst, &h, func(dst []byte) ([]byte, error) {
+		start := len(dst)
+		dst, err := unsigned.appendTo(dst)
+		if err != nil {
+			return dst, err
+		}
+		sig, err := sign(dst[start:])
+		if err != nil {
+			return dst, fmt.Errorf("sign report: %w", err)
+		}
+		if !isSignature(sig) {
+			return dst, fmt.Errorf("%w: signature of %d bytes", ErrBadLength, len(sig))
+		}
+		return append(dst, sig...), nil
+	})
+}

@@ -117,6 +117,9 @@ type Report struct {
 	// Signature is the SM2 signature closing an LayoutHJ1239 report, kept
 	// raw; it aliases the decoded input.
 	Signature []byte
+	// Signed is the part of the data unit the signature covers (all of it
+	// before the signature), aliasing the decoded input; nil without one.
+	Signed []byte
 }
 
 // nextItem extends r.Items by one cleared item, reusing the slice's
