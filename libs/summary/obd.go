@@ -25,6 +25,8 @@ type OBDAlarm struct {
 	Kind     string    `json:"kind"`
 	OpenedAt time.Time `json:"opened_at"`
 	Message  string    `json:"message"`
+	// Unsigned: the alarm rests only on telemetry no signature proves.
+	Unsigned bool `json:"unsigned,omitempty"`
 }
 
 // Position is a WGS 84 position at an instant.

@@ -24,6 +24,9 @@ type Vehicle struct {
 	PhaseOut         PhaseOut `json:"phase_out"`
 	TerminalBound    bool     `json:"terminal_bound"`
 	TerminalICCID    string   `json:"terminal_iccid,omitempty"`
+	// TerminalKey is the SM2 public key (hex, X || Y) the terminal's security chip filed at its
+	// HJ 1239 activation; empty until it activates. The OBD gateway verifies reports with it.
+	TerminalKey string `json:"terminal_key,omitempty"`
 	// InspectionStation is the station of the last passing emission inspection (trace-back, task 15).
 	InspectionStation string `json:"inspection_station,omitempty"`
 	Version           int64  `json:"version"`

@@ -5,6 +5,7 @@
 package vehicleinfo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -167,15 +168,34 @@ func (c *Client) lookup(ctx context.Context, key string, q url.Values) (summary.
 
 // Fetch asks the registry over HTTP, bypassing Redis.
 func (c *Client) Fetch(ctx context.Context, q url.Values) (summary.Vehicle, error) {
+	return c.call(ctx, http.MethodGet, "/v1/registry/status?"+q.Encode(), nil)
+}
+
+// FileTerminalKey files the SM2 public key (hex, X || Y) of the security chip chipID that
+// activated vin's bound terminal (PUT /v1/vehicles/{vin}/terminal/key, the OBD gateway's call
+// after checking the activation's signature). A 409 (another key on file, another chip bound)
+// comes back as apperr.ErrConflict.
+func (c *Client) FileTerminalKey(ctx context.Context, vin, chipID, publicKey string) error {
+	body, _ := json.Marshal(map[string]string{"chip_id": chipID, "public_key": publicKey})
+	_, err := c.call(ctx, http.MethodPut, "/v1/vehicles/"+url.PathEscape(vin)+"/terminal/key", body)
+	return err
+}
+
+// call makes one request to the registry with the service's token and the trace context.
+func (c *Client) call(ctx context.Context, method, path string, body []byte) (summary.Vehicle, error) {
 	if c.cfg.RegistryURL == "" {
 		return summary.Vehicle{}, fmt.Errorf("no registry URL configured (CLEARSKY_REGISTRY_URL): %w", apperr.ErrUnavailable)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	ctx, span := c.tracer.Start(ctx, "GET /v1/registry/status", trace.WithSpanKind(trace.SpanKindClient),
+	ctx, span := c.tracer.Start(ctx, method+" "+strings.SplitN(path, "?", 2)[0], trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("peer.service", "registry")))
 	defer span.End()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.RegistryURL+"/v1/registry/status?"+q.Encode(), nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.cfg.RegistryURL+path, rd)
 	if err != nil {
 		return summary.Vehicle{}, err
 	}
@@ -184,6 +204,9 @@ func (c *Client) Fetch(ctx context.Context, q url.Values) (summary.Vehicle, erro
 		return summary.Vehicle{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if c.d.Propagator != nil {
 		c.d.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	}
@@ -193,20 +216,24 @@ func (c *Client) Fetch(ctx context.Context, q url.Values) (summary.Vehicle, erro
 		return summary.Vehicle{}, fmt.Errorf("ask the registry: %v: %w", err, apperr.ErrUnavailable)
 	}
 	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	answer, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
 	switch {
 	case res.StatusCode == http.StatusNotFound:
 		return summary.Vehicle{}, ErrUnknown
 	case res.StatusCode == http.StatusBadRequest:
-		return summary.Vehicle{}, fmt.Errorf("registry refused the lookup: %s: %w", body, apperr.ErrInvalid)
+		return summary.Vehicle{}, fmt.Errorf("registry refused the request: %s: %w", answer, apperr.ErrInvalid)
+	case res.StatusCode == http.StatusConflict:
+		return summary.Vehicle{}, fmt.Errorf("registry: %s: %w", answer, apperr.ErrConflict)
 	case res.StatusCode != http.StatusOK:
 		span.SetStatus(codes.Error, res.Status)
 		return summary.Vehicle{}, fmt.Errorf("registry answered %s: %w", res.Status, apperr.ErrUnavailable)
 	}
 	var v summary.Vehicle
-	if err := json.Unmarshal(body, &v); err != nil {
-		return summary.Vehicle{}, fmt.Errorf("registry answer: %v: %w", err, apperr.ErrUnavailable)
+	if method == http.MethodGet {
+		if err := json.Unmarshal(answer, &v); err != nil {
+			return summary.Vehicle{}, fmt.Errorf("registry answer: %v: %w", err, apperr.ErrUnavailable)
+		}
 	}
 	return v, nil
 }

@@ -43,7 +43,8 @@ type Config struct {
 }
 
 // ConfigFromEnv reads the OBD settings: CLEARSKY_OBD_ADDR, CLEARSKY_OBD_LAYOUT (gb17691 or
-// hj1239), CLEARSKY_OBD_RETENTION_DAYS.
+// hj1239), CLEARSKY_OBD_REQUIRE_SIGNED (1: refuse reports no HJ 1239 signature proves),
+// CLEARSKY_OBD_RETENTION_DAYS.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -55,6 +56,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.Gateway.Layout = protocol.LayoutHJ1239
 	default:
 		return c, fmt.Errorf("CLEARSKY_OBD_LAYOUT must be gb17691 or hj1239")
+	}
+	switch strings.ToLower(strings.TrimSpace(getenv("CLEARSKY_OBD_REQUIRE_SIGNED"))) {
+	case "", "0", "false":
+	case "1", "true":
+		c.Gateway.RequireSigned = true
+	default:
+		return c, fmt.Errorf("CLEARSKY_OBD_REQUIRE_SIGNED must be 1 or 0")
 	}
 	if d := getenv("CLEARSKY_OBD_RETENTION_DAYS"); d != "" {
 		n, err := strconv.Atoi(d)

@@ -27,11 +27,12 @@ import (
 )
 
 type env struct {
-	t    *testing.T
-	srv  *httptest.Server
-	svc  *obd.Service
-	deps platform.Deps
-	keys *auth.Keys
+	t      *testing.T
+	srv    *httptest.Server
+	svc    *obd.Service
+	deps   platform.Deps
+	keys   *auth.Keys
+	regURL string // a real registry's base URL (newRegistryEnv), or ""
 }
 
 func vinOf(t *testing.T, i int) string {

@@ -159,6 +159,11 @@ func obdReasons(t *summary.Truck, at time.Time, add adder) {
 		if slices.Contains(tamper, a.Kind) {
 			sev = Stop
 		}
+		if a.Unsigned {
+			add(sev, summary.OBD, "task 15", "obd_"+a.Kind, "OBD alarm since %s: %s (on unsigned telemetry: no signature proves the terminal sent it)",
+				a.OpenedAt.Format(time.RFC3339), a.Message)
+			continue
+		}
 		add(sev, summary.OBD, "task 15", "obd_"+a.Kind, "OBD alarm since %s: %s", a.OpenedAt.Format(time.RFC3339), a.Message)
 	}
 	if t.VIN != "" && !t.LastArrivalAt.IsZero() && t.OfflineAfterSeconds > 0 &&

@@ -120,6 +120,22 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestUnsignedAlarmSaysSo: an OBD alarm resting only on unsigned telemetry still counts, and
+// its reason says that no signature proves it.
+func TestUnsignedAlarmSaysSo(t *testing.T) {
+	for _, unsigned := range []bool{false, true} {
+		in := Input{Registry: truck(), At: now, Loc: localtime.Shanghai(), States: map[summary.Part]PartState{},
+			OBD: &summary.Truck{VIN: "V", OpenAlarms: []summary.OBDAlarm{{Kind: "tamper_removal_alarm", Message: "removed", Unsigned: unsigned}}}}
+		got, reasons := Decide(in)
+		if got != Stop || len(reasons) != 1 {
+			t.Fatalf("unsigned %v: Decide = %s %v", unsigned, got, reasons)
+		}
+		if says := contains(reasons[0].Message, "unsigned"); says != unsigned {
+			t.Fatalf("unsigned %v: reason %q", unsigned, reasons[0].Message)
+		}
+	}
+}
+
 func TestAlertValidate(t *testing.T) {
 	a := Alert{Level: "purple", StartsAt: now, EndsAt: now.Add(-time.Hour), Restrictions: []Restriction{{Class: "boats", MaxStandard: "VII"}}}
 	err := a.Validate()

@@ -89,6 +89,9 @@ type Alarm struct {
 	Message string `json:"message"`
 	// Evidence holds the numbers behind the decision.
 	Evidence Evidence `json:"evidence"`
+	// Unsigned: the alarm rests only on unsigned data (Sample.Unsigned);
+	// signed data confirming it clears the mark.
+	Unsigned bool `json:"unsigned,omitempty"`
 }
 
 // IsOpen reports whether the alarm is open.

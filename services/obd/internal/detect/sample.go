@@ -12,6 +12,10 @@ type Sample struct {
 	VIN string `json:"vin"`
 	// At is the collection instant (the terminal clock, converted to UTC).
 	At time.Time `json:"at"`
+	// Unsigned marks a sample whose origin no signature proves (GB 17691
+	// data, or HJ 1239 data from a terminal with no key on file): it never
+	// runs the exemption clock, and an alarm it opens says so.
+	Unsigned bool `json:"unsigned,omitempty"`
 	// ReceivedAt is the instant the platform received the frame, zero when
 	// unknown. The offline and data-gap rules measure silence with it, so
 	// that a terminal clock running late or early does not make a talking
@@ -73,6 +77,8 @@ type RemovalEvent struct {
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 	// Serial is the information serial number of the event.
 	Serial uint16 `json:"serial"`
+	// Unsigned: no signature proves the connection it came over (Sample.Unsigned).
+	Unsigned bool `json:"unsigned,omitempty"`
 	// PositionValid reports whether Lon and Lat are a valid fix.
 	PositionValid bool `json:"position_valid"`
 	// Lon is the longitude in degrees, west negative.

@@ -47,6 +47,9 @@ type Truck struct {
 	LastRemovalAt time.Time `json:"last_removal_at,omitzero"`
 	// Exemption is the exemption-eligibility clock.
 	Exemption Exemption `json:"exemption"`
+	// unsigned says the input being observed is unsigned (set for the
+	// duration of one Observe or ObserveRemoval).
+	unsigned bool
 	// Stats counts what happened to the input.
 	Stats Stats `json:"stats"`
 }
@@ -141,6 +144,7 @@ func (t *Truck) Observe(s Sample, th Thresholds) []Change {
 	}
 
 	var ch []Change
+	t.unsigned = s.Unsigned
 	t.Stats.Accepted++
 	t.Seen.advance(at.Unix(), t.LastAt.IsZero())
 	t.touch(arrival, &ch)
@@ -269,6 +273,7 @@ func (t *Truck) ObserveRemoval(e RemovalEvent, th Thresholds) []Change {
 		return nil
 	}
 	t.LastRemovalAt = at
+	t.unsigned = e.Unsigned
 	var ch []Change
 	t.touch(arrival, &ch)
 	var pos Position
@@ -383,6 +388,7 @@ func (t *Truck) find(k Kind) int {
 
 // raise opens alarm a, stops the exemption clock and revokes eligibility.
 func (t *Truck) raise(a Alarm, ch *[]Change) {
+	a.Unsigned = t.unsigned
 	t.Open = append(t.Open, a)
 	*ch = append(*ch, Change{Op: OpOpened, At: a.OpenedAt, VIN: t.VIN, Alarm: a.clone()})
 	ex := &t.Exemption
@@ -394,6 +400,7 @@ func (t *Truck) raise(a Alarm, ch *[]Change) {
 
 // update reports the grown evidence of open alarm i.
 func (t *Truck) update(i int, at time.Time, ch *[]Change) {
+	t.Open[i].Unsigned = t.Open[i].Unsigned && t.unsigned
 	*ch = append(*ch, Change{Op: OpUpdated, At: at, VIN: t.VIN, Alarm: t.Open[i].clone()})
 }
 
@@ -422,8 +429,8 @@ func (a Alarm) clone() Alarm {
 // exemptionStep runs the exemption clock on an in-order sample.
 func (t *Truck) exemptionStep(at time.Time, loaded bool, th Thresholds, ch *[]Change) {
 	ex := &t.Exemption
-	if len(t.Open) > 0 {
-		return
+	if len(t.Open) > 0 || t.unsigned {
+		return // unsigned data never earns an exemption
 	}
 	if ex.CleanSince.IsZero() {
 		ex.CleanSince = at

@@ -128,6 +128,22 @@ func TestRemovalEvent(t *testing.T) {
 	}
 }
 
+// TestUnsignedAlarm: an alarm opened by unsigned input says so; signed input confirming it
+// clears the mark.
+func TestUnsignedAlarm(t *testing.T) {
+	th := DefaultThresholds()
+	tr := NewTruck(testVIN)
+	feed(tr, th, series(0, 10, nil))
+	ch := tr.ObserveRemoval(RemovalEvent{VIN: testVIN, At: at(20), Serial: 7, Unsigned: true}, th)
+	if len(ch) == 0 || !ch[len(ch)-1].Alarm.Unsigned || !tr.Open[0].Unsigned {
+		t.Fatalf("removal alarm from unsigned input: %+v", ch)
+	}
+	tr.ObserveRemoval(RemovalEvent{VIN: testVIN, At: at(30), Serial: 8}, th)
+	if tr.Open[0].Unsigned {
+		t.Fatal("a signed event confirming the alarm left it marked unsigned")
+	}
+}
+
 func TestDuplicateAndLateSamples(t *testing.T) {
 	th := DefaultThresholds()
 	hot := func(_ int, s *Sample) { s.NOxUp, s.NOxDown = Of(3000), Of(900) }
@@ -245,6 +261,20 @@ func TestExemption(t *testing.T) {
 		sum := tr.Summary(at(60*1500), th)
 		if !sum.ExemptionEligible || !sum.EligibleSince.Equal(at(60*1440)) || !sum.CleanSince.Equal(at(0)) {
 			t.Fatalf("summary %+v", sum)
+		}
+	})
+	t.Run("unsigned data never earns it", func(t *testing.T) {
+		tr := NewTruck(testVIN)
+		changes := feed(tr, th, minute(0, 3000, func(_ int, s *Sample) { s.Unsigned = true }))
+		if got := firstOp(changes, OpExemptionGained, ""); got != -1 {
+			t.Fatalf("an unsigned clean stream gained the exemption at sample %d", got)
+		}
+		// Signed data from then on does: a day of it, with enough loaded samples.
+		tr = NewTruck(testVIN)
+		mixed := minute(0, 3000, func(i int, s *Sample) { s.Unsigned = i < 1500 })
+		changes = feed(tr, th, mixed)
+		if got := firstOp(changes, OpExemptionGained, ""); got < 1500+1440 {
+			t.Fatalf("gained at sample %d; the clock must start with the first signed sample (1500) and run a day", got)
 		}
 	})
 	t.Run("not enough loaded samples", func(t *testing.T) {

@@ -8,6 +8,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,12 +21,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/libs/vehicleinfo"
 	"github.com/clearsky/clearsky/services/obd/internal/detect"
 	"github.com/clearsky/clearsky/services/obd/internal/monitor"
 	"github.com/clearsky/clearsky/services/obd/internal/protocol"
+	"github.com/clearsky/clearsky/services/obd/internal/sm2sig"
 )
 
 // Config tunes the gateway.
@@ -34,6 +38,11 @@ type Config struct {
 	MaxFrame    int             // largest frame accepted; default 8192 bytes
 	MaxConns    int             // concurrent terminals; default 20000
 	Layout      protocol.Layout // GB 17691 (default) or HJ 1239 report layout
+	// RequireSigned refuses reports that no HJ 1239 signature proves (CLEARSKY_OBD_REQUIRE_SIGNED):
+	// GB 17691 data, and HJ 1239 data from terminals that have not activated. Off by default:
+	// such data is taken, marked unsigned end to end (it never earns an exemption, and an alarm
+	// resting on it says so).
+	RequireSigned bool
 }
 
 func (c *Config) defaults() {
@@ -57,9 +66,10 @@ type Sink interface {
 	SubmitRemoval(ctx context.Context, e detect.RemovalEvent) error
 }
 
-// Registry answers whether a VIN may log in.
+// Registry answers whether a VIN may log in, and files the keys terminals activate with.
 type Registry interface {
 	ByVIN(ctx context.Context, vin string) (summary.Vehicle, error)
+	FileTerminalKey(ctx context.Context, vin, chipID, publicKey string) error
 }
 
 // Gateway serves terminals.
@@ -200,11 +210,13 @@ func reasonOf(err error) (string, bool) {
 
 // session is one terminal connection.
 type session struct {
-	g     *Gateway
-	conn  net.Conn
-	vin   string // bound by a login
-	frame protocol.Frame
-	out   []byte
+	g      *Gateway
+	conn   net.Conn
+	vin    string           // bound by a login
+	key    *ecdsa.PublicKey // the key the logged-in terminal filed at activation, if any
+	signed bool             // a report on this connection verified against key
+	frame  protocol.Frame
+	out    []byte
 }
 
 func (g *Gateway) handle(ctx context.Context, c net.Conn) {
@@ -249,6 +261,8 @@ func (s *session) dispatch(ctx context.Context, raw []byte) error {
 	f := &s.frame
 	vin := f.Header.VIN.String()
 	switch f.Header.Command {
+	case protocol.CmdActivation:
+		return s.activate(ctx, vin, f.Data)
 	case protocol.CmdLogin:
 		reason := s.login(ctx, vin, strings.TrimRight(string(f.Login.ICCID[:]), "\x00 "))
 		if reason != "" {
@@ -256,7 +270,7 @@ func (s *session) dispatch(ctx context.Context, raw []byte) error {
 			g.log.InfoContext(ctx, "obd_login_refused", "vin", vin, "reason", reason, "remote", s.conn.RemoteAddr().String())
 			return nil
 		}
-		s.vin = vin
+		s.vin, s.signed = vin, false
 		g.frames.WithLabelValues("login").Inc()
 	case protocol.CmdTimeCalibration:
 		g.frames.WithLabelValues("time_calibration").Inc()
@@ -273,7 +287,13 @@ func (s *session) dispatch(ctx context.Context, raw []byte) error {
 			g.rejected.WithLabelValues(reason).Inc()
 			return nil
 		}
+		signed, reason := s.verify(f)
+		if reason != "" {
+			g.rejected.WithLabelValues(reason).Inc()
+			return nil
+		}
 		fr := monitor.FrameOf(f, append([]byte(nil), raw...), g.now().UTC(), monitor.SourceTCP)
+		fr.Signed = signed
 		if err := g.sink.Submit(ctx, fr); err != nil {
 			return err
 		}
@@ -288,14 +308,21 @@ func (s *session) dispatch(ctx context.Context, raw []byte) error {
 			return nil
 		}
 		g.frames.WithLabelValues("logout").Inc()
-		s.vin = ""
+		s.vin, s.key, s.signed = "", nil, false
 	case protocol.CmdTamperAlarm:
 		if reason := s.bound(vin); reason != "" {
 			g.rejected.WithLabelValues(reason).Inc()
 			return nil
 		}
 		g.frames.WithLabelValues("tamper_alarm").Inc()
-		e := detect.RemovalEvent{VIN: vin, At: f.Tamper.Time, ReceivedAt: g.now().UTC(), Serial: f.Tamper.Serial}
+		// The removal alarm carries no signature of its own: it counts as signed only on a
+		// connection whose reports have verified. From a terminal with a key on file it is taken
+		// only so: anyone who knows a truck's VIN and ICCID can log in, not sign.
+		if s.key != nil && !s.signed {
+			g.rejected.WithLabelValues("unproven_session").Inc()
+			return nil
+		}
+		e := detect.RemovalEvent{VIN: vin, At: f.Tamper.Time, ReceivedAt: g.now().UTC(), Serial: f.Tamper.Serial, Unsigned: !s.signed}
 		if lon, lat, ok := f.Tamper.Position.Degrees(); ok {
 			e.PositionValid, e.Lon, e.Lat = true, lon, lat
 		}
@@ -337,5 +364,99 @@ func (s *session) login(ctx context.Context, vin, iccid string) string {
 	case v.TerminalICCID != "" && !strings.EqualFold(v.TerminalICCID, iccid):
 		return "iccid_mismatch"
 	}
+	s.key = nil
+	if v.TerminalKey != "" {
+		b, err := hex.DecodeString(v.TerminalKey)
+		if err != nil || len(b) != protocol.PublicKeyLen {
+			return "terminal_key_unreadable"
+		}
+		if s.key, err = sm2sig.PublicKey([64]byte(b)); err != nil {
+			return "terminal_key_unreadable"
+		}
+	}
 	return ""
 }
+
+// verify checks a report's signature: signed when it verifies against the key the terminal
+// filed; a reason to reject it when a signature is there and fails, when the terminal has a key
+// but sent no signature, or when unsigned data is refused (Config.RequireSigned).
+func (s *session) verify(f *protocol.Frame) (signed bool, reason string) {
+	r := &f.Report
+	switch {
+	case len(r.Signature) > 0 && s.key != nil:
+		if err := sm2sig.Verify(s.key, r.Signed, r.Signature); err != nil {
+			return false, "bad_signature"
+		}
+		s.signed = true
+		return true, ""
+	case len(r.Signature) > 0:
+		// Signed, but no key on file to check it with: unproven.
+	case s.key != nil:
+		return false, "signature_missing" // an activated terminal always signs
+	}
+	if s.g.cfg.RequireSigned {
+		return false, "unsigned"
+	}
+	return false, ""
+}
+
+// activate takes an HJ 1239 activation: the chip's public key is filed for the VIN if the
+// activation's own signature verifies with it, the VIN is the frame's and is registered with a
+// terminal bound, and no other key is on file. The terminal gets the 0x08 reply either way.
+func (s *session) activate(ctx context.Context, vin string, data []byte) error {
+	g := s.g
+	res, reason := protocol.ActivationOK, byte(0)
+	a, err := protocol.DecodeActivation(data)
+	switch {
+	case err != nil:
+		g.rejected.WithLabelValues("bad_activation").Inc()
+		res, reason = protocol.ActivationRefused, protocol.RefusedOther
+	case a.VIN.String() != vin:
+		g.rejected.WithLabelValues("vin_mismatch").Inc()
+		res, reason = protocol.ActivationRefused, protocol.RefusedVIN
+	default:
+		res, reason = s.fileKey(ctx, vin, a)
+	}
+	if res == protocol.ActivationOK {
+		g.frames.WithLabelValues("activation").Inc()
+		g.log.InfoContext(ctx, "obd_terminal_activated", "vin", vin, "chip_id", chipID(a.ChipID))
+	}
+	s.out, err = protocol.AppendActivationReply(s.out[:0], protocol.Header{VIN: s.frame.Header.VIN, SoftwareVersion: s.frame.Header.SoftwareVersion}, res, reason)
+	if err != nil {
+		return err
+	}
+	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err = s.conn.Write(s.out)
+	return err
+}
+
+func (s *session) fileKey(ctx context.Context, vin string, a protocol.Activation) (protocol.ActivationResult, byte) {
+	g := s.g
+	pub, err := sm2sig.PublicKey(a.PublicKey)
+	if err == nil {
+		err = sm2sig.Verify(pub, a.Signed, a.Signature)
+	}
+	if err != nil {
+		g.rejected.WithLabelValues("bad_signature").Inc()
+		return protocol.ActivationRefused, protocol.RefusedOther
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err = g.registry.FileTerminalKey(ctx, vin, chipID(a.ChipID), hex.EncodeToString(a.PublicKey[:]))
+	switch {
+	case err == nil:
+		return protocol.ActivationOK, 0
+	case vehicleinfo.IsUnknown(err):
+		g.rejected.WithLabelValues("unknown_vin").Inc()
+		return protocol.ActivationRefused, protocol.RefusedVIN
+	case errors.Is(err, apperr.ErrConflict):
+		g.rejected.WithLabelValues("key_already_filed").Inc()
+		return protocol.ActivationRefused, protocol.RefusedAlreadyFiled
+	}
+	g.log.WarnContext(ctx, "obd_activation_not_filed", "vin", vin, "error", err.Error())
+	g.rejected.WithLabelValues("registry_unavailable").Inc()
+	return protocol.ActivationRefused, protocol.RefusedOther
+}
+
+// chipID is a chip id as text (trailing NULs and spaces dropped).
+func chipID(b [protocol.ChipIDLen]byte) string { return strings.TrimRight(string(b[:]), "\x00 ") }

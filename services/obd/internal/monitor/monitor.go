@@ -56,6 +56,9 @@ type Frame struct {
 	// Readings are the frame's samples, decoded once at the edge (FrameOf) with the decoder
 	// that read the frame; the rules run on them. Not stored.
 	Readings []Reading
+	// Signed: the frame's HJ 1239 signature verified against the key its terminal filed at
+	// activation. Unsigned frames are stored and judged, marked so end to end.
+	Signed bool
 }
 
 // FrameID is the idempotency key of a terminal frame.
@@ -489,7 +492,9 @@ func (p *partition) judge(ctx context.Context, f *Frame) {
 	ts := p.truck(ctx, f.VIN)
 	th := p.m.Thresholds()
 	for i := range f.Readings {
-		p.apply(ctx, ts, ts.t.Observe(f.Readings[i].sample(f.Received), th))
+		s := f.Readings[i].sample(f.Received)
+		s.Unsigned = !f.Signed
+		p.apply(ctx, ts, ts.t.Observe(s, th))
 	}
 	p.m.metrics.Samples.Add(float64(len(f.Readings)))
 }
@@ -588,7 +593,7 @@ func truckSummary(t *detect.Truck, now time.Time, th detect.Thresholds) summary.
 		out.LastPosition = &summary.Position{Lon: s.LastPosition.Lon, Lat: s.LastPosition.Lat, At: s.LastPosition.At}
 	}
 	for _, a := range s.OpenAlarms {
-		out.OpenAlarms = append(out.OpenAlarms, summary.OBDAlarm{Kind: string(a.Kind), OpenedAt: a.OpenedAt, Message: a.Message})
+		out.OpenAlarms = append(out.OpenAlarms, summary.OBDAlarm{Kind: string(a.Kind), OpenedAt: a.OpenedAt, Message: a.Message, Unsigned: a.Unsigned})
 	}
 	return out
 }

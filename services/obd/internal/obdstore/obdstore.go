@@ -74,6 +74,8 @@ type frameDoc struct {
 	Raw      []byte    `bson:"raw"`
 	// Layout is the protocol layout of Raw (0, GB 17691, when absent).
 	Layout int `bson:"layout,omitempty"`
+	// Signed: its HJ 1239 signature verified at the gateway.
+	Signed bool `bson:"signed,omitempty"`
 }
 
 // InsertFrames implements monitor.Store.
@@ -81,7 +83,7 @@ func (s *Store) InsertFrames(ctx context.Context, fs []monitor.Frame) ([]monitor
 	docs := make([]any, len(fs))
 	for i, f := range fs {
 		docs[i] = frameDoc{ID: f.ID, VIN: f.VIN, Source: f.Source, Command: int(f.Command), From: f.From.UTC(), To: f.To.UTC(),
-			Samples: f.Samples, Received: f.Received.UTC(), Raw: f.Raw, Layout: int(f.Layout)}
+			Samples: f.Samples, Received: f.Received.UTC(), Raw: f.Raw, Layout: int(f.Layout), Signed: f.Signed}
 	}
 	res := make([]monitor.WriteResult, len(fs))
 	_, err := s.frames.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
@@ -118,7 +120,7 @@ func (s *Store) InsertFrames(ctx context.Context, fs []monitor.Frame) ([]monitor
 
 func fromFrameDoc(d frameDoc) monitor.Frame {
 	return monitor.Frame{ID: d.ID, VIN: d.VIN, Source: d.Source, Command: protocol.Command(d.Command), From: d.From.UTC(), To: d.To.UTC(),
-		Samples: d.Samples, Received: d.Received.UTC(), Raw: d.Raw, Layout: protocol.Layout(d.Layout)}
+		Samples: d.Samples, Received: d.Received.UTC(), Raw: d.Raw, Layout: protocol.Layout(d.Layout), Signed: d.Signed}
 }
 
 // Frames implements monitor.Store.
@@ -177,6 +179,8 @@ type alarmDoc struct {
 	Message     string     `bson:"message"`
 	// Evidence is detect.Evidence as JSON: its optional numbers keep "not available" exactly.
 	Evidence string `bson:"evidence"`
+	// Unsigned: the alarm rests only on telemetry no signature proves.
+	Unsigned bool `bson:"unsigned,omitempty"`
 }
 
 func toAlarmDoc(a monitor.Alarm) (alarmDoc, error) {
@@ -185,7 +189,7 @@ func toAlarmDoc(a monitor.Alarm) (alarmDoc, error) {
 		return alarmDoc{}, fmt.Errorf("encode evidence: %w", err)
 	}
 	d := alarmDoc{ID: a.ID, VIN: a.VIN, Plate: a.Plate, Kind: string(a.Kind), Open: a.IsOpen(), OpenedAt: a.OpenedAt.UTC(),
-		ClosedBy: a.ClosedBy, CloseReason: a.CloseReason, Message: a.Message, Evidence: string(ev)}
+		ClosedBy: a.ClosedBy, CloseReason: a.CloseReason, Message: a.Message, Evidence: string(ev), Unsigned: a.Unsigned}
 	if !a.ClosedAt.IsZero() {
 		t := a.ClosedAt.UTC()
 		d.ClosedAt = &t
@@ -255,7 +259,7 @@ func readAlarms(ctx context.Context, cur *mongo.Cursor) ([]monitor.Alarm, error)
 	out := make([]monitor.Alarm, 0, len(docs))
 	for _, d := range docs {
 		a := monitor.Alarm{ID: d.ID, VIN: d.VIN, Plate: d.Plate, Alarm: detect.Alarm{Kind: detect.Kind(d.Kind), OpenedAt: d.OpenedAt.UTC(),
-			ClosedBy: d.ClosedBy, CloseReason: d.CloseReason, Message: d.Message}}
+			ClosedBy: d.ClosedBy, CloseReason: d.CloseReason, Message: d.Message, Unsigned: d.Unsigned}}
 		if d.ClosedAt != nil {
 			a.ClosedAt = d.ClosedAt.UTC()
 		}

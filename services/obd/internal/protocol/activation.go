@@ -103,6 +103,9 @@ const (
 // AppendActivationReply appends the platform's activation reply: 0x01, or 0x02 and the reason.
 func AppendActivationReply(dst []byte, h Header, res ActivationResult, reason byte) ([]byte, error) {
 	h.Command = CmdActivationReply
+	if h.Encryption == 0 {
+		h.Encryption = EncNone
+	}
 	data := []byte{byte(res)}
 	if res == ActivationRefused {
 		data = append(data, reason)

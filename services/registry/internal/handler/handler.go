@@ -38,6 +38,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	v.GET("/:vin", need(readers...), wrap(h.get))
 	v.PATCH("/:vin", need(auth.Fleet, auth.Bureau, auth.Police), wrap(h.update))
 	v.PUT("/:vin/terminal", need(auth.Fleet, auth.Bureau), wrap(h.bindTerminal))
+	v.PUT("/:vin/terminal/key", need(auth.System), wrap(h.fileTerminalKey))
 	v.GET("/:vin/screenings", need(auth.Police, auth.Bureau), wrap(h.listScreenings))
 	r.GET("/v1/registry/status", need(auth.Police, auth.Bureau, auth.Construction, auth.System), wrap(h.status))
 	r.POST("/v1/screenings", need(auth.Police, auth.Bureau), wrap(h.screen))
@@ -244,12 +245,29 @@ func (h *Handler) update(c *gin.Context) error {
 
 func (h *Handler) bindTerminal(c *gin.Context) error {
 	var b struct {
-		ICCID string `json:"iccid"`
+		ICCID  string `json:"iccid"`
+		ChipID string `json:"chip_id"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
-	v, err := h.svc.BindTerminal(c.Request.Context(), auth.Caller(c), c.Param("vin"), b.ICCID)
+	v, err := h.svc.BindTerminal(c.Request.Context(), auth.Caller(c), c.Param("vin"), b.ICCID, b.ChipID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, h.toJSON(v))
+	return nil
+}
+
+func (h *Handler) fileTerminalKey(c *gin.Context) error {
+	var b struct {
+		ChipID    string `json:"chip_id"`
+		PublicKey string `json:"public_key"`
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	v, err := h.svc.FileTerminalKey(c.Request.Context(), auth.Caller(c), c.Param("vin"), b.ChipID, b.PublicKey)
 	if err != nil {
 		return err
 	}

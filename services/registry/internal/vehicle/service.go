@@ -373,7 +373,7 @@ func applyPatch(v *Vehicle, p Patch) {
 
 // BindTerminal binds an OBD terminal (by its SIM's ICCID) to a heavy vehicle; the OBD gateway
 // accepts logins only from bound vehicles. The owning fleet or the bureau may bind.
-func (s *Service) BindTerminal(ctx context.Context, p auth.Principal, vin, iccid string) (Vehicle, error) {
+func (s *Service) BindTerminal(ctx context.Context, p auth.Principal, vin, iccid, chipID string) (Vehicle, error) {
 	if !p.Is(auth.Fleet, auth.Bureau, auth.Admin) {
 		return Vehicle{}, forbidden("role %s may not bind terminals", p.Role)
 	}
@@ -384,6 +384,10 @@ func (s *Service) BindTerminal(ctx context.Context, p auth.Principal, vin, iccid
 	iccid = strings.ToUpper(strings.TrimSpace(iccid))
 	if !validICCID(iccid) {
 		return Vehicle{}, apperr.Invalid("iccid", "an ICCID is 19 or 20 digits (the last may be a letter F)")
+	}
+	chipID = strings.TrimSpace(chipID)
+	if chipID != "" && !validChipID(chipID) {
+		return Vehicle{}, apperr.Invalid("chip_id", "a security chip id is up to 16 letters and digits")
 	}
 	old, err := s.store.Get(ctx, vin)
 	if err != nil {
@@ -396,12 +400,78 @@ func (s *Service) BindTerminal(ctx context.Context, p auth.Principal, vin, iccid
 		return Vehicle{}, fmt.Errorf("vehicle is %s, not active: %w", old.Status, apperr.ErrConflict)
 	}
 	v := old
-	v.Terminal = &Terminal{ICCID: iccid, BoundAt: s.now().UTC(), BoundBy: p.Subject}
+	v.Terminal = &Terminal{ICCID: iccid, ChipID: chipID, BoundAt: s.now().UTC(), BoundBy: p.Subject}
+	if t := old.Terminal; t != nil && t.ICCID == iccid && (chipID == "" || chipID == t.ChipID) {
+		// The same terminal bound again: its filed key stays.
+		v.Terminal.ChipID, v.Terminal.PublicKey, v.Terminal.KeyFiledAt = t.ChipID, t.PublicKey, t.KeyFiledAt
+	}
 	v.UpdatedAt, v.UpdatedBy, v.Version = v.Terminal.BoundAt, p.Subject, old.Version+1
 	if err := s.save(ctx, v, old); err != nil {
 		return Vehicle{}, err
 	}
 	return v, nil
+}
+
+// ErrKeyFiled: the terminal has another public key on file (HJ 1239 "already filed").
+var ErrKeyFiled = fmt.Errorf("another security chip's key is already filed for this terminal: %w", apperr.ErrConflict)
+
+// FileTerminalKey files the SM2 public key (128 hex digits, X || Y) of the security chip chipID,
+// which activated the vehicle's bound terminal: the OBD gateway calls it after checking the
+// activation's signature. Only the services may file (system role); the owner never can. Filing
+// the key already on file is a no-op; another key, or another chip than the one the owner
+// bound, is refused (ErrKeyFiled, or a conflict naming the chip).
+func (s *Service) FileTerminalKey(ctx context.Context, p auth.Principal, vin, chipID, publicKey string) (Vehicle, error) {
+	if !p.Is(auth.System) {
+		return Vehicle{}, forbidden("role %s may not file terminal keys", p.Role)
+	}
+	vin, err := vehicleid.NormaliseVIN(vin)
+	if err != nil {
+		return Vehicle{}, apperr.Invalid("vin", err.Error())
+	}
+	publicKey = strings.ToLower(strings.TrimSpace(publicKey))
+	if b, err := hex.DecodeString(publicKey); err != nil || len(b) != 64 {
+		return Vehicle{}, apperr.Invalid("public_key", "an SM2 public key is 128 hex digits (X || Y)")
+	}
+	if chipID = strings.TrimSpace(chipID); !validChipID(chipID) {
+		return Vehicle{}, apperr.Invalid("chip_id", "a security chip id is up to 16 letters and digits")
+	}
+	old, err := s.store.Get(ctx, vin)
+	if err != nil {
+		return Vehicle{}, err
+	}
+	t := old.Terminal
+	switch {
+	case t == nil:
+		return Vehicle{}, fmt.Errorf("no terminal is bound to %s: %w", vin, apperr.ErrConflict)
+	case t.ChipID != "" && t.ChipID != chipID:
+		return Vehicle{}, fmt.Errorf("the owner bound chip %s, not %s: %w", t.ChipID, chipID, apperr.ErrConflict)
+	case t.PublicKey == publicKey:
+		return old, nil
+	case t.PublicKey != "":
+		return Vehicle{}, ErrKeyFiled
+	}
+	v := old
+	now := s.now().UTC()
+	nt := *t
+	nt.ChipID, nt.PublicKey, nt.KeyFiledAt = chipID, publicKey, &now
+	v.Terminal = &nt
+	v.UpdatedAt, v.UpdatedBy, v.Version = now, p.Subject, old.Version+1
+	if err := s.save(ctx, v, old); err != nil {
+		return Vehicle{}, err
+	}
+	return v, nil
+}
+
+func validChipID(s string) bool {
+	if len(s) == 0 || len(s) > 16 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 func validICCID(s string) bool {

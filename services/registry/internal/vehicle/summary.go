@@ -27,6 +27,7 @@ func SummaryOf(v Vehicle, p Policy, now time.Time) summary.Vehicle {
 	}
 	if v.Terminal != nil {
 		st.TerminalICCID = v.Terminal.ICCID
+		st.TerminalKey = v.Terminal.PublicKey
 	}
 	if v.LastInspection != nil {
 		st.InspectionStation = v.LastInspection.StationID

@@ -155,6 +155,13 @@ type Terminal struct {
 	ICCID   string    `json:"iccid"`
 	BoundAt time.Time `json:"bound_at"`
 	BoundBy string    `json:"bound_by"`
+	// ChipID is the HJ 1239 security chip's id, as the owner states it at binding (optional: when
+	// given, only that chip may activate).
+	ChipID string `json:"chip_id,omitempty"`
+	// PublicKey is the chip's SM2 public key (X || Y, hex), filed by the OBD gateway from the
+	// terminal's activation; never set by the owner. Binding another terminal clears it.
+	PublicKey  string     `json:"public_key,omitempty"`
+	KeyFiledAt *time.Time `json:"key_filed_at,omitempty"`
 }
 
 // Vehicle is one registration.

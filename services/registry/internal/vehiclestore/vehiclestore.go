@@ -54,9 +54,12 @@ func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) e
 }
 
 type terminalDoc struct {
-	ICCID   string    `bson:"iccid"`
-	BoundAt time.Time `bson:"bound_at"`
-	BoundBy string    `bson:"bound_by"`
+	ICCID      string     `bson:"iccid"`
+	BoundAt    time.Time  `bson:"bound_at"`
+	BoundBy    string     `bson:"bound_by"`
+	ChipID     string     `bson:"chip_id,omitempty"`
+	PublicKey  string     `bson:"public_key,omitempty"`
+	KeyFiledAt *time.Time `bson:"key_filed_at,omitempty"`
 }
 
 type inspectionDoc struct {
@@ -113,7 +116,7 @@ func toDoc(v vehicle.Vehicle) vehicleDoc {
 		d.ScrapDue = &t
 	}
 	if t := v.Terminal; t != nil {
-		d.Terminal = &terminalDoc{ICCID: t.ICCID, BoundAt: t.BoundAt, BoundBy: t.BoundBy}
+		d.Terminal = &terminalDoc{ICCID: t.ICCID, BoundAt: t.BoundAt, BoundBy: t.BoundBy, ChipID: t.ChipID, PublicKey: t.PublicKey, KeyFiledAt: t.KeyFiledAt}
 	}
 	if r := v.LastInspection; r != nil {
 		d.LastInspection = &inspectionDoc{ReportID: r.ReportID, StationID: r.StationID, Result: r.Result, InspectedOn: r.InspectedOn}
@@ -132,7 +135,7 @@ func fromDoc(d vehicleDoc) vehicle.Vehicle {
 		v.ScrapDue = d.ScrapDue.UTC()
 	}
 	if t := d.Terminal; t != nil {
-		v.Terminal = &vehicle.Terminal{ICCID: t.ICCID, BoundAt: t.BoundAt.UTC(), BoundBy: t.BoundBy}
+		v.Terminal = &vehicle.Terminal{ICCID: t.ICCID, BoundAt: t.BoundAt.UTC(), BoundBy: t.BoundBy, ChipID: t.ChipID, PublicKey: t.PublicKey, KeyFiledAt: t.KeyFiledAt}
 	}
 	if r := d.LastInspection; r != nil {
 		v.LastInspection = &vehicle.Inspection{ReportID: r.ReportID, StationID: r.StationID, Result: r.Result, InspectedOn: r.InspectedOn.UTC()}
