@@ -1,11 +1,7 @@
-// Package handler is the muck service's HTTP edge: routes, request and response bodies, and
-// their translation to the permit core. Rules live in the core; this package only decodes,
-// calls and encodes.
 package handler
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,54 +9,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/apperr"
-	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
-	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
-
-// Handler serves the muck routes.
-type Handler struct {
-	svc *permit.Service
-	log *slog.Logger
-}
-
-// New returns the muck handler.
-func New(svc *permit.Service, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
-
-// Routes registers the muck routes on r, each with the roles it admits (admin passes all).
-func (h *Handler) Routes(r gin.IRouter) {
-	need, wrap := httpserver.Guards(h.log)
-	act := func(a permit.Action) gin.HandlerFunc { return wrap(func(c *gin.Context) error { return h.act(c, a) }) }
-	siteReaders := []auth.Role{auth.Construction, auth.Bureau, auth.Police, auth.Fleet}
-
-	g := r.Group("/v1/muck")
-	g.POST("/sites", need(auth.Construction), wrap(h.registerSite))
-	g.GET("/sites", need(siteReaders...), wrap(h.listSites))
-	g.GET("/sites/:id", need(siteReaders...), wrap(h.getSite))
-
-	g.POST("/permits", need(auth.Fleet), wrap(h.apply))
-	g.GET("/permits", need(auth.Fleet, auth.Construction, auth.Bureau, auth.Police), wrap(h.listPermits))
-	g.GET("/permits/:id", need(auth.Fleet, auth.Construction, auth.Bureau, auth.Police), wrap(h.getPermit))
-	for _, a := range []permit.Action{permit.Approve, permit.Refuse, permit.Suspend, permit.Resume, permit.Revoke} {
-		g.POST("/permits/:id/"+string(a), need(auth.Construction), act(a))
-	}
-	g.POST("/permits/:id/reinstate", need(auth.Bureau), act(permit.Reinstate))
-
-	g.POST("/passes", need(auth.Police), wrap(h.issuePass))
-	g.GET("/passes", need(auth.Police, auth.Bureau, auth.Construction, auth.Fleet), wrap(h.listPasses))
-	g.GET("/passes/:id", need(auth.Police, auth.Bureau, auth.Construction, auth.Fleet), wrap(h.getPass))
-	g.POST("/passes/:id/cancel", need(auth.Police), wrap(h.cancelPass))
-	g.GET("/vehicles/:vin/allowed", need(auth.Police, auth.Bureau, auth.Construction, auth.System), wrap(h.allowed))
-
-	g.POST("/violations", need(auth.Police, auth.Bureau), wrap(h.recordViolation))
-	g.GET("/violations", need(auth.Police, auth.Bureau, auth.Construction, auth.Fleet), wrap(h.listViolations))
-	g.GET("/violations/:id", need(auth.Police, auth.Bureau, auth.Construction, auth.Fleet), wrap(h.getViolation))
-	g.GET("/reports/sites", need(auth.Construction, auth.Bureau), wrap(h.siteReport))
-
-	g.GET("/status", need(auth.Police, auth.Bureau, auth.System), wrap(h.status))
-}
 
 // instant parses an RFC 3339 body field; empty stays zero (the core says whether it is needed).
 func instant(ve *apperr.ValidationError, field, s string) time.Time {
@@ -107,8 +59,6 @@ func paging(c *gin.Context) (int, string, error) {
 	after, err := request.Cursor(c)
 	return limit, after, err
 }
-
-// --- sites
 
 type dustJSON struct {
 	Hoarding          bool `json:"hoarding"`
@@ -191,57 +141,6 @@ func siteOut(s permit.Site) siteJSON {
 	return j
 }
 
-func (h *Handler) registerSite(c *gin.Context) error {
-	var b siteBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
-	in := permit.SiteInput{Site: permit.Site{ID: b.SiteID, Kind: permit.SiteKind(b.Kind), Name: b.Name, Address: b.Address, District: b.District,
-		Developer: b.Developer, Contractor: b.Contractor, AcceptedMaterials: b.AcceptedMaterials}, AreaJSON: b.Area}
-	if b.PeriodFrom != nil {
-		in.PeriodFrom = b.PeriodFrom.Time
-	}
-	if b.PeriodTo != nil {
-		in.PeriodTo = b.PeriodTo.Time
-	}
-	if b.DustControl != nil {
-		in.DustControl = permit.DustControl(*b.DustControl)
-	}
-	if b.OpeningHours != nil {
-		in.OpeningFrom, in.OpeningTo = b.OpeningHours.From, b.OpeningHours.To
-	}
-	s, isNew, err := h.svc.RegisterSite(c.Request.Context(), auth.Caller(c), in)
-	if err != nil {
-		return err
-	}
-	created(c, isNew, "/v1/muck/sites/"+s.ID, siteOut(s))
-	return nil
-}
-
-func (h *Handler) getSite(c *gin.Context) error {
-	s, err := h.svc.GetSite(c.Request.Context(), auth.Caller(c), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, siteOut(s))
-	return nil
-}
-
-func (h *Handler) listSites(c *gin.Context) error {
-	limit, after, err := paging(c)
-	if err != nil {
-		return err
-	}
-	ss, next, err := h.svc.ListSites(c.Request.Context(), auth.Caller(c), permit.SiteKind(c.Query("kind")), after, limit)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, listOf(ss, next, siteOut))
-	return nil
-}
-
-// --- permits
-
 type permitBody struct {
 	PermitID  string `json:"permit_id"`
 	VIN       string `json:"vin"`
@@ -302,79 +201,9 @@ func (h *Handler) permitOut(p permit.Permit) permitJSON {
 	return j
 }
 
-func (h *Handler) apply(c *gin.Context) error {
-	var b permitBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
-	var ve apperr.ValidationError
-	a := permit.Application{PermitID: b.PermitID, VIN: b.VIN, FromSite: b.FromSite, ToSite: b.ToSite,
-		ValidFrom: instant(&ve, "valid_from", b.ValidFrom), ValidTo: instant(&ve, "valid_to", b.ValidTo),
-		Enclosed: b.Enclosed, GPS: b.GPS, Video: b.Video}
-	if err := ve.Err(); err != nil {
-		return err
-	}
-	p, isNew, err := h.svc.Apply(c.Request.Context(), auth.Caller(c), a)
-	if err != nil {
-		return err
-	}
-	created(c, isNew, "/v1/muck/permits/"+p.ID, h.permitOut(p))
-	return nil
-}
-
-func (h *Handler) getPermit(c *gin.Context) error {
-	p, err := h.svc.GetPermit(c.Request.Context(), auth.Caller(c), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, h.permitOut(p))
-	return nil
-}
-
-func (h *Handler) listPermits(c *gin.Context) error {
-	limit, after, err := paging(c)
-	if err != nil {
-		return err
-	}
-	f := permit.PermitFilter{FleetID: c.Query("fleet_id"), VIN: c.Query("vin"), State: permit.State(c.Query("state")), FromSite: c.Query("from_site")}
-	ps, next, err := h.svc.ListPermits(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, listOf(ps, next, h.permitOut))
-	return nil
-}
-
 type reasonBody struct {
 	Reason string `json:"reason"`
 }
-
-// optionalReason reads {"reason": ...}; approving and resuming may send no body at all.
-func optionalReason(c *gin.Context) (string, error) {
-	if c.Request.ContentLength == 0 {
-		return "", nil
-	}
-	var b reasonBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return "", err
-	}
-	return b.Reason, nil
-}
-
-func (h *Handler) act(c *gin.Context, a permit.Action) error {
-	reason, err := optionalReason(c)
-	if err != nil {
-		return err
-	}
-	p, err := h.svc.Act(c.Request.Context(), auth.Caller(c), c.Param("id"), a, reason)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, h.permitOut(p))
-	return nil
-}
-
-// --- passes
 
 type passBody struct {
 	PassID    string          `json:"pass_id"`
@@ -428,66 +257,6 @@ func (h *Handler) passOut(p permit.Pass) passJSON {
 	return j
 }
 
-func (h *Handler) issuePass(c *gin.Context) error {
-	var b passBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
-	var ve apperr.ValidationError
-	in := permit.PassInput{PassID: b.PassID, PermitID: b.PermitID, ZoneJSON: b.Zone, Route: b.Route,
-		ValidFrom: instant(&ve, "valid_from", b.ValidFrom), ValidTo: instant(&ve, "valid_to", b.ValidTo)}
-	if b.Hours == nil {
-		ve.Add("hours", "required: {\"from\": \"HH:MM\", \"to\": \"HH:MM\"} in Asia/Shanghai local time")
-	} else {
-		in.HoursFrom, in.HoursTo = b.Hours.From, b.Hours.To
-	}
-	if err := ve.Err(); err != nil {
-		return err
-	}
-	p, isNew, err := h.svc.IssuePass(c.Request.Context(), auth.Caller(c), in)
-	if err != nil {
-		return err
-	}
-	created(c, isNew, "/v1/muck/passes/"+p.ID, h.passOut(p))
-	return nil
-}
-
-func (h *Handler) getPass(c *gin.Context) error {
-	p, err := h.svc.GetPass(c.Request.Context(), auth.Caller(c), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, h.passOut(p))
-	return nil
-}
-
-func (h *Handler) listPasses(c *gin.Context) error {
-	limit, after, err := paging(c)
-	if err != nil {
-		return err
-	}
-	f := permit.PassFilter{VIN: c.Query("vin"), PermitID: c.Query("permit_id")}
-	ps, next, err := h.svc.ListPasses(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, listOf(ps, next, h.passOut))
-	return nil
-}
-
-func (h *Handler) cancelPass(c *gin.Context) error {
-	var b reasonBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
-	p, err := h.svc.CancelPass(c.Request.Context(), auth.Caller(c), c.Param("id"), b.Reason)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, h.passOut(p))
-	return nil
-}
-
 type allowedJSON struct {
 	Allowed   bool            `json:"allowed"`
 	Reasons   []permit.Reason `json:"reasons"`
@@ -514,34 +283,6 @@ func coordinate(ve *apperr.ValidationError, c *gin.Context, name string) float64
 	}
 	return f
 }
-
-func (h *Handler) allowed(c *gin.Context) error {
-	var ve apperr.ValidationError
-	pt := geo.Point{Lat: coordinate(&ve, c, "lat"), Lon: coordinate(&ve, c, "lon")}
-	at, ok, err := request.QueryTime(c, "at")
-	if err != nil {
-		ve.Fields = append(ve.Fields, apperr.FieldError{Field: "at", Message: "must be an RFC 3339 time such as 2026-01-02T23:30:00+08:00"})
-	}
-	if err := ve.Err(); err != nil {
-		return err
-	}
-	if !ok {
-		at = h.svc.Now().UTC()
-	}
-	v, err := h.svc.AllowedHere(c.Request.Context(), auth.Caller(c), c.Param("vin"), pt, at)
-	if err != nil {
-		return err
-	}
-	out := allowedJSON{Allowed: v.Allowed, Reasons: v.Reasons, VIN: c.Param("vin"), Lat: pt.Lat, Lon: pt.Lon, At: at,
-		LocalTime: at.In(h.svc.Location()).Format("2006-01-02T15:04:05-07:00"), PermitID: v.PermitID, PassID: v.PassID}
-	if out.Reasons == nil {
-		out.Reasons = []permit.Reason{}
-	}
-	c.JSON(http.StatusOK, out)
-	return nil
-}
-
-// --- violations
 
 type locationJSON struct {
 	Lat *float64 `json:"lat"`
@@ -602,77 +343,6 @@ func violationOut(v permit.Violation) violationJSON {
 	return j
 }
 
-func (h *Handler) recordViolation(c *gin.Context) error {
-	var b violationBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
-	var ve apperr.ValidationError
-	in := permit.ViolationInput{ViolationID: b.ViolationID, Kind: permit.ViolationKind(b.Kind), VIN: b.VIN, Plate: b.Plate, PlateColour: b.PlateColour,
-		ObservedAt: instant(&ve, "observed_at", b.ObservedAt), Place: b.Place, Photos: b.Photos, Note: b.Note, FromSite: b.FromSite}
-	if l := b.Location; l != nil {
-		if l.Lat == nil {
-			ve.Add("location.lat", "required: decimal degrees")
-		}
-		if l.Lon == nil {
-			ve.Add("location.lon", "required: decimal degrees")
-		}
-		if l.Lat != nil && l.Lon != nil {
-			in.Location = &geo.Point{Lat: *l.Lat, Lon: *l.Lon}
-		}
-	}
-	if err := ve.Err(); err != nil {
-		return err
-	}
-	v, isNew, err := h.svc.RecordViolation(c.Request.Context(), auth.Caller(c), in)
-	if err != nil {
-		return err
-	}
-	created(c, isNew, "/v1/muck/violations/"+v.ID, violationOut(v))
-	return nil
-}
-
-func (h *Handler) getViolation(c *gin.Context) error {
-	v, err := h.svc.GetViolation(c.Request.Context(), auth.Caller(c), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, violationOut(v))
-	return nil
-}
-
-func (h *Handler) listViolations(c *gin.Context) error {
-	limit, after, err := paging(c)
-	if err != nil {
-		return err
-	}
-	var ve apperr.ValidationError
-	from, _, err := request.QueryDate(c, "from")
-	if err != nil {
-		ve.Add("from", "must be a YYYY-MM-DD date")
-	}
-	to, _, err := request.QueryDate(c, "to")
-	if err != nil {
-		ve.Add("to", "must be a YYYY-MM-DD date")
-	}
-	if err := ve.Err(); err != nil {
-		return err
-	}
-	f := permit.ViolationFilter{VIN: c.Query("vin"), FromSite: c.Query("site"), Kind: permit.ViolationKind(c.Query("kind"))}
-	if !from.IsZero() {
-		f.FromDay = from.Format(time.DateOnly)
-	}
-	if !to.IsZero() {
-		f.ToDay = to.Format(time.DateOnly)
-	}
-	vs, next, err := h.svc.ListViolations(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, listOf(vs, next, violationOut))
-	return nil
-}
-
 type siteRowJSON struct {
 	SiteID     string         `json:"site_id"` // "" for unresolved trace-backs
 	Name       string         `json:"name,omitempty"`
@@ -680,54 +350,4 @@ type siteRowJSON struct {
 	Contractor string         `json:"contractor,omitempty"`
 	Total      int            `json:"total"`
 	ByKind     map[string]int `json:"by_kind"`
-}
-
-func (h *Handler) siteReport(c *gin.Context) error {
-	var ve apperr.ValidationError
-	from, okFrom, err := request.QueryDate(c, "from")
-	if err != nil {
-		ve.Add("from", "must be a YYYY-MM-DD date")
-	}
-	to, okTo, err := request.QueryDate(c, "to")
-	if err != nil {
-		ve.Add("to", "must be a YYYY-MM-DD date")
-	}
-	if err := ve.Err(); err != nil {
-		return err
-	}
-	today := h.svc.Now().In(h.svc.Location())
-	if !okTo {
-		to = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
-	}
-	if !okFrom {
-		from = to.AddDate(0, 0, -29)
-	}
-	rows, err := h.svc.SiteReport(c.Request.Context(), auth.Caller(c), from, to)
-	if err != nil {
-		return err
-	}
-	out := make([]siteRowJSON, 0, len(rows))
-	total := 0
-	for _, r := range rows {
-		j := siteRowJSON{SiteID: r.SiteID, Name: r.Name, Developer: r.Developer, Contractor: r.Contractor, Total: r.Total, ByKind: map[string]int{}}
-		for k, n := range r.ByKind {
-			j.ByKind[string(k)] = n
-		}
-		out = append(out, j)
-		total += r.Total
-	}
-	c.JSON(http.StatusOK, gin.H{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "timezone": "Asia/Shanghai",
-		"rule": "task 18", "total": total, "sites": out})
-	return nil
-}
-
-// --- status
-
-func (h *Handler) status(c *gin.Context) error {
-	m, err := h.svc.Status(c.Request.Context(), auth.Caller(c), c.Query("plate"), c.Query("colour"))
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, m)
-	return nil
 }
