@@ -140,6 +140,23 @@ func Limit(c *gin.Context, def, max int) (int, error) {
 	return n, nil
 }
 
+// The page sizes of ClearSky's list routes: DefaultLimit items unless the client asks for up
+// to MaxLimit.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// Page reads the "limit" (DefaultLimit when absent, 1..MaxLimit) and "cursor" parameters of a
+// list route whose cursor is a plain sort key (see Cursor).
+func Page(c *gin.Context) (limit int, after string, err error) {
+	if limit, err = Limit(c, DefaultLimit, MaxLimit); err != nil {
+		return 0, "", err
+	}
+	after, err = Cursor(c)
+	return limit, after, err
+}
+
 // EncodeCursor turns the sort key of the last item of a page into an opaque cursor.
 func EncodeCursor(key string) string {
 	if key == "" {

@@ -2,7 +2,6 @@ package handler
 
 import (
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -27,16 +26,6 @@ func instant(ve *apperr.ValidationError, field, s string) time.Time {
 	return t.UTC()
 }
 
-// created answers 201 with a Location for a new record and 200 for a same-content retry.
-func created(c *gin.Context, isNew bool, location string, body any) {
-	if isNew {
-		c.Header("Location", location)
-		c.JSON(http.StatusCreated, body)
-		return
-	}
-	c.JSON(http.StatusOK, body)
-}
-
 type listJSON[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`
@@ -48,16 +37,6 @@ func listOf[S any, T any](xs []S, next string, conv func(S) T) listJSON[T] {
 		out.Items = append(out.Items, conv(x))
 	}
 	return out
-}
-
-// paging reads limit and cursor.
-func paging(c *gin.Context) (int, string, error) {
-	limit, err := request.Limit(c, 50, 500)
-	if err != nil {
-		return 0, "", err
-	}
-	after, err := request.Cursor(c)
-	return limit, after, err
 }
 
 type dustJSON struct {

@@ -8,6 +8,7 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
@@ -32,7 +33,7 @@ func (h *Handler) issuePass(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/muck/passes/"+p.ID, h.passOut(p))
+	httpserver.Created(c, isNew, "/v1/muck/passes/"+p.ID, h.passOut(p))
 	return nil
 }
 
@@ -46,7 +47,7 @@ func (h *Handler) getPass(c *gin.Context) error {
 }
 
 func (h *Handler) listPasses(c *gin.Context) error {
-	limit, after, err := paging(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}

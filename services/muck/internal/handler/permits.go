@@ -7,6 +7,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
@@ -27,7 +28,7 @@ func (h *Handler) apply(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/muck/permits/"+p.ID, h.permitOut(p))
+	httpserver.Created(c, isNew, "/v1/muck/permits/"+p.ID, h.permitOut(p))
 	return nil
 }
 
@@ -41,7 +42,7 @@ func (h *Handler) getPermit(c *gin.Context) error {
 }
 
 func (h *Handler) listPermits(c *gin.Context) error {
-	limit, after, err := paging(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
@@ -33,7 +34,7 @@ func (h *Handler) registerSite(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/muck/sites/"+s.ID, siteOut(s))
+	httpserver.Created(c, isNew, "/v1/muck/sites/"+s.ID, siteOut(s))
 	return nil
 }
 
@@ -47,7 +48,7 @@ func (h *Handler) getSite(c *gin.Context) error {
 }
 
 func (h *Handler) listSites(c *gin.Context) error {
-	limit, after, err := paging(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}

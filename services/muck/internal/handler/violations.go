@@ -9,6 +9,7 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
@@ -39,7 +40,7 @@ func (h *Handler) recordViolation(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/muck/violations/"+v.ID, violationOut(v))
+	httpserver.Created(c, isNew, "/v1/muck/violations/"+v.ID, violationOut(v))
 	return nil
 }
 
@@ -53,7 +54,7 @@ func (h *Handler) getViolation(c *gin.Context) error {
 }
 
 func (h *Handler) listViolations(c *gin.Context) error {
-	limit, after, err := paging(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}

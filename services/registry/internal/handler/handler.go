@@ -169,11 +169,7 @@ type listJSON struct {
 }
 
 func (h *Handler) list(c *gin.Context) error {
-	limit, err := request.Limit(c, 50, 500)
-	if err != nil {
-		return err
-	}
-	after, err := request.Cursor(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}
