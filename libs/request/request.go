@@ -127,6 +127,32 @@ func QueryDate(c *gin.Context, name string) (time.Time, bool, error) {
 	return t, true, nil
 }
 
+// Period is the optional "from" and "to" days (YYYY-MM-DD) of a report or list route. A day the
+// client did not give is zero, with HasFrom or HasTo false.
+type Period struct {
+	From, To       time.Time
+	HasFrom, HasTo bool
+}
+
+// QueryPeriod reads "from" and "to" as QueryDate does, naming each one that is not a
+// YYYY-MM-DD date (both, when both are wrong). It leaves the defaults, and whether to is
+// inclusive, to the route.
+func QueryPeriod(c *gin.Context) (Period, error) {
+	var p Period
+	var ve apperr.ValidationError
+	var err error
+	if p.From, p.HasFrom, err = QueryDate(c, "from"); err != nil {
+		ve.Add("from", "must be a YYYY-MM-DD date")
+	}
+	if p.To, p.HasTo, err = QueryDate(c, "to"); err != nil {
+		ve.Add("to", "must be a YYYY-MM-DD date")
+	}
+	if err := ve.Err(); err != nil {
+		return Period{}, err
+	}
+	return p, nil
+}
+
 // Limit reads the "limit" query parameter: def when absent, 1..max otherwise.
 func Limit(c *gin.Context, def, max int) (int, error) {
 	s := c.Query("limit")

@@ -113,3 +113,41 @@ func TestPage(t *testing.T) {
 		})
 	}
 }
+
+func TestQueryPeriod(t *testing.T) {
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	tests := []struct {
+		query      string
+		want       Period
+		wantFields []string
+	}{
+		{"", Period{}, nil},
+		{"from=2026-01-01", Period{From: day("2026-01-01"), HasFrom: true}, nil},
+		{"to=2026-02-01", Period{To: day("2026-02-01"), HasTo: true}, nil},
+		{"from=2026-01-01&to=2026-02-01", Period{From: day("2026-01-01"), To: day("2026-02-01"), HasFrom: true, HasTo: true}, nil},
+		{"from=2026-02-30", Period{}, []string{"from"}},
+		{"from=yesterday&to=2026-13-01", Period{}, []string{"from", "to"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			c, _ := gin.CreateTestContext(httptest.NewRecorder())
+			c.Request = httptest.NewRequest("GET", "/v1/x?"+tc.query, nil)
+			got, err := QueryPeriod(c)
+			if tc.wantFields == nil {
+				if err != nil || got != tc.want {
+					t.Fatalf("QueryPeriod = %+v, %v; want %+v", got, err, tc.want)
+				}
+				return
+			}
+			var ve *apperr.ValidationError
+			if !errors.As(err, &ve) || len(ve.Fields) != len(tc.wantFields) {
+				t.Fatalf("QueryPeriod = %v, want validation errors on %v", err, tc.wantFields)
+			}
+			for i, f := range tc.wantFields {
+				if ve.Fields[i].Field != f || ve.Fields[i].Message != "must be a YYYY-MM-DD date" {
+					t.Errorf("field %d = %+v, want %q: must be a YYYY-MM-DD date", i, ve.Fields[i], f)
+				}
+			}
+		})
+	}
+}

@@ -58,24 +58,16 @@ func (h *Handler) listViolations(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var ve apperr.ValidationError
-	from, _, err := request.QueryDate(c, "from")
+	days, err := request.QueryPeriod(c)
 	if err != nil {
-		ve.Add("from", "must be a YYYY-MM-DD date")
-	}
-	to, _, err := request.QueryDate(c, "to")
-	if err != nil {
-		ve.Add("to", "must be a YYYY-MM-DD date")
-	}
-	if err := ve.Err(); err != nil {
 		return err
 	}
 	f := permit.ViolationFilter{VIN: c.Query("vin"), FromSite: c.Query("site"), Kind: permit.ViolationKind(c.Query("kind"))}
-	if !from.IsZero() {
-		f.FromDay = from.Format(time.DateOnly)
+	if !days.From.IsZero() {
+		f.FromDay = days.From.Format(time.DateOnly)
 	}
-	if !to.IsZero() {
-		f.ToDay = to.Format(time.DateOnly)
+	if !days.To.IsZero() {
+		f.ToDay = days.To.Format(time.DateOnly)
 	}
 	vs, next, err := h.svc.ListViolations(c.Request.Context(), auth.Caller(c), f, after, limit)
 	if err != nil {
@@ -86,18 +78,11 @@ func (h *Handler) listViolations(c *gin.Context) error {
 }
 
 func (h *Handler) siteReport(c *gin.Context) error {
-	var ve apperr.ValidationError
-	from, okFrom, err := request.QueryDate(c, "from")
+	p, err := request.QueryPeriod(c)
 	if err != nil {
-		ve.Add("from", "must be a YYYY-MM-DD date")
-	}
-	to, okTo, err := request.QueryDate(c, "to")
-	if err != nil {
-		ve.Add("to", "must be a YYYY-MM-DD date")
-	}
-	if err := ve.Err(); err != nil {
 		return err
 	}
+	from, okFrom, to, okTo := p.From, p.HasFrom, p.To, p.HasTo
 	today := h.svc.Now().In(h.svc.Location())
 	if !okTo {
 		to = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)

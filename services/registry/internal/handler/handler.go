@@ -393,18 +393,11 @@ type shareJSON struct {
 }
 
 func (h *Handler) cleanEnergy(c *gin.Context) error {
-	var ve apperr.ValidationError
-	from, okFrom, err := request.QueryDate(c, "from")
+	p, err := request.QueryPeriod(c)
 	if err != nil {
-		ve.Add("from", "must be a YYYY-MM-DD date")
-	}
-	to, okTo, err := request.QueryDate(c, "to")
-	if err != nil {
-		ve.Add("to", "must be a YYYY-MM-DD date")
-	}
-	if err := ve.Err(); err != nil {
 		return err
 	}
+	from, okFrom, to, okTo := p.From, p.HasFrom, p.To, p.HasTo
 	now := time.Now().UTC()
 	if !okTo {
 		to = time.Date(now.Year()+1, 1, 1, 0, 0, 0, 0, time.UTC)

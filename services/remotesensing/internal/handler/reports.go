@@ -17,18 +17,11 @@ import (
 // period reads from and to (YYYY-MM-DD, days in Asia/Shanghai, to exclusive); by default the
 // last inspection cycle up to and including today.
 func (h *Handler) period(c *gin.Context) (time.Time, time.Time, error) {
-	var ve apperr.ValidationError
-	from, okFrom, err := request.QueryDate(c, "from")
+	p, err := request.QueryPeriod(c)
 	if err != nil {
-		ve.Add("from", "must be a YYYY-MM-DD date")
-	}
-	to, okTo, err := request.QueryDate(c, "to")
-	if err != nil {
-		ve.Add("to", "must be a YYYY-MM-DD date")
-	}
-	if err := ve.Err(); err != nil {
 		return time.Time{}, time.Time{}, err
 	}
+	from, okFrom, to, okTo := p.From, p.HasFrom, p.To, p.HasTo
 	if !okTo {
 		to = limits.LocalDay(time.Now()).AddDate(0, 0, 1)
 	}
