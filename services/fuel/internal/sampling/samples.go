@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -66,11 +67,11 @@ func (s *Service) prepare(ctx context.Context, p auth.Principal, in SampleInput,
 	case slices.Contains(limits.Products, product) && !site.Kind.Handles(product):
 		ve.Add("product", fmt.Sprintf("a %s does not sell or store %s", site.Kind, product))
 	}
-	day := DayOf(in.SampledAt)
+	day := localtime.DayOf(in.SampledAt)
 	switch {
 	case in.SampledAt.IsZero():
 		ve.Add("sampled_at", "required: the sampling instant, RFC 3339")
-		day = DayOf(now)
+		day = localtime.DayOf(now)
 	case in.SampledAt.After(now.Add(10 * time.Minute)):
 		ve.Add("sampled_at", "may not be in the future")
 	case in.SampledAt.Before(earliest):
@@ -474,7 +475,7 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, c Co
 	if err != nil {
 		return Sample{}, false, err
 	}
-	in := limits.Input{Product: string(old.Product), Grade: old.Grade, Standard: string(old.Declared), Label: old.Label, Day: DayOf(old.SampledAt)}
+	in := limits.Input{Product: string(old.Product), Grade: old.Grade, Standard: string(old.Declared), Label: old.Label, Day: localtime.DayOf(old.SampledAt)}
 	check := in
 	check.Results = c.Results
 	if _, err := table.Table.Evaluate(check); err != nil { // names the fields of the correction

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -23,7 +24,7 @@ func (s *Service) RegisterSite(ctx context.Context, p auth.Principal, site Site)
 	}
 	now := s.now().UTC()
 	sinceGiven := !site.OperatingSince.IsZero()
-	if err := site.Validate(DayOf(now)); err != nil {
+	if err := site.Validate(localtime.DayOf(now)); err != nil {
 		return Site{}, false, err
 	}
 	if old, err := s.store.GetSite(ctx, site.ID); err == nil {

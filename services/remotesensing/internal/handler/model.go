@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
@@ -47,7 +48,7 @@ type stationJSON struct {
 
 func (h *Handler) stationOut(s sensing.Station) stationJSON {
 	days := h.svc.CalibrationValidDays(s)
-	today := limits.LocalDay(time.Now())
+	today := localtime.DayOf(time.Now())
 	return stationJSON{StationID: s.ID, Name: s.Name, Lat: s.Lat, Lon: s.Lon, Site: s.Site, Lane: s.Lane, Device: s.Device, OperatorID: s.OperatorID,
 		CalibratedOn: request.Date{Time: s.CalibratedOn}, CalibrationValidDays: days,
 		CalibrationValid: !today.Before(s.CalibratedOn) && today.Before(s.CalibratedOn.AddDate(0, 0, days)),

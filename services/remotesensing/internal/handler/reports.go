@@ -9,8 +9,8 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
-	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
 )
 
@@ -23,13 +23,13 @@ func (h *Handler) period(c *gin.Context) (time.Time, time.Time, error) {
 	}
 	from, okFrom, to, okTo := p.From, p.HasFrom, p.To, p.HasTo
 	if !okTo {
-		to = limits.LocalDay(time.Now()).AddDate(0, 0, 1)
+		to = localtime.DayOf(time.Now()).AddDate(0, 0, 1)
 	}
 	if !okFrom {
 		from = to.AddDate(0, 0, -h.svc.Options().CycleDays)
 	}
 	local := func(d time.Time) time.Time {
-		return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, limits.Zone()).UTC()
+		return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, localtime.Shanghai()).UTC()
 	}
 	return local(from), local(to), nil
 }
