@@ -270,6 +270,17 @@ func Guards(logger *slog.Logger) (need func(...auth.Role) gin.HandlerFunc, wrap 
 	return need, wrap
 }
 
+// Created answers a create route: 201 with a Location header for a record it made, 200 without
+// one for a retry that found the same record already stored (idempotent creates).
+func Created(c *gin.Context, isNew bool, location string, body any) {
+	if isNew {
+		c.Header("Location", location)
+		c.JSON(http.StatusCreated, body)
+		return
+	}
+	c.JSON(http.StatusOK, body)
+}
+
 // seriesKey names one request series: a route answered with a status.
 type seriesKey struct {
 	method, route string

@@ -189,3 +189,19 @@ func TestServerSpan(t *testing.T) {
 		}
 	})
 }
+
+func TestCreated(t *testing.T) {
+	for _, isNew := range []bool{true, false} {
+		rec := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(rec)
+		Created(c, isNew, "/v1/things/t-1", gin.H{"id": "t-1"})
+		wantCode, wantLoc := http.StatusOK, ""
+		if isNew {
+			wantCode, wantLoc = http.StatusCreated, "/v1/things/t-1"
+		}
+		if rec.Code != wantCode || rec.Header().Get("Location") != wantLoc || !strings.Contains(rec.Body.String(), `"id":"t-1"`) {
+			t.Errorf("Created(isNew=%v) = %d, Location %q, body %s; want %d, Location %q", isNew, rec.Code, rec.Header().Get("Location"),
+				rec.Body.String(), wantCode, wantLoc)
+		}
+	}
+}

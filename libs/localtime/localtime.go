@@ -1,23 +1,61 @@
-// Package localtime reads the daily windows of local (China Standard) time that passes,
-// restrictions and alerts are written in: "22:00"-"05:00" across midnight, "00:00"-"24:00" the
-// whole day.
+// Package localtime holds local (China Standard) time as the services read it: the daily
+// windows that passes, restrictions and alerts are written in ("22:00"-"05:00" across midnight,
+// "00:00"-"24:00" the whole day), and the calendar days that limit tables take effect on and
+// samples and readings are judged on.
 package localtime
 
 import (
+	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 )
 
-// Shanghai returns the Asia/Shanghai zone pass hours are read in, or a fixed +08:00 zone when
-// the system has no time-zone data (China has kept +08:00 without daylight saving since 1991).
-func Shanghai() *time.Location {
+// shanghai loads the zone once: time.LoadLocation reads the time-zone database on every call.
+var shanghai = sync.OnceValue(func() *time.Location {
 	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
 		return loc
 	}
 	return time.FixedZone("CST", 8*3600)
+})
+
+// Shanghai returns the Asia/Shanghai zone pass hours and calendar days are read in, or a fixed
+// +08:00 zone when the system has no time-zone data (China has kept +08:00 without daylight
+// saving since 1991, so both agree on every date the services handle).
+func Shanghai() *time.Location { return shanghai() }
+
+// DayOf returns the calendar day of instant t in China, as midnight UTC of that date (the form
+// Day values take): a sample taken at 2022-12-31T20:00Z is one of 2023-01-01.
+func DayOf(t time.Time) time.Time {
+	y, m, d := t.In(shanghai()).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
+
+// Day is a calendar day in a table ("2023-01-01"), as midnight UTC of that date. It decodes
+// strictly from, and encodes to, a JSON string "YYYY-MM-DD".
+type Day struct{ time.Time }
+
+// UnmarshalJSON parses "YYYY-MM-DD", refusing impossible dates such as 2023-02-30.
+func (d *Day) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a day is a string \"YYYY-MM-DD\"")
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return fmt.Errorf("day %q is not a real YYYY-MM-DD day", s)
+	}
+	d.Time = t
+	return nil
+}
+
+// MarshalJSON writes "YYYY-MM-DD".
+func (d Day) MarshalJSON() ([]byte, error) { return json.Marshal(d.Format(time.DateOnly)) }
+
+// String is the day as "YYYY-MM-DD".
+func (d Day) String() string { return d.Format(time.DateOnly) }
 
 // Hours is a daily window in local time, in minutes after midnight: From included, To excluded.
 // To before From runs across midnight (22:00-05:00); To may be 24:00 (1440). From equal to To is

@@ -1,6 +1,7 @@
 package localtime
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -41,5 +42,44 @@ func TestHours(t *testing.T) {
 	}
 	if got := Clock(22*60 + 5); got != "22:05" {
 		t.Errorf("Clock = %q", got)
+	}
+}
+
+func TestDayOf(t *testing.T) {
+	tests := []struct {
+		at   string
+		want string
+	}{
+		{"2022-12-31T15:59:59Z", "2022-12-31"},
+		{"2022-12-31T16:00:00Z", "2023-01-01"}, // midnight in China
+		{"2022-12-31T20:00:00Z", "2023-01-01"},
+		{"2023-01-01T00:00:00+08:00", "2023-01-01"},
+		{"2024-02-29T23:59:59+08:00", "2024-02-29"},
+	}
+	for _, tc := range tests {
+		at, err := time.Parse(time.RFC3339, tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := DayOf(at)
+		if got.Format(time.DateOnly) != tc.want || got.Location() != time.UTC || got.Hour() != 0 {
+			t.Errorf("DayOf(%s) = %v, want %s at midnight UTC", tc.at, got, tc.want)
+		}
+	}
+}
+
+func TestDayJSON(t *testing.T) {
+	var d Day
+	if err := json.Unmarshal([]byte(`"2023-01-01"`), &d); err != nil || !d.Equal(time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("Unmarshal = %v, %v", d, err)
+	}
+	if b, err := json.Marshal(d); err != nil || string(b) != `"2023-01-01"` || d.String() != "2023-01-01" {
+		t.Fatalf("Marshal = %s, %v; String = %s", b, err, d)
+	}
+	for _, bad := range []string{`"2023-02-30"`, `"2023-1-1"`, `20230101`} {
+		var d Day
+		if err := json.Unmarshal([]byte(bad), &d); err == nil {
+			t.Errorf("Unmarshal(%s) = %v, want an error", bad, d)
+		}
 	}
 }

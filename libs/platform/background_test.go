@@ -20,11 +20,19 @@ func TestEvery(t *testing.T) {
 			Job{Name: "works", Run: func(context.Context) (int, error) { ok.Add(1); return 1, nil }})
 		close(done)
 	}()
-	time.Sleep(60 * time.Millisecond)
+	// Wait (bounded) for both jobs to have run at least twice: a failing job must not stop the
+	// rounds, nor the job after it.
+	deadline := time.Now().Add(5 * time.Second)
+	for ok.Load() < 2 || failing.Load() < 2 {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	cancel()
 	<-done
 	if ok.Load() < 2 || failing.Load() < 2 {
-		t.Fatalf("rounds: works %d, fails %d; want both run repeatedly despite the failure", ok.Load(), failing.Load())
+		t.Fatalf("rounds within 5 s: works %d, fails %d; want both run repeatedly despite the failure", ok.Load(), failing.Load())
 	}
 }
 

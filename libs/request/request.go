@@ -127,6 +127,32 @@ func QueryDate(c *gin.Context, name string) (time.Time, bool, error) {
 	return t, true, nil
 }
 
+// Period is the optional "from" and "to" days (YYYY-MM-DD) of a report or list route. A day the
+// client did not give is zero, with HasFrom or HasTo false.
+type Period struct {
+	From, To       time.Time
+	HasFrom, HasTo bool
+}
+
+// QueryPeriod reads "from" and "to" as QueryDate does, naming each one that is not a
+// YYYY-MM-DD date (both, when both are wrong). It leaves the defaults, and whether to is
+// inclusive, to the route.
+func QueryPeriod(c *gin.Context) (Period, error) {
+	var p Period
+	var ve apperr.ValidationError
+	var err error
+	if p.From, p.HasFrom, err = QueryDate(c, "from"); err != nil {
+		ve.Add("from", "must be a YYYY-MM-DD date")
+	}
+	if p.To, p.HasTo, err = QueryDate(c, "to"); err != nil {
+		ve.Add("to", "must be a YYYY-MM-DD date")
+	}
+	if err := ve.Err(); err != nil {
+		return Period{}, err
+	}
+	return p, nil
+}
+
 // Limit reads the "limit" query parameter: def when absent, 1..max otherwise.
 func Limit(c *gin.Context, def, max int) (int, error) {
 	s := c.Query("limit")
@@ -138,6 +164,23 @@ func Limit(c *gin.Context, def, max int) (int, error) {
 		return 0, apperr.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", max))
 	}
 	return n, nil
+}
+
+// The page sizes of ClearSky's list routes: DefaultLimit items unless the client asks for up
+// to MaxLimit.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// Page reads the "limit" (DefaultLimit when absent, 1..MaxLimit) and "cursor" parameters of a
+// list route whose cursor is a plain sort key (see Cursor).
+func Page(c *gin.Context) (limit int, after string, err error) {
+	if limit, err = Limit(c, DefaultLimit, MaxLimit); err != nil {
+		return 0, "", err
+	}
+	after, err = Cursor(c)
+	return limit, after, err
 }
 
 // EncodeCursor turns the sort key of the last item of a page into an opaque cursor.

@@ -2,9 +2,12 @@ package request
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/cursor"
@@ -72,5 +75,79 @@ func TestNextCursor(t *testing.T) {
 	got := NextCursor([]string{"a", "b"}, 2, key)
 	if got != EncodeCursor(key("b").String()) {
 		t.Fatalf("a full page's next_cursor = %q, want the last item's key", got)
+	}
+}
+
+func TestPage(t *testing.T) {
+	tests := []struct {
+		query     string
+		wantLimit int
+		wantAfter string
+		wantField string
+	}{
+		{"", DefaultLimit, "", ""},
+		{"limit=1", 1, "", ""},
+		{"limit=500", MaxLimit, "", ""},
+		{"limit=0", 0, "", "limit"},
+		{"limit=501", 0, "", "limit"},
+		{"limit=ten", 0, "", "limit"},
+		{"cursor=" + EncodeCursor("LZZ1"), DefaultLimit, "LZZ1", ""},
+		{"limit=5&cursor=" + EncodeCursor("k|2"), 5, "k|2", ""},
+		{"cursor=%25%25", 0, "", "cursor"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			c, _ := gin.CreateTestContext(httptest.NewRecorder())
+			c.Request = httptest.NewRequest("GET", "/v1/x?"+tc.query, nil)
+			limit, after, err := Page(c)
+			if tc.wantField != "" {
+				var ve *apperr.ValidationError
+				if !errors.As(err, &ve) || ve.Fields[0].Field != tc.wantField {
+					t.Fatalf("Page = %v, want a validation error on %q", err, tc.wantField)
+				}
+				return
+			}
+			if err != nil || limit != tc.wantLimit || after != tc.wantAfter {
+				t.Fatalf("Page = %d, %q, %v; want %d, %q", limit, after, err, tc.wantLimit, tc.wantAfter)
+			}
+		})
+	}
+}
+
+func TestQueryPeriod(t *testing.T) {
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	tests := []struct {
+		query      string
+		want       Period
+		wantFields []string
+	}{
+		{"", Period{}, nil},
+		{"from=2026-01-01", Period{From: day("2026-01-01"), HasFrom: true}, nil},
+		{"to=2026-02-01", Period{To: day("2026-02-01"), HasTo: true}, nil},
+		{"from=2026-01-01&to=2026-02-01", Period{From: day("2026-01-01"), To: day("2026-02-01"), HasFrom: true, HasTo: true}, nil},
+		{"from=2026-02-30", Period{}, []string{"from"}},
+		{"from=yesterday&to=2026-13-01", Period{}, []string{"from", "to"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			c, _ := gin.CreateTestContext(httptest.NewRecorder())
+			c.Request = httptest.NewRequest("GET", "/v1/x?"+tc.query, nil)
+			got, err := QueryPeriod(c)
+			if tc.wantFields == nil {
+				if err != nil || got != tc.want {
+					t.Fatalf("QueryPeriod = %+v, %v; want %+v", got, err, tc.want)
+				}
+				return
+			}
+			var ve *apperr.ValidationError
+			if !errors.As(err, &ve) || len(ve.Fields) != len(tc.wantFields) {
+				t.Fatalf("QueryPeriod = %v, want validation errors on %v", err, tc.wantFields)
+			}
+			for i, f := range tc.wantFields {
+				if ve.Fields[i].Field != f || ve.Fields[i].Message != "must be a YYYY-MM-DD date" {
+					t.Errorf("field %d = %+v, want %q: must be a YYYY-MM-DD date", i, ve.Fields[i], f)
+				}
+			}
+		})
 	}
 }

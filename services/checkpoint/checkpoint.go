@@ -20,9 +20,9 @@ import (
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/handler"
-	"github.com/clearsky/clearsky/services/checkpoint/internal/lookupstore"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/partcache"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/verdictstore"
 )
 
 // Name is the service's name.
@@ -79,14 +79,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 type Service struct {
 	core    *verdict.Service
 	handler *handler.Handler
-	store   *lookupstore.Store
+	store   *verdictstore.Store
 	parts   *partcache.Cache
 	deps    platform.Deps
 }
 
 // New builds the checkpoint on deps.
 func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) {
-	store := lookupstore.New(deps.DB, 0, deps.Logger)
+	store := verdictstore.New(deps.DB, 0, deps.Logger)
 	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("checkpoint indexes: %w", err)
 	}

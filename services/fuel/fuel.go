@@ -80,7 +80,8 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if cfg.TraceDepth > 0 {
 		policy.TraceDepth = cfg.TraceDepth
 	}
-	core := sampling.NewService(store, limitcache.New(deps.Redis, deps.RedisPrefix), policy, deps.Logger, deps.Telemetry.Tracer)
+	stores := sampling.Stores{Sites: store, Labs: store, Samples: store, Revisions: store, Cases: store, Tables: store}
+	core := sampling.NewService(stores, limitcache.New(deps.Redis, deps.RedisPrefix), policy, deps.Logger, deps.Telemetry.Tracer)
 	if err := core.Init(ctx, def); err != nil {
 		return nil, fmt.Errorf("fuel limits: %w", err)
 	}

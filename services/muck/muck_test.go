@@ -819,7 +819,7 @@ func TestRedisDown(t *testing.T) {
 	}
 }
 
-// TestDemoSeed applies seeds/pending/50-muck.json twice through the API, on the clock of the day
+// TestDemoSeed applies seeds/demo/50-muck.json twice through the API, on the clock of the day
 // it was written for, against the demo registry's trucks.
 func TestDemoSeed(t *testing.T) {
 	rdb, prefix := testenv.Redis(t)

@@ -628,7 +628,15 @@ func TestRemoteSensingHTTP(t *testing.T) {
 		done := make(chan struct{})
 		go func() { e.svc.Run(ctx); close(done) }()
 		defer func() { cancel(); <-done }()
-		time.Sleep(200 * time.Millisecond)
+		// Wait until the runner has tried the job with the registry still down (it reschedules
+		// the job with one more attempt), then check that the readings are still pending.
+		tried := time.Now().Add(10 * time.Second)
+		for count(t, e.db, "rs_jobs", bson.D{{Key: "attempts", Value: bson.D{{Key: "$gte", Value: 1}}}}) != 1 {
+			if time.Now().After(tried) {
+				t.Fatal("the outbox job was not tried within 10 s of the runner starting")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		if n := count(t, e.db, "rs_readings", bson.D{{Key: "verdict", Value: "pending"}}); n != 2 {
 			t.Fatalf("pending readings while the registry is down = %d, want 2", n)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/emission"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/localtime"
 )
@@ -107,7 +108,7 @@ func (a *Alert) Validate() error {
 		if !slices.Contains(Classes, r.Class) {
 			ve.Add(at+"class", "must be heavy_diesel, bulk_material or any")
 		}
-		if r.MaxStandard != "" && rank(r.MaxStandard) == 0 {
+		if r.MaxStandard != "" && emission.Rank(r.MaxStandard) == 0 {
 			ve.Add(at+"max_standard", "must be one of I, II, III, IV, V, VI, VIa, VIb")
 		}
 	}
@@ -115,25 +116,4 @@ func (a *Alert) Validate() error {
 		a.Restrictions = DefaultRestrictions(a.Level)
 	}
 	return ve.Err()
-}
-
-// rank orders China standards; 0 for an unknown one.
-func rank(s string) int {
-	switch s {
-	case "I":
-		return 1
-	case "II":
-		return 2
-	case "III":
-		return 3
-	case "IV":
-		return 4
-	case "V":
-		return 5
-	case "VI", "VIa":
-		return 6
-	case "VIb":
-		return 7
-	}
-	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearsky/clearsky/libs/emission"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -253,7 +254,7 @@ func alertReasons(v *summary.Vehicle, in Input, add adder) {
 			if !slices.Contains(mine, r.Class) {
 				continue
 			}
-			if r.MaxStandard != "" && (rank(v.EmissionStandard) == 0 || rank(v.EmissionStandard) > rank(r.MaxStandard)) {
+			if r.MaxStandard != "" && (emission.Rank(v.EmissionStandard) == 0 || emission.Rank(v.EmissionStandard) > emission.Rank(r.MaxStandard)) {
 				continue
 			}
 			if r.Hours != nil && !r.Hours.Contains(in.At, in.Loc) {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
@@ -329,7 +330,7 @@ func instant(s string) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006/01/02 15:04:05", "2006/01/02 15:04"} {
-		if t, err := time.ParseInLocation(layout, s, sampling.China()); err == nil {
+		if t, err := time.ParseInLocation(layout, s, localtime.Shanghai()); err == nil {
 			return t.UTC(), nil
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/httpserver"
-	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
 
@@ -53,16 +52,6 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/coverage", bureau, wrap(h.coverage))
 	g.GET("/limits", samplers, wrap(h.getLimits))
 	g.PUT("/limits", bureau, wrap(h.putLimits))
-}
-
-// page reads the limit and cursor of a list route.
-func page(c *gin.Context) (int, string, error) {
-	limit, err := request.Limit(c, 50, 500)
-	if err != nil {
-		return 0, "", err
-	}
-	after, err := request.Cursor(c)
-	return limit, after, err
 }
 
 // boolQuery reads an optional true/false query parameter.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
@@ -89,7 +90,7 @@ func (h *Handler) getCase(c *gin.Context) error {
 }
 
 func (h *Handler) listCases(c *gin.Context) error {
-	limit, after, err := page(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}
@@ -330,6 +331,6 @@ func (h *Handler) putLimits(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/fuel/limits?version="+strconv.Itoa(st.Version), tableOut(st))
+	httpserver.Created(c, isNew, "/v1/fuel/limits?version="+strconv.Itoa(st.Version), tableOut(st))
 	return nil
 }

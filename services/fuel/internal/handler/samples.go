@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/csvimport"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
@@ -186,7 +187,7 @@ func (h *Handler) upload(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/fuel/samples/"+s.ID, sampleOut(s))
+	httpserver.Created(c, isNew, "/v1/fuel/samples/"+s.ID, sampleOut(s))
 	return nil
 }
 
@@ -280,7 +281,7 @@ func (h *Handler) getSample(c *gin.Context) error {
 }
 
 func (h *Handler) listSamples(c *gin.Context) error {
-	limit, after, err := page(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}
@@ -347,6 +348,6 @@ func (h *Handler) correct(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/fuel/samples/"+s.ID+"/revisions", sampleOut(s))
+	httpserver.Created(c, isNew, "/v1/fuel/samples/"+s.ID+"/revisions", sampleOut(s))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
@@ -95,16 +96,6 @@ func siteOut(s sampling.Site) siteJSON {
 	return j
 }
 
-// created writes 201 with a Location for a new record, 200 for one already there.
-func created(c *gin.Context, isNew bool, location string, body any) {
-	if isNew {
-		c.Header("Location", location)
-		c.JSON(http.StatusCreated, body)
-		return
-	}
-	c.JSON(http.StatusOK, body)
-}
-
 func (h *Handler) registerSite(c *gin.Context) error {
 	var b siteBody
 	if err := request.DecodeJSON(c, &b); err != nil {
@@ -114,7 +105,7 @@ func (h *Handler) registerSite(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/fuel/sites/"+s.ID, siteOut(s))
+	httpserver.Created(c, isNew, "/v1/fuel/sites/"+s.ID, siteOut(s))
 	return nil
 }
 
@@ -141,7 +132,7 @@ func (h *Handler) getSite(c *gin.Context) error {
 }
 
 func (h *Handler) listSites(c *gin.Context) error {
-	limit, after, err := page(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}
@@ -249,7 +240,7 @@ func (h *Handler) putLab(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created(c, isNew, "/v1/fuel/labs/"+l.ID, labOut(l))
+	httpserver.Created(c, isNew, "/v1/fuel/labs/"+l.ID, labOut(l))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/emission"
 )
 
 // Verdict is a judgement of a sample or of one of its results.
@@ -41,26 +42,8 @@ func ParseStage(s string) (Stage, error) {
 	return "", fmt.Errorf("%q is not a China fuel standard stage: one of IV, V, VI, VIA, VIB (or 国五, 国六...)", s)
 }
 
-// Rank orders stages: VI and VIA rank 6, VIB 7.
-func (s Stage) Rank() int {
-	switch s {
-	case "I":
-		return 1
-	case "II":
-		return 2
-	case "III":
-		return 3
-	case "IV":
-		return 4
-	case "V":
-		return 5
-	case "VI", "VIA":
-		return 6
-	case "VIB":
-		return 7
-	}
-	return 0
-}
+// Rank orders stages as libs/emission orders emission standards: VI and VIA rank 6, VIB 7.
+func (s Stage) Rank() int { return emission.Rank(string(s)) }
 
 // Input is a sample as uploaded, before checking.
 type Input struct {

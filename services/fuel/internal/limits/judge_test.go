@@ -345,7 +345,7 @@ func TestValidateRefusesBadTables(t *testing.T) {
 		{"unknown grade in a row", func(tb *Table) { tb.Limits[0].Grades = []string{"93"} }, "limits[0].grades[0]"},
 		{"a product left out", func(tb *Table) { tb.Products = tb.Products[:3] }, "products"},
 		{"row of unknown parameter", func(tb *Table) { tb.Limits[0].Parameter = "lead" }, "limits[0].parameter"},
-		{"end before start", func(tb *Table) { d := Day{day("2000-01-01")}; tb.Limits[0].EffectiveTo = &d }, "limits[0].effective_to"},
+		{"end before start", func(tb *Table) { d := Day{Time: day("2000-01-01")}; tb.Limits[0].EffectiveTo = &d }, "limits[0].effective_to"},
 		{"prohibition matching nothing", func(tb *Table) { tb.Prohibitions[0].Grades, tb.Prohibitions[0].Labels = nil, nil }, "prohibitions[0]"},
 		{"no name", func(tb *Table) { tb.Name = "" }, "name"},
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/localtime"
 )
 
 // Product is what a sample is of.
@@ -48,28 +49,8 @@ const (
 // Comparisons lists the valid comparisons.
 var Comparisons = []Comparison{Max, Min, Range, Forbidden}
 
-// Day is a calendar day in a table ("2023-01-01").
-type Day struct{ time.Time }
-
-// UnmarshalJSON parses "YYYY-MM-DD".
-func (d *Day) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a day is a string \"YYYY-MM-DD\"")
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return fmt.Errorf("day %q is not a real YYYY-MM-DD day", s)
-	}
-	d.Time = t
-	return nil
-}
-
-// MarshalJSON writes "YYYY-MM-DD".
-func (d Day) MarshalJSON() ([]byte, error) { return json.Marshal(d.Format(time.DateOnly)) }
-
-// String is the day as "YYYY-MM-DD".
-func (d Day) String() string { return d.Format(time.DateOnly) }
+// Day is a calendar day in a table ("2023-01-01"), as libs/localtime reads and writes it.
+type Day = localtime.Day
 
 // Table is one version of the limits.
 type Table struct {

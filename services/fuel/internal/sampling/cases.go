@@ -24,14 +24,14 @@ func (s *Service) syncCase(ctx context.Context, sm Sample, by string) (Case, err
 	ctx, span := s.tracer.Start(ctx, "fuel.sync_case", trace.WithAttributes(attribute.String("clearsky.sample.id", sm.ID),
 		attribute.String("clearsky.sample.verdict", string(sm.Verdict))))
 	defer span.End()
-	c, err := s.store.GetCase(ctx, CaseID(sm.ID))
+	c, err := s.cases.GetCase(ctx, CaseID(sm.ID))
 	switch {
 	case errors.Is(err, ErrCaseNotFound) && sm.Verdict == limits.Fail:
 		if c, err = s.openCase(ctx, sm, by); err != nil {
 			return Case{}, err
 		}
 	case errors.Is(err, ErrCaseNotFound): // passing, never failed: nothing to do
-		return Case{}, s.store.SetSampleCase(ctx, sm.ID, "", sm.Revision)
+		return Case{}, s.samples.SetSampleCase(ctx, sm.ID, "", sm.Revision)
 	case err != nil:
 		return Case{}, err
 	case c.Revision != sm.Revision:
@@ -40,14 +40,14 @@ func (s *Service) syncCase(ctx context.Context, sm Sample, by string) (Case, err
 		}
 	}
 	span.SetAttributes(attribute.String("clearsky.case.id", c.ID), attribute.Bool("clearsky.case.escalated", c.Escalated))
-	return c, s.store.SetSampleCase(ctx, sm.ID, c.ID, sm.Revision)
+	return c, s.samples.SetSampleCase(ctx, sm.ID, c.ID, sm.Revision)
 }
 
 // openCase opens the case of a failing sample: its failures, the trace-back chain, follow-up
 // samples upstream, and escalation when the site failed EscalateAfter times within
 // EscalateMonths (counting this sample).
 func (s *Service) openCase(ctx context.Context, sm Sample, by string) (Case, error) {
-	site, err := s.store.GetSite(ctx, sm.SiteID)
+	site, err := s.sites.GetSite(ctx, sm.SiteID)
 	if err != nil {
 		return Case{}, fmt.Errorf("open case for %s: %w", sm.ID, err)
 	}
@@ -55,7 +55,7 @@ func (s *Service) openCase(ctx context.Context, sm Sample, by string) (Case, err
 	if err != nil {
 		return Case{}, err
 	}
-	prior, err := s.store.FailuresAt(ctx, sm.SiteID, sm.SampledAt.AddDate(0, -s.policy.EscalateMonths, 0), sm.SampledAt)
+	prior, err := s.samples.FailuresAt(ctx, sm.SiteID, sm.SampledAt.AddDate(0, -s.policy.EscalateMonths, 0), sm.SampledAt)
 	if err != nil {
 		return Case{}, err
 	}
@@ -75,9 +75,9 @@ func (s *Service) openCase(ctx context.Context, sm Sample, by string) (Case, err
 		c.Events = append(c.Events, CaseEvent{At: now, By: by, What: "escalated: " + c.EscalationReason})
 		s.log.InfoContext(ctx, "case_escalated", "case_id", c.ID, "site_id", site.ID, "failures", len(prior))
 	}
-	if err := s.store.InsertCase(ctx, c); err != nil {
+	if err := s.cases.InsertCase(ctx, c); err != nil {
 		if errors.Is(err, ErrCaseExists) {
-			return s.store.GetCase(ctx, c.ID)
+			return s.cases.GetCase(ctx, c.ID)
 		}
 		return Case{}, err
 	}
@@ -100,7 +100,7 @@ func (s *Service) reviseCase(ctx context.Context, c Case, sm Sample, by string) 
 		c.Events = append(c.Events, CaseEvent{At: now, By: by, What: fmt.Sprintf("updated: sample corrected to revision %d, %s", sm.Revision, sm.Verdict)})
 	}
 	c.Version++
-	if err := s.store.ReplaceCase(ctx, c); err != nil {
+	if err := s.cases.ReplaceCase(ctx, c); err != nil {
 		return Case{}, err
 	}
 	return c, nil
@@ -110,7 +110,7 @@ func (s *Service) reviseCase(ctx context.Context, c Case, sm Sample, by string) 
 // outbox: a crash or a failure after a sample write leaves it set). It reports how many it
 // handled; the service runs it on a timer.
 func (s *Service) ResolvePending(ctx context.Context) (int, error) {
-	pending, err := s.store.CasePending(ctx, 200)
+	pending, err := s.samples.CasePending(ctx, 200)
 	if err != nil {
 		return 0, err
 	}
@@ -129,7 +129,7 @@ func (s *Service) GetCase(ctx context.Context, p auth.Principal, id string) (Cas
 	if !p.Is(auth.Bureau, auth.Admin) {
 		return Case{}, forbidden("role %s may not read cases", p.Role)
 	}
-	return s.store.GetCase(ctx, id)
+	return s.cases.GetCase(ctx, id)
 }
 
 // ListCases lists cases newest first (bureau only).
@@ -140,7 +140,7 @@ func (s *Service) ListCases(ctx context.Context, p auth.Principal, f CaseFilter,
 	if f.Status != "" && f.Status != CaseOpen && f.Status != CaseClosed {
 		return nil, apperr.Invalid("status", "must be open or closed")
 	}
-	return s.store.ListCases(ctx, f, after, limit)
+	return s.cases.ListCases(ctx, f, after, limit)
 }
 
 // CloseCase closes an open case with the bureau's resolution (the follow-up done, the site
@@ -153,7 +153,7 @@ func (s *Service) CloseCase(ctx context.Context, p auth.Principal, id, resolutio
 	if resolution == "" {
 		return Case{}, apperr.Invalid("resolution", "required: what was done")
 	}
-	c, err := s.store.GetCase(ctx, id)
+	c, err := s.cases.GetCase(ctx, id)
 	if err != nil {
 		return Case{}, err
 	}
@@ -167,7 +167,7 @@ func (s *Service) CloseCase(ctx context.Context, p auth.Principal, id, resolutio
 	c.Status, c.Resolution, c.ClosedAt, c.ClosedBy = CaseClosed, resolution, now, p.Subject
 	c.Events = append(c.Events, CaseEvent{At: now, By: p.Subject, What: "closed: " + resolution})
 	c.Version++
-	if err := s.store.ReplaceCase(ctx, c); err != nil {
+	if err := s.cases.ReplaceCase(ctx, c); err != nil {
 		return Case{}, err
 	}
 	return c, nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -233,11 +234,11 @@ func Propose(q Quota, m Month, sites []Site, stats []SampleStat, failureMonths, 
 		c := Candidate{Site: s, LastSampledAt: x.last, Failures: x.fails, LastFailureAt: x.lastFail, SampledThisYear: x.year}
 		switch {
 		case c.Failures > 0:
-			c.Reason = fmt.Sprintf("%d failing sample(s) in the last %d months, the latest on %s", c.Failures, failureMonths, DayOf(c.LastFailureAt).Format(time.DateOnly))
+			c.Reason = fmt.Sprintf("%d failing sample(s) in the last %d months, the latest on %s", c.Failures, failureMonths, localtime.DayOf(c.LastFailureAt).Format(time.DateOnly))
 		case c.LastSampledAt.IsZero():
 			c.Reason = "never sampled"
 		default:
-			c.Reason = "last sampled on " + DayOf(c.LastSampledAt).Format(time.DateOnly)
+			c.Reason = "last sampled on " + localtime.DayOf(c.LastSampledAt).Format(time.DateOnly)
 		}
 		cands = append(cands, c)
 	}

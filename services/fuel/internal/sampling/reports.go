@@ -44,11 +44,11 @@ func (s *Service) ProposePlan(ctx context.Context, p auth.Principal, m Month, ki
 	defer span.End()
 	var out []Proposal
 	for _, q := range qs {
-		sites, err := s.store.SitesOfKind(ctx, q.Kind)
+		sites, err := s.sites.SitesOfKind(ctx, q.Kind)
 		if err != nil {
 			return nil, err
 		}
-		stats, err := s.store.SampleStats(ctx, q.Kind, m.End())
+		stats, err := s.samples.SampleStats(ctx, q.Kind, m.End())
 		if err != nil {
 			return nil, err
 		}
@@ -93,11 +93,11 @@ func (s *Service) coverage(ctx context.Context, p auth.Principal, year int, repo
 	defer span.End()
 	out := make([]QuotaReport, 0, len(s.policy.Quotas))
 	for _, q := range s.policy.Quotas {
-		sites, err := s.store.SitesOfKind(ctx, q.Kind)
+		sites, err := s.sites.SitesOfKind(ctx, q.Kind)
 		if err != nil {
 			return nil, err
 		}
-		counts, err := s.store.CoverageCounts(ctx, q.Kind, year)
+		counts, err := s.samples.CoverageCounts(ctx, q.Kind, year)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -66,11 +67,11 @@ func (s *Service) prepare(ctx context.Context, p auth.Principal, in SampleInput,
 	case slices.Contains(limits.Products, product) && !site.Kind.Handles(product):
 		ve.Add("product", fmt.Sprintf("a %s does not sell or store %s", site.Kind, product))
 	}
-	day := DayOf(in.SampledAt)
+	day := localtime.DayOf(in.SampledAt)
 	switch {
 	case in.SampledAt.IsZero():
 		ve.Add("sampled_at", "required: the sampling instant, RFC 3339")
-		day = DayOf(now)
+		day = localtime.DayOf(now)
 	case in.SampledAt.After(now.Add(10 * time.Minute)):
 		ve.Add("sampled_at", "may not be in the future")
 	case in.SampledAt.Before(earliest):
@@ -133,7 +134,7 @@ func (s *Service) Upload(ctx context.Context, p auth.Principal, in SampleInput) 
 		return Sample{}, false, err
 	}
 	if validID(in.ID) {
-		old, err := s.store.GetSample(ctx, in.ID)
+		old, err := s.samples.GetSample(ctx, in.ID)
 		switch {
 		case err == nil:
 			return s.replay(ctx, old, in)
@@ -147,7 +148,7 @@ func (s *Service) Upload(ctx context.Context, p auth.Principal, in SampleInput) 
 	}
 	var site *Site
 	if validID(in.SiteID) {
-		st, err := s.store.GetSite(ctx, in.SiteID)
+		st, err := s.sites.GetSite(ctx, in.SiteID)
 		switch {
 		case err == nil:
 			site = &st
@@ -164,7 +165,7 @@ func (s *Service) Upload(ctx context.Context, p auth.Principal, in SampleInput) 
 		return Sample{}, false, err
 	}
 	if len(written) == 0 { // a concurrent upload of the same id won
-		old, err := s.store.GetSample(ctx, in.ID)
+		old, err := s.samples.GetSample(ctx, in.ID)
 		if err != nil {
 			return Sample{}, false, err
 		}
@@ -180,7 +181,7 @@ func (s *Service) replay(ctx context.Context, old Sample, in SampleInput) (Sampl
 	}
 	// Finish what a crashed first upload may have left: revision 1 and the case.
 	if old.Revision == 1 {
-		if _, err := s.store.InsertRevisions(ctx, []Revision{firstRevision(old)}); err != nil {
+		if _, err := s.revisions.InsertRevisions(ctx, []Revision{firstRevision(old)}); err != nil {
 			s.log.WarnContext(ctx, "revision_repair_failed", "sample_id", old.ID, "error", err.Error())
 		}
 	}
@@ -191,7 +192,7 @@ func (s *Service) replay(ctx context.Context, old Sample, in SampleInput) (Sampl
 // between leaves samples whose replay (or correction) writes the missing revision. It returns
 // the samples it wrote; ids already stored are left out (the caller treats them as replays).
 func (s *Service) write(ctx context.Context, samples []Sample) ([]Sample, error) {
-	existing, err := s.store.InsertSamples(ctx, samples)
+	existing, err := s.samples.InsertSamples(ctx, samples)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +206,7 @@ func (s *Service) write(ctx context.Context, samples []Sample) ([]Sample, error)
 		revs = append(revs, firstRevision(sm))
 	}
 	if len(revs) > 0 {
-		if _, err := s.store.InsertRevisions(ctx, revs); err != nil {
+		if _, err := s.revisions.InsertRevisions(ctx, revs); err != nil {
 			s.log.WarnContext(ctx, "revision_insert_failed", "samples", len(revs), "error", err.Error())
 		}
 	}
@@ -289,11 +290,11 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 	if err != nil {
 		return ImportResult{}, err
 	}
-	sites, err := s.store.GetSites(ctx, siteIDs)
+	sites, err := s.sites.GetSites(ctx, siteIDs)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	stored, err := s.store.GetSamples(ctx, sampleIDs)
+	stored, err := s.samples.GetSamples(ctx, sampleIDs)
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -350,7 +351,7 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 		}
 		old, ok := replays[i]
 		if !ok { // lost a race with a concurrent upload of the same id
-			if old, err = s.store.GetSample(ctx, in.ID); err != nil {
+			if old, err = s.samples.GetSample(ctx, in.ID); err != nil {
 				return res, err
 			}
 		}
@@ -377,7 +378,7 @@ func (s *Service) GetSample(ctx context.Context, p auth.Principal, id string) (S
 	if err != nil {
 		return Sample{}, err
 	}
-	sm, err := s.store.GetSample(ctx, id)
+	sm, err := s.samples.GetSample(ctx, id)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -413,7 +414,7 @@ func (s *Service) ListSamples(ctx context.Context, p auth.Principal, f SampleFil
 			f.SiteIDs = append([]string{}, sc.sites...)
 		}
 	}
-	return s.store.ListSamples(ctx, f, after, limit)
+	return s.samples.ListSamples(ctx, f, after, limit)
 }
 
 // Revisions returns a sample's history, oldest first, to whoever may read the sample.
@@ -421,7 +422,7 @@ func (s *Service) Revisions(ctx context.Context, p auth.Principal, id string) ([
 	if _, err := s.GetSample(ctx, p, id); err != nil {
 		return nil, err
 	}
-	return s.store.ListRevisions(ctx, id)
+	return s.revisions.ListRevisions(ctx, id)
 }
 
 // Correct applies a lab's correction to a sample it uploaded (the bureau may correct any),
@@ -458,7 +459,7 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, c Co
 	hash := c.Hash()
 	if old.Revision != c.BaseRevision {
 		if old.Revision == c.BaseRevision+1 {
-			revs, err := s.store.ListRevisions(ctx, id)
+			revs, err := s.revisions.ListRevisions(ctx, id)
 			if err != nil {
 				return Sample{}, false, err
 			}
@@ -474,7 +475,7 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, c Co
 	if err != nil {
 		return Sample{}, false, err
 	}
-	in := limits.Input{Product: string(old.Product), Grade: old.Grade, Standard: string(old.Declared), Label: old.Label, Day: DayOf(old.SampledAt)}
+	in := limits.Input{Product: string(old.Product), Grade: old.Grade, Standard: string(old.Declared), Label: old.Label, Day: localtime.DayOf(old.SampledAt)}
 	check := in
 	check.Results = c.Results
 	if _, err := table.Table.Evaluate(check); err != nil { // names the fields of the correction
@@ -496,7 +497,7 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, c Co
 	if old.Revision == 1 { // repairs a history a crash cut short after the upload; else a no-op
 		revs = []Revision{firstRevision(old), rev}
 	}
-	existing, err := s.store.InsertRevisions(ctx, revs)
+	existing, err := s.revisions.InsertRevisions(ctx, revs)
 	if err != nil {
 		return Sample{}, false, err
 	}
@@ -505,7 +506,7 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, c Co
 			return Sample{}, false, ErrRevisionConflict
 		}
 	}
-	if err := s.store.ReplaceSample(ctx, sm, old.Revision); err != nil {
+	if err := s.samples.ReplaceSample(ctx, sm, old.Revision); err != nil {
 		return Sample{}, false, err
 	}
 	return s.afterWrite(ctx, sm), true, nil

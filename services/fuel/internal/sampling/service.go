@@ -64,79 +64,6 @@ const (
 	SourceBureau  = "bureau"
 )
 
-// Store keeps the service's records (MongoDB in production).
-type Store interface {
-	// InsertSite adds a site; ErrSiteExists when the id is taken.
-	InsertSite(ctx context.Context, s Site) error
-	// GetSite returns a site or ErrSiteNotFound.
-	GetSite(ctx context.Context, id string) (Site, error)
-	// GetSites returns the sites of ids that exist.
-	GetSites(ctx context.Context, ids []string) (map[string]Site, error)
-	// ReplaceSite stores s if the stored version is still s.Version-1; ErrVersionConflict otherwise.
-	ReplaceSite(ctx context.Context, s Site) error
-	// ListSites returns up to limit sites matching f with id after the given one, by id.
-	ListSites(ctx context.Context, f SiteFilter, afterID string, limit int) ([]Site, error)
-	// SitesSuppliedBy returns the sites listing any of ids among their suppliers.
-	SitesSuppliedBy(ctx context.Context, ids []string) ([]Site, error)
-	// SitesOfKind returns every site of kind k.
-	SitesOfKind(ctx context.Context, k Kind) ([]Site, error)
-
-	// PutLab creates or replaces a lab contract if the stored version is still l.Version-1
-	// (0: new); ErrVersionConflict otherwise.
-	PutLab(ctx context.Context, l Lab) error
-	// GetLab returns a lab or ErrLabNotFound.
-	GetLab(ctx context.Context, id string) (Lab, error)
-	// ListLabs returns every lab by id.
-	ListLabs(ctx context.Context) ([]Lab, error)
-
-	// GetSample returns a sample or ErrSampleNotFound.
-	GetSample(ctx context.Context, id string) (Sample, error)
-	// GetSamples returns the samples of ids that exist.
-	GetSamples(ctx context.Context, ids []string) (map[string]Sample, error)
-	// InsertSamples adds samples in one unordered batch and returns the ids that were already
-	// stored (the others are written).
-	InsertSamples(ctx context.Context, ss []Sample) (existing []string, err error)
-	// ReplaceSample stores s if the stored revision is still base; ErrRevisionConflict otherwise.
-	ReplaceSample(ctx context.Context, s Sample, base int) error
-	// ListSamples returns up to limit samples matching f after key, newest sampled first.
-	ListSamples(ctx context.Context, f SampleFilter, after Key, limit int) ([]Sample, error)
-	// SetSampleCase records a sample's case and clears its case-pending flag, if the sample is
-	// still at revision (a newer revision keeps the flag for its own case update).
-	SetSampleCase(ctx context.Context, sampleID, caseID string, revision int) error
-	// CasePending returns up to limit failing samples whose case is not opened yet.
-	CasePending(ctx context.Context, limit int) ([]Sample, error)
-	// FailuresAt returns the ids of the failing samples of a site sampled in (from, to].
-	FailuresAt(ctx context.Context, siteID string, from, to time.Time) ([]string, error)
-	// SampleStats returns planning figures of every sample of a kind of site sampled before t.
-	SampleStats(ctx context.Context, k Kind, before time.Time) ([]SampleStat, error)
-	// CoverageCounts counts, per site and month of year, the supervisory samples of a kind.
-	CoverageCounts(ctx context.Context, k Kind, year int) ([]SiteMonth, error)
-
-	// InsertRevisions appends revisions in one unordered batch; revisions already stored (same
-	// sample and number) are left as they are and returned.
-	InsertRevisions(ctx context.Context, rs []Revision) (existing []Revision, err error)
-	// ListRevisions returns a sample's revisions, oldest first.
-	ListRevisions(ctx context.Context, sampleID string) ([]Revision, error)
-
-	// InsertCase adds a case; ErrCaseExists when its id is taken.
-	InsertCase(ctx context.Context, c Case) error
-	// GetCase returns a case or ErrCaseNotFound.
-	GetCase(ctx context.Context, id string) (Case, error)
-	// ReplaceCase stores c if the stored version is still c.Version-1; ErrVersionConflict otherwise.
-	ReplaceCase(ctx context.Context, c Case) error
-	// ListCases returns up to limit cases matching f after key, newest opened first.
-	ListCases(ctx context.Context, f CaseFilter, after Key, limit int) ([]Case, error)
-
-	// InsertTable adds a limit table version; ErrTableVersionTaken when the version exists.
-	InsertTable(ctx context.Context, t StoredTable) error
-	// LatestTable returns the highest version, or ErrTableNotFound when none is stored.
-	LatestTable(ctx context.Context) (StoredTable, error)
-	// LatestTableVersion returns the highest version number (0 when none is stored).
-	LatestTableVersion(ctx context.Context) (int, error)
-	// TableVersion returns one version or ErrTableNotFound.
-	TableVersion(ctx context.Context, v int) (StoredTable, error)
-}
-
 // VersionMarker publishes which limit table version is in force, so that every instance
 // switches to a table the bureau loads on another (Redis). It is a cache: MongoDB holds the
 // tables, and an unreachable or emptied marker falls back to reading MongoDB.
@@ -169,21 +96,26 @@ func DefaultPolicy() Policy {
 	return Policy{EscalateAfter: 2, EscalateMonths: 12, TraceDepth: 6, Quotas: DefaultQuotas(), MaxImport: 5000}
 }
 
-// Service applies the fuel service's rules on top of a Store and a VersionMarker.
+// Service applies the fuel service's rules on top of its stores and a VersionMarker.
 type Service struct {
-	store  Store
-	marker VersionMarker
-	policy Policy
-	log    *slog.Logger
-	tracer trace.Tracer
-	now    func() time.Time
+	sites     SiteStore
+	labs      LabStore
+	samples   SampleStore
+	revisions RevisionStore
+	cases     CaseStore
+	tables    TableStore
+	marker    VersionMarker
+	policy    Policy
+	log       *slog.Logger
+	tracer    trace.Tracer
+	now       func() time.Time
 
 	mu    sync.RWMutex
 	table StoredTable // the newest table version this instance has loaded
 }
 
 // NewService returns the fuel core. Call Init before serving.
-func NewService(store Store, marker VersionMarker, policy Policy, log *slog.Logger, tp trace.TracerProvider) *Service {
+func NewService(st Stores, marker VersionMarker, policy Policy, log *slog.Logger, tp trace.TracerProvider) *Service {
 	d := DefaultPolicy()
 	if policy.EscalateAfter <= 0 {
 		policy.EscalateAfter = d.EscalateAfter
@@ -200,7 +132,8 @@ func NewService(store Store, marker VersionMarker, policy Policy, log *slog.Logg
 	if policy.MaxImport <= 0 {
 		policy.MaxImport = d.MaxImport
 	}
-	return &Service{store: store, marker: marker, policy: policy, log: log,
+	return &Service{sites: st.Sites, labs: st.Labs, samples: st.Samples, revisions: st.Revisions, cases: st.Cases, tables: st.Tables,
+		marker: marker, policy: policy, log: log,
 		tracer: tp.Tracer("github.com/clearsky/clearsky/services/fuel"), now: time.Now}
 }
 
@@ -214,7 +147,7 @@ func forbidden(format string, args ...any) error {
 // bureau loaded is never replaced by a default: the bureau's correction stands until it loads
 // another.
 func (s *Service) Init(ctx context.Context, def limits.Table) error {
-	latest, err := s.store.LatestTable(ctx)
+	latest, err := s.tables.LatestTable(ctx)
 	switch {
 	case errors.Is(err, ErrTableNotFound):
 		latest = StoredTable{}
@@ -224,7 +157,7 @@ func (s *Service) Init(ctx context.Context, def limits.Table) error {
 	hash := def.Hash()
 	if latest.Version == 0 || (latest.Source == SourceDefault && latest.Hash != hash) {
 		t := StoredTable{Version: latest.Version + 1, Table: def, Hash: hash, Source: SourceDefault, LoadedAt: s.now().UTC(), LoadedBy: "release"}
-		if err := s.store.InsertTable(ctx, t); err != nil && !errors.Is(err, ErrTableVersionTaken) {
+		if err := s.tables.InsertTable(ctx, t); err != nil && !errors.Is(err, ErrTableVersionTaken) {
 			return fmt.Errorf("store default limit table: %w", err)
 		}
 		s.log.InfoContext(ctx, "default_limit_table_stored", "version", t.Version, "name", def.Name)
@@ -239,7 +172,7 @@ func (s *Service) Init(ctx context.Context, def limits.Table) error {
 // the marker publishes it; it reports the version in force. The service runs it on a timer, so
 // a marker left behind by a failed publish is repaired.
 func (s *Service) Refresh(ctx context.Context) (int, error) {
-	v, err := s.store.LatestTableVersion(ctx)
+	v, err := s.tables.LatestTableVersion(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("read limit table version: %w", err)
 	}
@@ -269,7 +202,7 @@ func (s *Service) load(ctx context.Context, v int) (StoredTable, error) {
 	if v <= cur.Version {
 		return cur, nil
 	}
-	t, err := s.store.TableVersion(ctx, v)
+	t, err := s.tables.TableVersion(ctx, v)
 	if err != nil {
 		return StoredTable{}, fmt.Errorf("load limit table %d: %w", v, err)
 	}
@@ -296,7 +229,7 @@ func (s *Service) current(ctx context.Context) (StoredTable, error) {
 	} else if err != nil {
 		s.log.WarnContext(ctx, "limit_version_marker_unavailable", "error", err.Error())
 	}
-	if v, err = s.store.LatestTableVersion(ctx); err != nil {
+	if v, err = s.tables.LatestTableVersion(ctx); err != nil {
 		return StoredTable{}, fmt.Errorf("read limit table version: %w", err)
 	}
 	if v == 0 {
@@ -314,7 +247,7 @@ func (s *Service) Limits(ctx context.Context, p auth.Principal, version int) (St
 	if version == 0 {
 		return s.current(ctx)
 	}
-	return s.store.TableVersion(ctx, version)
+	return s.tables.TableVersion(ctx, version)
 }
 
 // LoadLimits stores a corrected table as the next version and puts it in force for samples
@@ -329,7 +262,7 @@ func (s *Service) LoadLimits(ctx context.Context, p auth.Principal, t limits.Tab
 	if err := t.Validate(); err != nil {
 		return StoredTable{}, false, err
 	}
-	latest, err := s.store.LatestTable(ctx)
+	latest, err := s.tables.LatestTable(ctx)
 	if err != nil {
 		return StoredTable{}, false, err
 	}
@@ -338,7 +271,7 @@ func (s *Service) LoadLimits(ctx context.Context, p auth.Principal, t limits.Tab
 		return latest, false, nil
 	}
 	st := StoredTable{Version: latest.Version + 1, Table: t, Hash: hash, Source: SourceBureau, LoadedAt: s.now().UTC(), LoadedBy: p.Subject}
-	if err := s.store.InsertTable(ctx, st); err != nil {
+	if err := s.tables.InsertTable(ctx, st); err != nil {
 		return StoredTable{}, false, err
 	}
 	span.SetAttributes(attribute.Int("clearsky.limits.version", st.Version))

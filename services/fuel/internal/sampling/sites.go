@@ -11,6 +11,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -23,10 +24,10 @@ func (s *Service) RegisterSite(ctx context.Context, p auth.Principal, site Site)
 	}
 	now := s.now().UTC()
 	sinceGiven := !site.OperatingSince.IsZero()
-	if err := site.Validate(DayOf(now)); err != nil {
+	if err := site.Validate(localtime.DayOf(now)); err != nil {
 		return Site{}, false, err
 	}
-	if old, err := s.store.GetSite(ctx, site.ID); err == nil {
+	if old, err := s.sites.GetSite(ctx, site.ID); err == nil {
 		if !sinceGiven {
 			site.OperatingSince = old.OperatingSince
 		}
@@ -41,9 +42,9 @@ func (s *Service) RegisterSite(ctx context.Context, p auth.Principal, site Site)
 		return Site{}, false, err
 	}
 	site.CreatedAt, site.UpdatedAt, site.UpdatedBy, site.Version = now, now, p.Subject, 1
-	if err := s.store.InsertSite(ctx, site); err != nil {
+	if err := s.sites.InsertSite(ctx, site); err != nil {
 		if errors.Is(err, ErrSiteExists) {
-			if old, gerr := s.store.GetSite(ctx, site.ID); gerr == nil && sameSite(old, site) {
+			if old, gerr := s.sites.GetSite(ctx, site.ID); gerr == nil && sameSite(old, site) {
 				return old, false, nil
 			}
 		}
@@ -64,7 +65,7 @@ func (s *Service) checkSuppliers(ctx context.Context, site Site) error {
 	if len(site.Suppliers) == 0 {
 		return nil
 	}
-	found, err := s.store.GetSites(ctx, site.Suppliers)
+	found, err := s.sites.GetSites(ctx, site.Suppliers)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func (s *Service) UpdateSite(ctx context.Context, p auth.Principal, id string, s
 	if site.ID != id {
 		return Site{}, apperr.Invalid("site_id", "must match the site in the path")
 	}
-	old, err := s.store.GetSite(ctx, id)
+	old, err := s.sites.GetSite(ctx, id)
 	if err != nil {
 		return Site{}, err
 	}
@@ -100,7 +101,7 @@ func (s *Service) UpdateSite(ctx context.Context, p auth.Principal, id string, s
 		return Site{}, err
 	}
 	site.CreatedAt, site.UpdatedAt, site.UpdatedBy, site.Version = old.CreatedAt, s.now().UTC(), p.Subject, old.Version+1
-	if err := s.store.ReplaceSite(ctx, site); err != nil {
+	if err := s.sites.ReplaceSite(ctx, site); err != nil {
 		return Site{}, err
 	}
 	return site, nil
@@ -124,7 +125,7 @@ func (s *Service) scopeOf(ctx context.Context, p auth.Principal) (scope, error) 
 	case auth.Station:
 		return scope{sites: []string{p.Tenant}}, nil
 	case auth.Lab:
-		l, err := s.store.GetLab(ctx, p.Tenant)
+		l, err := s.labs.GetLab(ctx, p.Tenant)
 		if errors.Is(err, ErrLabNotFound) {
 			return scope{lab: p.Tenant}, nil
 		}
@@ -146,7 +147,7 @@ func (s *Service) GetSite(ctx context.Context, p auth.Principal, id string) (Sit
 	if !sc.allows(id) {
 		return Site{}, ErrSiteNotFound
 	}
-	return s.store.GetSite(ctx, id)
+	return s.sites.GetSite(ctx, id)
 }
 
 // ListSites lists the sites the caller may see, by id.
@@ -161,7 +162,7 @@ func (s *Service) ListSites(ctx context.Context, p auth.Principal, f SiteFilter,
 	if !sc.all {
 		f.IDs = append([]string{}, sc.sites...)
 	}
-	return s.store.ListSites(ctx, f, after, limit)
+	return s.sites.ListSites(ctx, f, after, limit)
 }
 
 // ChainOf walks a site's supply chain (bureau only): its suppliers up to the policy's depth and
@@ -174,7 +175,7 @@ func (s *Service) ChainOf(ctx context.Context, p auth.Principal, id string, prod
 	if product != "" && !slices.Contains(limits.Products, product) {
 		return Chain{}, apperr.Invalid("product", "must be gasoline, diesel, urea or coal")
 	}
-	site, err := s.store.GetSite(ctx, id)
+	site, err := s.sites.GetSite(ctx, id)
 	if err != nil {
 		return Chain{}, err
 	}
@@ -186,12 +187,12 @@ func (s *Service) trace(ctx context.Context, site Site, product limits.Product) 
 	ctx, span := s.tracer.Start(ctx, "fuel.trace_back", trace.WithAttributes(attribute.String("clearsky.site.id", site.ID),
 		attribute.String("clearsky.sample.product", string(product))))
 	defer span.End()
-	c, err := Walk(ctx, site, product, s.policy.TraceDepth, s.store.GetSites)
+	c, err := Walk(ctx, site, product, s.policy.TraceDepth, s.sites.GetSites)
 	if err != nil {
 		return c, err
 	}
 	if direct := c.directSuppliers(); len(direct) > 0 {
-		supplied, err := s.store.SitesSuppliedBy(ctx, direct)
+		supplied, err := s.sites.SitesSuppliedBy(ctx, direct)
 		if err != nil {
 			return c, fmt.Errorf("sites supplied by %v: %w", direct, err)
 		}
@@ -211,7 +212,7 @@ func (s *Service) PutLab(ctx context.Context, p auth.Principal, l Lab) (Lab, boo
 	if err := l.Validate(); err != nil {
 		return Lab{}, false, err
 	}
-	found, err := s.store.GetSites(ctx, l.SiteIDs)
+	found, err := s.sites.GetSites(ctx, l.SiteIDs)
 	if err != nil {
 		return Lab{}, false, err
 	}
@@ -224,7 +225,7 @@ func (s *Service) PutLab(ctx context.Context, p auth.Principal, l Lab) (Lab, boo
 	if err := ve.Err(); err != nil {
 		return Lab{}, false, err
 	}
-	old, err := s.store.GetLab(ctx, l.ID)
+	old, err := s.labs.GetLab(ctx, l.ID)
 	switch {
 	case errors.Is(err, ErrLabNotFound):
 	case err != nil:
@@ -237,7 +238,7 @@ func (s *Service) PutLab(ctx context.Context, p auth.Principal, l Lab) (Lab, boo
 	}
 	l.Version++
 	l.UpdatedAt, l.UpdatedBy = s.now().UTC(), p.Subject
-	if err := s.store.PutLab(ctx, l); err != nil {
+	if err := s.labs.PutLab(ctx, l); err != nil {
 		return Lab{}, false, err
 	}
 	return l, l.Version == 1, nil
@@ -253,7 +254,7 @@ func (s *Service) GetLab(ctx context.Context, p auth.Principal, id string) (Lab,
 	default:
 		return Lab{}, forbidden("role %s may not read lab contracts", p.Role)
 	}
-	return s.store.GetLab(ctx, id)
+	return s.labs.GetLab(ctx, id)
 }
 
 // ListLabs lists the lab contracts (bureau only).
@@ -261,5 +262,5 @@ func (s *Service) ListLabs(ctx context.Context, p auth.Principal) ([]Lab, error)
 	if !p.Is(auth.Bureau, auth.Admin) {
 		return nil, forbidden("role %s may not list lab contracts", p.Role)
 	}
-	return s.store.ListLabs(ctx)
+	return s.labs.ListLabs(ctx)
 }

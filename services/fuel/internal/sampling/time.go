@@ -3,21 +3,13 @@ package sampling
 import (
 	"fmt"
 	"time"
+
+	"github.com/clearsky/clearsky/libs/localtime"
 )
 
-// chinaTime is China Standard Time. China keeps no daylight saving time, so a fixed zone is
-// exact for every date this service handles and needs no tzdata on the host.
-var chinaTime = time.FixedZone("CST", 8*3600)
-
-// China returns China Standard Time, the zone of calendar days and months in this service.
-func China() *time.Location { return chinaTime }
-
-// DayOf returns the calendar day, in China, of instant t, as midnight UTC of that date: the day
-// a sample is judged on (a sample taken at 2022-12-31T20:00Z is one of 2023-01-01).
-func DayOf(t time.Time) time.Time {
-	y, m, d := t.In(chinaTime).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+// chinaTime is China Standard Time, the zone of calendar days and months in this service. The
+// day a sample is judged on is localtime.DayOf its sampling time.
+var chinaTime = localtime.Shanghai()
 
 // Month is a calendar month in China.
 type Month struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -214,7 +215,7 @@ func TestSiteValidate(t *testing.T) {
 
 func TestDayAndMonthInChina(t *testing.T) {
 	at := time.Date(2022, 12, 31, 20, 0, 0, 0, time.UTC) // 04:00 on 2023-01-01 in China
-	if got := DayOf(at); !got.Equal(time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)) {
+	if got := localtime.DayOf(at); !got.Equal(time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("DayOf = %v, want 2023-01-01", got)
 	}
 	if got := MonthOf(at).String(); got != "2023-01" {

@@ -5,31 +5,16 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/clearsky/clearsky/libs/emission"
 )
 
 // Standard is a China emission standard (国一..国六b) as the registry reports it.
 type Standard string
 
-// Rank orders standards: higher is stricter; VI and VIa rank the same; 0 for an unknown one.
-func (s Standard) Rank() int {
-	switch s {
-	case "I":
-		return 1
-	case "II":
-		return 2
-	case "III":
-		return 3
-	case "IV":
-		return 4
-	case "V":
-		return 5
-	case "VI", "VIa":
-		return 6
-	case "VIb":
-		return 7
-	}
-	return 0
-}
+// Rank orders standards: higher is stricter; VI and VIa rank the same; 0 for an unknown one
+// (libs/emission).
+func (s Standard) Rank() int { return emission.Rank(string(s)) }
 
 // Policy is the construction bureau's permit policy: data, not code. DefaultPolicy documents
 // each default (docs/muck.md).

@@ -170,11 +170,7 @@ type listJSON struct {
 }
 
 func (h *Handler) list(c *gin.Context) error {
-	limit, err := request.Limit(c, 50, 500)
-	if err != nil {
-		return err
-	}
-	after, err := request.Cursor(c)
+	limit, after, err := request.Page(c)
 	if err != nil {
 		return err
 	}
@@ -415,18 +411,11 @@ type shareJSON struct {
 }
 
 func (h *Handler) cleanEnergy(c *gin.Context) error {
-	var ve apperr.ValidationError
-	from, okFrom, err := request.QueryDate(c, "from")
+	p, err := request.QueryPeriod(c)
 	if err != nil {
-		ve.Add("from", "must be a YYYY-MM-DD date")
-	}
-	to, okTo, err := request.QueryDate(c, "to")
-	if err != nil {
-		ve.Add("to", "must be a YYYY-MM-DD date")
-	}
-	if err := ve.Err(); err != nil {
 		return err
 	}
+	from, okFrom, to, okTo := p.From, p.HasFrom, p.To, p.HasTo
 	now := time.Now().UTC()
 	if !okTo {
 		to = time.Date(now.Year()+1, 1, 1, 0, 0, 0, 0, time.UTC)

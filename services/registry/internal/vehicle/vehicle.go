@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/emission"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
 
@@ -57,26 +58,8 @@ const (
 // Standards lists the valid standards, oldest first.
 var Standards = []Standard{StdI, StdII, StdIII, StdIV, StdV, StdVI, StdVIa, StdVIb}
 
-// Rank orders standards: a higher rank is stricter. VI and VIa rank the same.
-func (s Standard) Rank() int {
-	switch s {
-	case StdI:
-		return 1
-	case StdII:
-		return 2
-	case StdIII:
-		return 3
-	case StdIV:
-		return 4
-	case StdV:
-		return 5
-	case StdVI, StdVIa:
-		return 6
-	case StdVIb:
-		return 7
-	}
-	return 0
-}
+// Rank orders standards: a higher rank is stricter. VI and VIa rank the same (libs/emission).
+func (s Standard) Rank() int { return emission.Rank(string(s)) }
 
 // Category is the vehicle category of GB/T 15089.
 type Category string

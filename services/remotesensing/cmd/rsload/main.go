@@ -31,6 +31,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
@@ -323,7 +324,7 @@ func baseline(ctx context.Context, o options, batches [][]readingJSON) error {
 		return err
 	}
 	table, now := limits.Default(), time.Now()
-	station := sensing.Station{ID: o.station, OperatorID: "op-rsload", CalibratedOn: limits.LocalDay(now).AddDate(0, 0, -1)}
+	station := sensing.Station{ID: o.station, OperatorID: "op-rsload", CalibratedOn: localtime.DayOf(now).AddDate(0, 0, -1)}
 	docs := make([][]sensing.Reading, len(batches))
 	for i, b := range batches {
 		for _, r := range b {

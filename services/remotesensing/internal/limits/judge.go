@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/clearsky/clearsky/libs/localtime"
 )
 
 // Verdict is the outcome of judging one reading.
@@ -125,7 +127,7 @@ func VSP(speedKmh, accelMS2, slopePct float64) float64 {
 // a reading measuring none of the limited parameters, is not judged; otherwise each limited
 // parameter measured is compared, and any value strictly above its limit exceeds.
 func Judge(t Table, in Input) Judgement {
-	day := LocalDay(in.MeasuredAt)
+	day := localtime.DayOf(in.MeasuredAt)
 	if in.CalibratedOn.IsZero() || day.Before(in.CalibratedOn) {
 		return Judgement{Verdict: NotJudged, Reasons: []Reason{{ReasonNotCalibrated,
 			"the station has no calibration on record on the day of the reading"}}}

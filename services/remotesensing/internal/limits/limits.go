@@ -10,10 +10,10 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/localtime"
 )
 
 // Parameter is a measured quantity a limit applies to. The reading field carrying it is the
@@ -134,45 +134,12 @@ type Table struct {
 	Versions []Version `json:"versions"`
 }
 
-// Day is a calendar day ("2019-05-01").
-type Day struct{ time.Time }
-
-// UnmarshalJSON parses "YYYY-MM-DD".
-func (d *Day) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a day is a string \"YYYY-MM-DD\"")
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return fmt.Errorf("day %q is not a real YYYY-MM-DD day", s)
-	}
-	d.Time = t
-	return nil
-}
-
-// MarshalJSON writes "YYYY-MM-DD".
-func (d Day) MarshalJSON() ([]byte, error) { return json.Marshal(d.Format(time.DateOnly)) }
-
-// Zone is the zone calendar days are read in: Asia/Shanghai, or a fixed +08:00 when the
-// system has no tzdata (China keeps no daylight-saving time, so both agree).
-var Zone = sync.OnceValue(func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*3600)
-})
-
-// LocalDay returns the calendar day of t in Asia/Shanghai, as midnight UTC of that date (the
-// form Day values take).
-func LocalDay(t time.Time) time.Time {
-	y, m, d := t.In(Zone()).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+// Day is a calendar day ("2019-05-01"), as libs/localtime reads and writes it.
+type Day = localtime.Day
 
 // InForce returns the version in force on the local day of t.
 func (t Table) InForce(at time.Time) (Version, bool) {
-	day := LocalDay(at)
+	day := localtime.DayOf(at)
 	for i := len(t.Versions) - 1; i >= 0; i-- {
 		if !t.Versions[i].EffectiveFrom.After(day) {
 			return t.Versions[i], true
@@ -296,7 +263,7 @@ func day(s string) Day {
 	if err != nil {
 		panic(err)
 	}
-	return Day{t}
+	return Day{Time: t}
 }
 
 // Default is the table used when none is loaded; seeds/remote-sensing-limits.json holds the

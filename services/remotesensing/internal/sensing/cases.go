@@ -24,11 +24,11 @@ type Step struct {
 	NeedRepair bool
 }
 
-// Steps is the loop (task 15, brief section 2): detected -> notified (bureau) -> penalised
-// (police, with the penalty decision number) -> repaired (the transport bureau confirms a repair
-// shop's report) -> retested (the bureau enters a passing inspection report; a passing
-// remote-sensing reading does it automatically) -> closed (bureau); or dismissed with a reason
-// (bureau) from any open state. No step skips another. The platform admin takes no step: every
+// Steps is the loop (task 15; docs/remotesensing.md, "The case loop"): detected -> notified
+// (bureau) -> penalised (police, with the penalty decision number) -> repaired (the transport
+// bureau confirms a repair shop's report) -> retested (the bureau enters a passing inspection
+// report; a passing remote-sensing reading does it automatically) -> closed (bureau); or
+// dismissed with a reason (bureau) from any open state. No step skips another. The platform admin takes no step: every
 // step is an enforcement act of its own authority.
 var Steps = []Step{
 	{To: Notified, From: []State{Detected}, Roles: []auth.Role{auth.Bureau}},

@@ -10,8 +10,8 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 )
 
-// The loop as the brief states it, written out independently of Steps: the role of each target
-// state, and the allowed (from, to) pairs.
+// The loop as docs/remotesensing.md states it ("The case loop"), written out independently of
+// Steps: the role of each target state, and the allowed (from, to) pairs.
 var (
 	stepRole = map[State]auth.Role{Notified: auth.Bureau, Penalised: auth.Police, Repaired: auth.Transport, Retested: auth.Bureau,
 		Closed: auth.Bureau, Dismissed: auth.Bureau}

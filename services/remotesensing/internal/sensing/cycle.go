@@ -20,7 +20,7 @@ type Opening struct {
 	Triggers []Exceedance
 }
 
-// DecideOpenings applies the two-in-a-cycle rule (limits.md, national practice): a vehicle whose
+// DecideOpenings applies the two-in-a-cycle rule (docs/limits.md, national practice): a vehicle whose
 // same pollutant exceeds at least min times within one inspection cycle is an exceeding vehicle
 // and a case opens, one open case per plate and pollutant at a time; a single exceedance is
 // recorded and opens nothing. exc are the known exceedances of some plates (duplicates by Key

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 )
 
@@ -29,7 +30,7 @@ func (s *Service) AddLimitVersion(ctx context.Context, p auth.Principal, v limit
 	if !p.Is(auth.Bureau, auth.Admin) {
 		return limits.Version{}, forbidden("role %s may not change the limit table", p.Role)
 	}
-	if today := limits.LocalDay(s.now()); !v.EffectiveFrom.IsZero() && v.EffectiveFrom.Before(today) {
+	if today := localtime.DayOf(s.now()); !v.EffectiveFrom.IsZero() && v.EffectiveFrom.Before(today) {
 		return limits.Version{}, apperr.Invalid("effective_from", fmt.Sprintf("must be today (%s) or later: readings already judged keep the verdicts of the version they were judged by",
 			today.Format(time.DateOnly)))
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
 )
@@ -187,7 +188,7 @@ func (s *Station) Validate(now time.Time) error {
 	}
 	if s.CalibratedOn.IsZero() {
 		ve.Add("calibrated_on", "required: the day of the last calibration, YYYY-MM-DD")
-	} else if s.CalibratedOn.After(limits.LocalDay(now)) {
+	} else if s.CalibratedOn.After(localtime.DayOf(now)) {
 		ve.Add("calibrated_on", "may not be in the future")
 	}
 	if s.CalibrationValidDays < 0 || s.CalibrationValidDays > 3650 {

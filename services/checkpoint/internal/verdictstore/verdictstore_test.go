@@ -1,4 +1,4 @@
-package lookupstore
+package verdictstore
 
 import (
 	"context"

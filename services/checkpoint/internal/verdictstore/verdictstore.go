@@ -1,9 +1,9 @@
-// Package lookupstore keeps the checkpoint's heavy-pollution alerts and its lookup audit trail
+// Package verdictstore keeps the checkpoint's heavy-pollution alerts and its lookup audit trail
 // in MongoDB. Lookups are written by a background writer, a batch per document (every 100 ms or
 // 500 lookups): at thousands of lookups a second the audit trail costs a few writes a second, not
 // one per lookup. The lookup path only queues, and waits only when the queue is full: no entry
 // is ever dropped.
-package lookupstore
+package verdictstore
 
 import (
 	"context"

@@ -1,0 +1,77 @@
+package handler
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/request"
+	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
+	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
+)
+
+func (h *Handler) listCases(c *gin.Context) error {
+	limit, err := request.Limit(c, 50, 500)
+	if err != nil {
+		return err
+	}
+	after, err := cursor(c)
+	if err != nil {
+		return err
+	}
+	f := sensing.CaseFilter{Plate: c.Query("plate"), State: sensing.State(c.Query("state")), Pollutant: limits.Parameter(c.Query("pollutant")),
+		FleetID: c.Query("fleet_id")}
+	cs, next, err := h.svc.ListCases(c.Request.Context(), auth.Caller(c), f, c.Query("colour"), after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]caseJSON, 0, len(cs))
+	for _, x := range cs {
+		out = append(out, caseOut(x))
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": nextCursor(next)})
+	return nil
+}
+
+func (h *Handler) getCase(c *gin.Context) error {
+	cs, err := h.svc.GetCase(c.Request.Context(), auth.Caller(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, caseOut(cs))
+	return nil
+}
+
+func (h *Handler) transition(c *gin.Context) error {
+	var b struct {
+		To        string `json:"to"`
+		Reason    string `json:"reason"`
+		Reference string `json:"reference"`
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	cs, err := h.svc.Transition(c.Request.Context(), auth.Caller(c), c.Param("id"), sensing.Move{To: sensing.State(b.To), Reason: b.Reason, Reference: b.Reference})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, caseOut(cs))
+	return nil
+}
+
+func (h *Handler) reportRepair(c *gin.Context) error {
+	var b struct {
+		Reference   string `json:"reference"`
+		Description string `json:"description"`
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	cs, err := h.svc.ReportRepair(c.Request.Context(), auth.Caller(c), c.Param("id"), sensing.RepairReport{Reference: b.Reference, Description: b.Description})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, caseOut(cs))
+	return nil
+}
