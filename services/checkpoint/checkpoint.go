@@ -20,8 +20,8 @@ import (
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/handler"
-	"github.com/clearsky/clearsky/services/checkpoint/internal/partcache"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
+	"github.com/clearsky/clearsky/services/checkpoint/internal/verdictcache"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdictstore"
 )
 
@@ -80,7 +80,7 @@ type Service struct {
 	core    *verdict.Service
 	handler *handler.Handler
 	store   *verdictstore.Store
-	parts   *partcache.Cache
+	parts   *verdictcache.Cache
 	deps    platform.Deps
 }
 
@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		return nil, fmt.Errorf("checkpoint indexes: %w", err)
 	}
 	own := owners.New(Name, cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, cfg.FallbackTimeout)
-	parts := partcache.New(deps.Redis, deps.RedisPrefix, deps.Logger)
+	parts := verdictcache.New(deps.Redis, deps.RedisPrefix, deps.Logger)
 	core := verdict.NewService(verdict.Config{RatePerMinute: cfg.RatePerMinute}, parts, own, store, store, deps.Logger, deps.Telemetry.Tracer)
 	if err := core.RefreshAlerts(ctx); err != nil {
 		return nil, err

@@ -16,9 +16,9 @@ import (
 
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/services/fuel/internal/handler"
-	"github.com/clearsky/clearsky/services/fuel/internal/limitcache"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
+	"github.com/clearsky/clearsky/services/fuel/internal/samplingcache"
 	"github.com/clearsky/clearsky/services/fuel/internal/samplingstore"
 )
 
@@ -81,7 +81,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		policy.TraceDepth = cfg.TraceDepth
 	}
 	stores := sampling.Stores{Sites: store, Labs: store, Samples: store, Revisions: store, Cases: store, Tables: store}
-	core := sampling.NewService(stores, limitcache.New(deps.Redis, deps.RedisPrefix), policy, deps.Logger, deps.Telemetry.Tracer)
+	core := sampling.NewService(stores, samplingcache.New(deps.Redis, deps.RedisPrefix), policy, deps.Logger, deps.Telemetry.Tracer)
 	if err := core.Init(ctx, def); err != nil {
 		return nil, fmt.Errorf("fuel limits: %w", err)
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/clearsky/clearsky/services/obd/internal/gateway"
 	"github.com/clearsky/clearsky/services/obd/internal/handler"
 	"github.com/clearsky/clearsky/services/obd/internal/monitor"
-	"github.com/clearsky/clearsky/services/obd/internal/obdstore"
+	"github.com/clearsky/clearsky/services/obd/internal/monitorstore"
 	"github.com/clearsky/clearsky/services/obd/internal/protocol"
 )
 
@@ -78,7 +78,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 type Service struct {
 	cfg     Config
 	deps    platform.Deps
-	store   *obdstore.Store
+	store   *monitorstore.Store
 	mon     *monitor.Monitor
 	handler *handler.Handler
 	gw      *gateway.Gateway
@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if cfg.Gateway.Addr == "" {
 		cfg.Gateway.Addr = ":7700"
 	}
-	store := obdstore.New(deps.DB)
+	store := monitorstore.New(deps.DB)
 	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("obd indexes: %w", err)
 	}

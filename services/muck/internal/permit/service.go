@@ -33,7 +33,7 @@ const (
 	ViolationRecords Collection = "violation"
 )
 
-// Ref points at one stored record at one version, for clearing its cache-dirty flag.
+// Ref points at one stored record at one version, for clearing its outbox records.
 type Ref struct {
 	Coll     Collection
 	ID       string

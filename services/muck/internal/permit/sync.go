@@ -38,7 +38,7 @@ func (s *Service) build(ctx context.Context, plate string, colour vehicleid.Colo
 	return SummaryOf(PlateRecords{Plate: plate, Colour: colour, Permits: permits, Passes: passes, Violations: vs}, now), nil
 }
 
-// publish rebuilds a plate's summary into the cache and clears the dirty flags of the records
+// publish rebuilds a plate's summary into the cache and clears the outbox records of those
 // written (the outbox: a record's outbox entry is added by its write and cleared only once the
 // cache holds a summary built after it). Failures are logged and left to the outbox runner:
 // Redis is a cache and the write has already succeeded.

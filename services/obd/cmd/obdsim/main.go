@@ -29,7 +29,7 @@ import (
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/obd/internal/monitor"
-	"github.com/clearsky/clearsky/services/obd/internal/obdstore"
+	"github.com/clearsky/clearsky/services/obd/internal/monitorstore"
 	"github.com/clearsky/clearsky/services/obd/internal/protocol"
 	"github.com/clearsky/clearsky/services/obd/internal/sim"
 )
@@ -237,7 +237,7 @@ func baseline(ctx context.Context, o options, terms []sim.Terminal, out io.Write
 		return err
 	}
 	defer func() { _ = db.Drop(context.Background()); _ = client.Disconnect(context.Background()) }()
-	store := obdstore.New(db)
+	store := monitorstore.New(db)
 	policy, err := mongodb.ResolveIndexPolicy(ctx, db, "auto") // as the service builds them
 	if err != nil {
 		return err

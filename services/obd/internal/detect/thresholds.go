@@ -95,7 +95,7 @@ type Thresholds struct {
 }
 
 // DefaultThresholds returns the defaults: the action plan's numbers
-// (limits.md "OBD telemetry") and the engineering choices documented on
+// (docs/limits.md, "OBD telemetry") and the engineering choices documented on
 // each field.
 func DefaultThresholds() Thresholds {
 	return Thresholds{

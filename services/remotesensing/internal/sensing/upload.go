@@ -529,7 +529,7 @@ func keysOf(m map[string]Plate) []string {
 	return out
 }
 
-// publish writes the parts to the cache and then clears the dirty flag of the cases they carry.
+// publish writes the parts to the cache and then clears the outbox records of the cases they carry.
 // A failure is returned for the caller to leave its outbox entry in place.
 func (s *Service) publish(ctx context.Context, parts []summary.RemoteSensingStatus, dirty []Case) error {
 	if len(parts) == 0 {

@@ -1,9 +1,9 @@
-// Package limitcache publishes in Redis which limit table version is in force, so that every
+// Package samplingcache publishes in Redis which limit table version is in force, so that every
 // fuel instance switches to a table the bureau loads on any of them after one Redis read per
 // upload, instead of reading MongoDB each time. It is the fuel service's only use of Redis and
 // only a cache: the tables live in MongoDB, and the core falls back to MongoDB whenever the
 // marker is unreachable or missing.
-package limitcache
+package samplingcache
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package limitcache
+package samplingcache
 
 import (
 	"context"

@@ -1,8 +1,8 @@
-// Package obdstore keeps the OBD service's telemetry frames, alarms, truck records and
+// Package monitorstore keeps the OBD service's telemetry frames, alarms, truck records and
 // thresholds in MongoDB. Frames are stored one document per received frame (about ten 1 Hz
 // samples), holding the frame in the national binary format: small documents, written in
 // unordered batches, whose duplicate-key errors mark reissues and re-sent uploads.
-package obdstore
+package monitorstore
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-// Package partcache reads a plate's parts for the checkpoint: the four owners' parts and the
+// Package verdictcache reads a plate's parts for the checkpoint: the four owners' parts and the
 // checkpoint's own "not in the registry" marker, from Redis in one MGET. All of a plate's keys
 // share the plate's hash tag, so the MGET works on Redis Cluster too.
 //
@@ -13,7 +13,7 @@
 //   - A shared rate counter: an officer's lookups are counted in memory and added to the
 //     per-minute Redis counter every SyncEvery, which answers the count over every replica; the
 //     limit is checked against that count plus the lookups not yet added.
-package partcache
+package verdictcache
 
 import (
 	"context"

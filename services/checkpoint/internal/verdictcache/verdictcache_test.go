@@ -1,4 +1,4 @@
-package partcache
+package verdictcache
 
 import (
 	"context"
