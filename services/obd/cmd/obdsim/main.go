@@ -32,6 +32,7 @@ import (
 	"github.com/clearsky/clearsky/services/obd/internal/monitorstore"
 	"github.com/clearsky/clearsky/services/obd/internal/protocol"
 	"github.com/clearsky/clearsky/services/obd/internal/sim"
+	"github.com/clearsky/clearsky/services/obd/internal/sm2sig"
 )
 
 func main() {
@@ -48,6 +49,8 @@ type options struct {
 	trucks, frames, first, batch           int
 	interval                               time.Duration
 	register, measure, baseline, faults    bool
+	sign                                   bool
+	layout                                 string
 	profiles                               string
 }
 
@@ -69,6 +72,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.measure, "measure", false, "report the frames/s the platform persisted, from its /metrics")
 	fs.BoolVar(&o.baseline, "baseline", false, "write the same frames straight into -mongodb (the storage baseline) instead of over TCP")
 	fs.BoolVar(&o.faults, "faults", false, "inject split/joined frames, garbage, bad checksums, disconnects and reissues")
+	fs.StringVar(&o.layout, "layout", "gb17691", "report layout: gb17691, or hj1239 (items with their own times)")
+	fs.BoolVar(&o.sign, "sign", false, "with -layout hj1239: each terminal activates with an SM2 key of its own and signs every report")
 	fs.StringVar(&o.profiles, "profiles", "nox_high,reagent_empty,mil_on,removal", "profiles of the first trucks (the rest drive clean)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -97,6 +102,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	opts := sim.Options{Addr: o.addr, Terminals: terms, Frames: o.frames, Interval: o.interval, Seed: uint64(time.Now().UnixNano())}
 	if o.faults {
 		opts.Faults = sim.Faults{Garbage: 0.05, BadChecksum: 0.05, Disconnect: 0.02, Reissue: 0.05, SplitJoin: true}
+	}
+	if o.sign {
+		refused, err := sim.Activate(ctx, o.addr, terms)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "activated %d terminals (%d refused)\n", len(terms)-refused, refused)
+		opts.Activated = true
+		time.Sleep(500 * time.Millisecond) // the registry's parts carry the keys a moment after filing
+	}
+	if o.measure {
+		if err := sim.Prepare(&opts); err != nil { // frames built and signed before the clock starts
+			return err
+		}
 	}
 	fmt.Fprintf(out, "sending %d frames from %d trucks to %s ...\n", o.trucks*o.frames, o.trucks, o.addr)
 	start := time.Now()
@@ -163,7 +182,23 @@ func terminals(o options) ([]sim.Terminal, error) {
 		if i < len(profiles) && profiles[i] != "" {
 			p = sim.Profile(profiles[i])
 		}
-		out = append(out, sim.Terminal{VIN: vin, ICCID: fmt.Sprintf("898600%014d", n), Profile: p})
+		t := sim.Terminal{VIN: vin, ICCID: fmt.Sprintf("898600%014d", n), Profile: p}
+		switch o.layout {
+		case "", "gb17691":
+		case "hj1239":
+			t.Layout = protocol.LayoutHJ1239
+		default:
+			return nil, fmt.Errorf("-layout must be gb17691 or hj1239")
+		}
+		if o.sign {
+			if t.Layout != protocol.LayoutHJ1239 {
+				return nil, fmt.Errorf("-sign needs -layout hj1239")
+			}
+			if t.Key, err = sm2sig.NewKey(); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }
@@ -254,7 +289,7 @@ func baseline(ctx context.Context, o options, terms []sim.Terminal, out io.Write
 			if err != nil {
 				return err
 			}
-			if err := protocol.Decode(raw, &f); err != nil {
+			if err := (protocol.Decoder{Layout: t.Layout}).Decode(raw, &f); err != nil {
 				return err
 			}
 			all = append(all, *monitor.FrameOf(&f, raw, time.Now(), monitor.SourceTCP))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/services/obd/internal/protocol"
+	"github.com/clearsky/clearsky/services/obd/internal/sm2sig"
 )
 
 // Profile is how a simulated truck drives.
@@ -40,6 +41,9 @@ type Terminal struct {
 	// Layout of its reports: GB 17691 (the zero value), or HJ 1239, where each item carries its
 	// own collection time and the report its send time and serial.
 	Layout protocol.Layout
+	// Key, with the HJ 1239 layout, is the terminal's security chip: it activates with it before
+	// its first login and signs every report.
+	Key *sm2sig.Key
 }
 
 // Faults says how often each fault is injected, per frame (0..1).
@@ -60,6 +64,80 @@ type Options struct {
 	Start     time.Time     // collection time of the first frame; default now - Frames*10s
 	Faults    Faults
 	Seed      uint64
+	// Activated: the terminals with keys activated already (Activate); they do not again.
+	Activated bool
+	// prepared are the terminals' real-time frames, built before the run by Prepare.
+	prepared [][][]byte
+}
+
+// Prepare builds every terminal's real-time frames (and signs them) before Run, so that a
+// measured run spends nothing on making them.
+func Prepare(o *Options) error {
+	if o.Start.IsZero() {
+		o.Start = time.Now().Add(-time.Duration(o.Frames+1) * 10 * time.Second).Truncate(time.Second)
+	}
+	o.prepared = make([][][]byte, len(o.Terminals))
+	for i, t := range o.Terminals {
+		for k := 0; k < o.Frames; k++ {
+			f, err := Frame(t, protocol.CmdRealtime, o.Start.Add(time.Duration(k)*10*time.Second), k)
+			if err != nil {
+				return err
+			}
+			o.prepared[i] = append(o.prepared[i], f)
+		}
+	}
+	return nil
+}
+
+// Activate sends each terminal's HJ 1239 activation on a connection of its own and waits for the
+// platform's reply, a few terminals at a time; it returns the number refused.
+func Activate(ctx context.Context, addr string, terms []Terminal) (int, error) {
+	var refused atomic.Int64
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(terms))
+	for _, t := range terms {
+		if t.Key == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var d net.Dialer
+			nc, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer nc.Close()
+			c := &conn{c: nc, o: &Options{}}
+			if err := activate(c, t, time.Now()); err != nil {
+				errs <- err
+				return
+			}
+			_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			raw, err := protocol.NewReader(nc, 1024).Next()
+			if err != nil {
+				errs <- fmt.Errorf("terminal %s: no activation reply: %w", t.VIN, err)
+				return
+			}
+			var f protocol.Frame
+			if err := protocol.Decode(raw, &f); err != nil {
+				errs <- err
+				return
+			}
+			if res, _, err := protocol.DecodeActivationReply(f.Data); err != nil || res != protocol.ActivationOK {
+				refused.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return int(refused.Load()), err
+	}
+	return int(refused.Load()), nil
 }
 
 // Report counts what a run sent.
@@ -86,7 +164,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := drive(ctx, o, t, rand.New(rand.NewPCG(o.Seed, uint64(i))), &rep); err != nil {
+			if err := drive(ctx, o, i, t, rand.New(rand.NewPCG(o.Seed, uint64(i))), &rep); err != nil {
 				errs <- fmt.Errorf("terminal %s: %w", t.VIN, err)
 			}
 		}()
@@ -157,13 +235,39 @@ func login(c *conn, t Terminal, at time.Time, serial uint16) error {
 	return c.send(b, true)
 }
 
-func drive(ctx context.Context, o Options, t Terminal, rng *rand.Rand, rep *Report) error {
+// activate sends the terminal's HJ 1239 activation, signed with its key. (The platform's reply
+// is drained with the others; activating again with the same key is harmless.)
+func activate(c *conn, t Terminal, at time.Time) error {
+	v, _ := protocol.ParseVIN(t.VIN)
+	a := protocol.Activation{Time: at, PublicKey: t.Key.Public(), VIN: v}
+	copy(a.ChipID[:], "SIM"+t.VIN[len(t.VIN)-8:])
+	msg, err := protocol.AppendActivationData(nil, a)
+	if err != nil {
+		return err
+	}
+	sig, err := t.Key.Sign(msg)
+	if err != nil {
+		return err
+	}
+	b, err := protocol.AppendActivation(nil, header(t, protocol.CmdActivation), a, sig)
+	if err != nil {
+		return err
+	}
+	return c.send(b, true)
+}
+
+func drive(ctx context.Context, o Options, i int, t Terminal, rng *rand.Rand, rep *Report) error {
 	c, err := dial(ctx, &o, rng)
 	if err != nil {
 		return err
 	}
 	c.drainReplies()
 	defer func() { _ = c.c.Close() }()
+	if t.Key != nil && !o.Activated {
+		if err := activate(c, t, o.Start); err != nil {
+			return err
+		}
+	}
 	if err := login(c, t, o.Start, 1); err != nil {
 		return err
 	}
@@ -173,9 +277,14 @@ func drive(ctx context.Context, o Options, t Terminal, rng *rand.Rand, rep *Repo
 			return ctx.Err()
 		}
 		at := o.Start.Add(time.Duration(k) * 10 * time.Second)
-		frame, err := Frame(t, protocol.CmdRealtime, at, k)
-		if err != nil {
-			return err
+		var frame []byte
+		if o.prepared != nil {
+			frame = o.prepared[i][k]
+		} else {
+			var err error
+			if frame, err = Frame(t, protocol.CmdRealtime, at, k); err != nil {
+				return err
+			}
 		}
 		sent = append(sent, frame)
 		if rng.Float64() < o.Faults.Garbage {
@@ -328,6 +437,9 @@ func Frame(t Terminal, cmd protocol.Command, at time.Time, k int) ([]byte, error
 			it.Time = at.Add(time.Duration(i) * time.Second)
 		}
 		rep.Items = append(rep.Items, it)
+	}
+	if hj && t.Key != nil {
+		return protocol.AppendSignedReport(nil, header(t, cmd), &rep, t.Key.Sign)
 	}
 	return protocol.AppendReport(nil, header(t, cmd), &rep)
 }
