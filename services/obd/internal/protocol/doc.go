@@ -90,5 +90,8 @@
 //
 // Activation (0x07) and activation reply (0x08) frames, and frames whose
 // data unit is RSA or SM2 encrypted, are decoded to the header only; the
-// data unit is left raw in Frame.Data.
+// data unit is left raw in Frame.Data, which DecodeActivation and
+// DecodeActivationReply read. Report.Signed is the span an HJ 1239 report's
+// signature covers (its data unit before the signature); the framing and
+// coverage of the signature are to be confirmed (docs/obd.md).
 package protocol
