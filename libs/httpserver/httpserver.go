@@ -40,6 +40,29 @@ type Check struct {
 	Ping     func(context.Context) error
 }
 
+// Readiness holds the checks a service adds once it is built, after the engine (the OBD
+// gateway's accept loop, say). The zero value is ready to use.
+type Readiness struct {
+	mu     sync.Mutex
+	checks []Check
+}
+
+// Add adds a check /readyz asks from now on.
+func (r *Readiness) Add(c Check) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checks = append(r.checks, c)
+}
+
+func (r *Readiness) list() []Check {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Check(nil), r.checks...)
+}
+
 // Deps is what the engine needs.
 type Deps struct {
 	Service   string // the name in spans, logs and metrics
@@ -47,6 +70,8 @@ type Deps struct {
 	Telemetry *telemetry.Provider
 	Keys      *auth.Keys
 	Checks    []Check
+	// Ready holds the checks services add later; nil for none.
+	Ready *Readiness
 	// Metrics is the registry /metrics serves; services register their own collectors in it.
 	Metrics *prometheus.Registry
 	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For / X-Real-IP name the
@@ -106,7 +131,7 @@ func NewEngine(d Deps) *gin.Engine {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, d)
 	})
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "service": d.Service}) })
-	e.GET("/readyz", readyz(d.Checks))
+	e.GET("/readyz", readyz(d.Checks, d.Ready))
 	if d.Metrics != nil {
 		e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{})))
 	}
@@ -120,13 +145,13 @@ func NewMetrics() *prometheus.Registry {
 	return r
 }
 
-func readyz(checks []Check) gin.HandlerFunc {
+func readyz(static []Check, later *Readiness) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		status, code := "ready", http.StatusOK
 		results := map[string]string{}
-		for _, ch := range checks {
+		for _, ch := range append(append([]Check(nil), static...), later.list()...) {
 			if err := ch.Ping(ctx); err != nil {
 				results[ch.Name] = "down: " + err.Error()
 				if ch.Critical {

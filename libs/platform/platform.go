@@ -144,6 +144,8 @@ type Deps struct {
 	TrustedProxies []string
 	// Vehicles reads the registry's status of a vehicle (Redis first, then the registry's API).
 	Vehicles *vehicleinfo.Client
+	// Ready takes the readiness checks services add (the OBD gateway); /readyz asks them.
+	Ready *httpserver.Readiness
 }
 
 // NewVehicles builds the registry client for service name on d, calling the registry at
@@ -187,7 +189,7 @@ func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel
 		logger.InfoContext(ctx, "mongodb_indexes", "policy", policy.String(),
 			"why", "FerretDB never answers a query from an index: only the unique indexes are built (CLEARSKY_MONGODB_INDEXES=all builds every one)")
 	}
-	d := Deps{DB: db, Indexes: policy, Redis: rdb, RedisPrefix: cfg.RedisPrefix, Logger: logger, Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics(),
+	d := Deps{DB: db, Indexes: policy, Redis: rdb, RedisPrefix: cfg.RedisPrefix, Logger: logger, Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics(), Ready: &httpserver.Readiness{},
 		TrustedProxies: cfg.TrustedProxies}
 	d.Vehicles = NewVehicles(name, cfg.RegistryURL, nil, d)
 	return d, closeFn, nil
@@ -197,7 +199,7 @@ func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel
 // Redis (degraded when down).
 func Engine(name string, d Deps) *gin.Engine {
 	return httpserver.NewEngine(httpserver.Deps{
-		Service: name, Logger: d.Logger, Telemetry: d.Telemetry, Keys: d.Keys, Metrics: d.Metrics, TrustedProxies: d.TrustedProxies,
+		Service: name, Logger: d.Logger, Telemetry: d.Telemetry, Keys: d.Keys, Metrics: d.Metrics, TrustedProxies: d.TrustedProxies, Ready: d.Ready,
 		Checks: []httpserver.Check{
 			{Name: "mongodb", Critical: true, Ping: func(ctx context.Context) error { return mongodb.Ping(ctx, d.DB) }},
 			{Name: "redis", Ping: func(ctx context.Context) error { return redisdb.Ping(ctx, d.Redis) }},

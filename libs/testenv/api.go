@@ -38,7 +38,7 @@ func Platform(t testing.TB, name string, db *mongo.Database, rdb redis.Universal
 		t.Fatal(err)
 	}
 	return platform.Deps{DB: db, Redis: rdb, RedisPrefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics()}
+		Telemetry: tel, Keys: keys, Metrics: httpserver.NewMetrics(), Ready: &httpserver.Readiness{}}
 }
 
 // API is a test client of a service served on loopback through the platform's HTTP edge.

@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/services/obd/internal/gateway"
@@ -64,6 +65,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	default:
 		return c, fmt.Errorf("CLEARSKY_OBD_REQUIRE_SIGNED must be 1 or 0")
 	}
+	if d := getenv("CLEARSKY_OBD_MAX_CONNS_PER_ADDR"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("CLEARSKY_OBD_MAX_CONNS_PER_ADDR must be a whole number ≥ 1")
+		}
+		c.Gateway.MaxConnsPerAddr = n
+	}
 	if d := getenv("CLEARSKY_OBD_RETENTION_DAYS"); d != "" {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 1 {
@@ -106,8 +114,11 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		return nil, fmt.Errorf("OBD gateway listen on %s (set CLEARSKY_OBD_ADDR): %w", cfg.Gateway.Addr, err)
 	}
 	svc := monitor.NewService(mon, store, deps.Vehicles)
-	return &Service{cfg: cfg, deps: deps, store: store, mon: mon, handler: handler.New(svc, deps.Logger),
-		gw: gateway.New(cfg.Gateway, mon, deps.Vehicles, deps.Logger, deps.Metrics), ln: ln}, nil
+	gw := gateway.New(cfg.Gateway, mon, deps.Vehicles, deps.Logger, deps.Metrics)
+	if deps.Ready != nil {
+		deps.Ready.Add(httpserver.Check{Name: "obd_gateway", Critical: true, Ping: gw.Ready})
+	}
+	return &Service{cfg: cfg, deps: deps, store: store, mon: mon, handler: handler.New(svc, deps.Logger), gw: gw, ln: ln}, nil
 }
 
 // Routes registers the OBD routes.

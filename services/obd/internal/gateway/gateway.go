@@ -17,6 +17,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,11 +34,19 @@ import (
 
 // Config tunes the gateway.
 type Config struct {
-	Addr        string          // CLEARSKY_OBD_ADDR, default :7700
-	ReadTimeout time.Duration   // a connection silent this long is closed; default 3 min
-	MaxFrame    int             // largest frame accepted; default 8192 bytes
-	MaxConns    int             // concurrent terminals; default 20000
-	Layout      protocol.Layout // GB 17691 (default) or HJ 1239 report layout
+	Addr        string        // CLEARSKY_OBD_ADDR, default :7700
+	ReadTimeout time.Duration // a connection silent this long is closed; default 3 min
+	// FrameTimeout bounds how long a frame may take to arrive from its first byte: a client that
+	// drips bytes cannot hold a connection; default 30 s.
+	FrameTimeout time.Duration
+	MaxFrame     int // largest frame accepted; default 8192 bytes
+	// MaxConns caps concurrent terminals (default 20000), and is lowered at start to what the
+	// process's file descriptors allow (see Limit).
+	MaxConns int
+	// MaxConnsPerAddr caps the connections from one source address (default 512: trucks behind
+	// a carrier's NAT share addresses, a flood from one host does not take every slot).
+	MaxConnsPerAddr int
+	Layout          protocol.Layout // GB 17691 (default) or HJ 1239 report layout
 	// RequireSigned refuses reports that no HJ 1239 signature proves (CLEARSKY_OBD_REQUIRE_SIGNED):
 	// GB 17691 data, and HJ 1239 data from terminals that have not activated. Off by default:
 	// such data is taken, marked unsigned end to end (it never earns an exemption, and an alarm
@@ -58,6 +67,38 @@ func (c *Config) defaults() {
 	if c.MaxConns <= 0 {
 		c.MaxConns = 20000
 	}
+	if c.FrameTimeout <= 0 {
+		c.FrameTimeout = 30 * time.Second
+	}
+	if c.MaxConnsPerAddr <= 0 {
+		c.MaxConnsPerAddr = 512
+	}
+}
+
+// ReservedFDs are the file descriptors kept for everything but terminals (MongoDB and Redis
+// pools, the HTTP server, log files) when the connection cap is derived from RLIMIT_NOFILE.
+const ReservedFDs = 256
+
+// Limit raises the process's soft RLIMIT_NOFILE to its hard limit and returns the number of
+// terminal connections that fit below it with ReservedFDs to spare, or want if fewer. It never
+// returns less than 1.
+func Limit(want int) (int, error) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return want, fmt.Errorf("read RLIMIT_NOFILE: %w", err)
+	}
+	if rl.Cur < rl.Max {
+		raised := rl
+		raised.Cur = rl.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err == nil {
+			rl = raised
+		}
+	}
+	fit := int64(rl.Cur) - ReservedFDs
+	if rl.Cur > 1<<30 {
+		fit = 1 << 30
+	}
+	return int(max(1, min(int64(want), fit))), nil
 }
 
 // Sink is where frames go (the monitor).
@@ -85,15 +126,25 @@ type Gateway struct {
 	rejected *prometheus.CounterVec
 	slots    chan struct{}
 
-	mu    sync.Mutex
-	addr  net.Addr
-	ready chan struct{}
+	mu        sync.Mutex
+	addr      net.Addr
+	ready     chan struct{}
+	perAddr   map[string]int // open connections by source address
+	acceptErr error          // the accept loop's last error, nil once it accepts again
+	stopped   error          // why Serve returned, if it did
 }
 
 // New returns a gateway; its metrics are registered on reg.
 func New(cfg Config, sink Sink, registry Registry, log *slog.Logger, reg prometheus.Registerer) *Gateway {
 	cfg.defaults()
+	if n, err := Limit(cfg.MaxConns); err == nil {
+		if n < cfg.MaxConns {
+			log.Warn("obd_gateway_connections_capped", "max_conns", n, "asked", cfg.MaxConns, "why", "file descriptor limit (raise ulimit -n)")
+		}
+		cfg.MaxConns = n
+	}
 	g := &Gateway{cfg: cfg, sink: sink, registry: registry, log: log, now: time.Now, slots: make(chan struct{}, cfg.MaxConns), ready: make(chan struct{}),
+		perAddr:  map[string]int{},
 		conns:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "clearsky_obd_connections", Help: "Terminals connected."}),
 		frames:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearsky_obd_frames_received_total", Help: "Frames accepted, by command."}, []string{"command"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearsky_obd_frames_rejected_total", Help: "Frames rejected, by reason."}, []string{"reason"}),
@@ -106,6 +157,23 @@ func New(cfg Config, sink Sink, registry Registry, log *slog.Logger, reg prometh
 
 // Rejected returns the rejection counter (tests read it).
 func (g *Gateway) Rejected() *prometheus.CounterVec { return g.rejected }
+
+// MaxConns is the connection cap in force (Config.MaxConns, lowered to the descriptor limit).
+func (g *Gateway) MaxConns() int { return g.cfg.MaxConns }
+
+// Ready reports whether the gateway is accepting terminals: an error while its accept loop is
+// failing (out of file descriptors, say) or after it stopped. /readyz asks it.
+func (g *Gateway) Ready(context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.stopped != nil:
+		return fmt.Errorf("OBD gateway stopped: %w", g.stopped)
+	case g.acceptErr != nil:
+		return fmt.Errorf("OBD gateway cannot accept connections: %w", g.acceptErr)
+	}
+	return nil
+}
 
 // Addr returns the bound address once Serve has started.
 func (g *Gateway) Addr() net.Addr {
@@ -138,6 +206,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		_ = ln.Close()
 		live.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
 	}()
+	var delay time.Duration // back-off after a failed accept, as net/http's server does
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -145,16 +214,47 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 				wg.Wait()
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				g.mu.Lock()
+				g.stopped = err
+				g.mu.Unlock()
+				wg.Wait()
+				return fmt.Errorf("OBD gateway accept: %w", err)
 			}
-			wg.Wait()
-			return fmt.Errorf("OBD gateway accept: %w", err)
+			// Out of descriptors (EMFILE, ENFILE), a connection aborted before it was taken, and
+			// the like: wait, then accept again. The gateway reports not ready meanwhile.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			g.mu.Lock()
+			first := g.acceptErr == nil
+			g.acceptErr = err
+			g.mu.Unlock()
+			if first {
+				g.log.WarnContext(ctx, "obd_gateway_accept_failing", "error", err.Error(), "retry_in", delay.String())
+			}
+			g.rejected.WithLabelValues("accept_error").Inc()
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if delay > 0 {
+			delay = 0
+			g.mu.Lock()
+			g.acceptErr = nil
+			g.mu.Unlock()
+			g.log.InfoContext(ctx, "obd_gateway_accepting_again")
+		}
+		host := remoteHost(c)
+		if !g.admit(host) {
+			g.rejected.WithLabelValues("too_many_from_address").Inc()
+			_ = c.Close()
+			continue
 		}
 		select {
 		case g.slots <- struct{}{}:
 		default:
+			g.release(host)
 			g.rejected.WithLabelValues("too_many_connections").Inc()
 			_ = c.Close()
 			continue
@@ -164,21 +264,70 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-g.slots }()
+			defer g.release(host)
 			defer live.Delete(c)
 			g.handle(ctx, c)
 		}()
 	}
 }
 
-// deadlineConn sets a read deadline before every read, so a silent terminal is dropped.
-type deadlineConn struct {
-	net.Conn
-	timeout time.Duration
+func remoteHost(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
 }
 
-func (d deadlineConn) Read(p []byte) (int, error) {
-	_ = d.Conn.SetReadDeadline(time.Now().Add(d.timeout))
-	return d.Conn.Read(p)
+// admit counts one more connection from host, unless it has MaxConnsPerAddr already.
+func (g *Gateway) admit(host string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.perAddr[host] >= g.cfg.MaxConnsPerAddr {
+		return false
+	}
+	g.perAddr[host]++
+	return true
+}
+
+func (g *Gateway) release(host string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.perAddr[host]--; g.perAddr[host] <= 0 {
+		delete(g.perAddr, host)
+	}
+}
+
+// deadlineConn sets a read deadline before every read: idle after the last frame, a silent
+// terminal is dropped after idle; once a frame's first byte has come, the whole frame must come
+// within frame of it, so that a client dripping bytes cannot hold a connection.
+type deadlineConn struct {
+	net.Conn
+	idle, frame time.Duration
+	since       time.Time // when the first byte of the frame now arriving came; zero between frames
+}
+
+func (d *deadlineConn) Read(p []byte) (int, error) {
+	if d.since.IsZero() {
+		_ = d.Conn.SetReadDeadline(time.Now().Add(d.idle))
+	} else {
+		_ = d.Conn.SetReadDeadline(d.since.Add(d.frame))
+	}
+	n, err := d.Conn.Read(p)
+	if n > 0 && d.since.IsZero() {
+		d.since = time.Now()
+	}
+	return n, err
+}
+
+// frameDone restarts the frame clock after a frame (or a rejected candidate): from now if bytes
+// of the next one are already buffered, else from its first byte.
+func (d *deadlineConn) frameDone(buffered int) {
+	if buffered > 0 {
+		d.since = time.Now()
+	} else {
+		d.since = time.Time{}
+	}
 }
 
 // reasons maps the codec's errors to the rejection counter's labels.
@@ -224,10 +373,12 @@ func (g *Gateway) handle(ctx context.Context, c net.Conn) {
 	defer g.conns.Dec()
 	defer c.Close()
 	s := &session{g: g, conn: c}
-	r := protocol.NewReader(deadlineConn{Conn: c, timeout: g.cfg.ReadTimeout}, g.cfg.MaxFrame)
+	dc := &deadlineConn{Conn: c, idle: g.cfg.ReadTimeout, frame: g.cfg.FrameTimeout}
+	r := protocol.NewReader(dc, g.cfg.MaxFrame)
 	dec := protocol.Decoder{Layout: g.cfg.Layout, Verified: true} // the Reader checked the BCC
 	for {
 		raw, err := r.Next()
+		dc.frameDone(r.Buffered())
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				if errors.Is(err, protocol.ErrTruncated) {

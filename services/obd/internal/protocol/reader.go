@@ -131,6 +131,10 @@ func (r *Reader) Next() ([]byte, error) {
 // part of a returned frame: garbage and rejected or truncated frames.
 func (r *Reader) Skipped() int64 { return r.skipped }
 
+// Buffered returns the number of bytes read from the stream and not yet consumed: the start of
+// a frame still arriving, when above zero.
+func (r *Reader) Buffered() int { return r.end - r.start }
+
 // checkHeader checks the header prefix of the candidate frame at the start
 // of b, which holds at least 3 bytes.
 func (r *Reader) checkHeader(b []byte) error {
