@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -168,4 +169,42 @@ func NextCursor[T any](items []T, limit int, key func(T) cursor.Key) string {
 		return ""
 	}
 	return EncodeCursor(key(items[len(items)-1]).String())
+}
+
+// OnlyQuery refuses a query parameter not in allowed, naming it: a misspelt parameter
+// ("color" for "colour") would otherwise be ignored and the answer be for something else than
+// the caller meant. It reads the raw query without allocating when every name is plain.
+func OnlyQuery(c *gin.Context, allowed ...string) error {
+	q := c.Request.URL.RawQuery
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		name, _, _ := strings.Cut(pair, "=")
+		if name == "" {
+			continue
+		}
+		if strings.ContainsAny(name, "%+") {
+			if u, err := url.QueryUnescape(name); err == nil {
+				name = u
+			}
+		}
+		known := false
+		for _, a := range allowed {
+			if name == a {
+				known = true
+				break
+			}
+		}
+		if !known {
+			msg := "unknown query parameter"
+			if len(allowed) > 0 {
+				msg += "; this route takes " + strings.Join(allowed, ", ")
+			}
+			if name == "color" {
+				msg += " (the parameter is spelt colour)"
+			}
+			return apperr.Invalid(name, msg)
+		}
+	}
+	return nil
 }

@@ -2,9 +2,12 @@ package request
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/cursor"
@@ -72,5 +75,35 @@ func TestNextCursor(t *testing.T) {
 	got := NextCursor([]string{"a", "b"}, 2, key)
 	if got != EncodeCursor(key("b").String()) {
 		t.Fatalf("a full page's next_cursor = %q, want the last item's key", got)
+	}
+}
+
+func TestOnlyQuery(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for _, tc := range []struct{ query, field string }{
+		{"", ""},
+		{"colour=yellow&lat=1&lon=2", ""},
+		{"colour=", ""},
+		{"&&colour=yellow&", ""},
+		{"color=yellow", "color"},
+		{"colour=yellow&plate_colour=blue", "plate_colour"},
+		{"col%6Fr=yellow", "color"},
+		{"colour", ""},
+	} {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("GET", "/v1/x?"+tc.query, nil)
+		err := OnlyQuery(c, "colour", "lat", "lon")
+		var ve *apperr.ValidationError
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%q: %v, want accepted", tc.query, err)
+		case tc.field != "" && (!errors.As(err, &ve) || ve.Fields[0].Field != tc.field):
+			t.Errorf("%q: %v, want refused naming %s", tc.query, err, tc.field)
+		}
+	}
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest("GET", "/v1/x?colour=yellow&lat=39.3&lon=112.4", nil)
+	if n := testing.AllocsPerRun(100, func() { _ = OnlyQuery(c, "colour", "lat", "lon") }); n != 0 {
+		t.Errorf("OnlyQuery allocates %v times for plain names; the checkpoint's lookup calls it", n)
 	}
 }

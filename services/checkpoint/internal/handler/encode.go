@@ -21,8 +21,14 @@ func appendAnswer(b []byte, a verdict.Answer) ([]byte, error) {
 	var err error
 	b = append(b, `{"plate":`...)
 	b = appendString(b, a.Plate)
-	b = append(b, `,"colour":`...)
-	b = appendString(b, string(a.Colour))
+	if a.Colour != "" {
+		b = append(b, `,"colour":`...)
+		b = appendString(b, string(a.Colour))
+	}
+	if a.ColourUsed != "" {
+		b = append(b, `,"colour_used":`...)
+		b = appendString(b, string(a.ColourUsed))
+	}
 	if a.VIN != "" {
 		b = append(b, `,"vin":`...)
 		b = appendString(b, a.VIN)

@@ -35,7 +35,8 @@ type partJSON struct {
 
 type answerJSON struct {
 	Plate   string       `json:"plate"`
-	Colour  string       `json:"colour"`
+	Colour  string       `json:"colour,omitempty"`
+	Used    string       `json:"colour_used,omitempty"`
 	VIN     string       `json:"vin,omitempty"`
 	At      time.Time    `json:"at"`
 	Verdict string       `json:"verdict"`
@@ -53,7 +54,7 @@ func reference(a verdict.Answer) answerJSON {
 		return &v
 	}
 	infos := map[summary.Part]verdict.PartInfo{}
-	out := answerJSON{Plate: a.Plate, Colour: string(a.Colour), VIN: a.VIN, At: a.At, Verdict: string(a.Verdict),
+	out := answerJSON{Plate: a.Plate, Colour: string(a.Colour), Used: string(a.ColourUsed), VIN: a.VIN, At: a.At, Verdict: string(a.Verdict),
 		Reasons: []reasonJSON{}, Parts: []partJSON{}, Alerts: []alertJSON{}}
 	for _, p := range a.Parts {
 		if _, ok := infos[p.Part]; !ok {
@@ -107,6 +108,10 @@ func TestAppendAnswerWritesWhatEncodingJSONWrites(t *testing.T) {
 			Alerts: []verdict.Alert{{ID: "alert-20261129-083000-red", Level: "red", StartsAt: at.Add(-time.Hour), EndsAt: at.Add(48 * time.Hour), Reason: "PM2.5 > 300 <μg/m³>",
 				Restrictions: []verdict.Restriction{{Class: "china3_diesel", MaxStandard: "国III", Zone: &zone, ZoneName: "城区", Hours: &hours}, {Class: "heavy_diesel"}},
 				CreatedBy:    "bureau@district"}}},
+		"no colour given: the one the registry has": {Plate: "晋F89012", Colour: vehicleid.Yellow, ColourUsed: vehicleid.Yellow, At: at, Verdict: verdict.Stop,
+			Parts: []verdict.PartInfo{{Part: summary.Registry, State: verdict.Cached, UpdatedAt: at}}},
+		"no colour given, none registered": {Plate: "晋F00000", At: at, Verdict: verdict.Inspect,
+			Parts: []verdict.PartInfo{{Part: summary.Registry, State: verdict.NotFound}}},
 		"odd strings and ages": {Plate: "\x00\x1f\t\b\f\r\\/\u2028\u2029\xff\xfe<>&'", Colour: "", At: at, Verdict: verdict.Stop,
 			Reasons: []verdict.Reason{{Code: "", Message: "\u007f\u0080\U0001F600", Source: summary.OBD}},
 			Parts: []verdict.PartInfo{

@@ -83,11 +83,11 @@ function render(root, sess) {
     cls: 'lookup',
     onSubmit: async f => {
       const plate = normalise(plateInput.value, provinceSelect.value);
-      const colour = f.elements.colour.value || 'blue';
+      const colour = f.elements.colour.value; // none chosen: the checkpoint looks under every colour
       if (!plate) {
         throw {message: 'The plate is missing', fields: [{field: 'plate', message: 'Type the plate, e.g. F23456.'}]};
       }
-      const query = {colour};
+      const query = colour ? {colour} : {};
       if (f.elements.position.checked) {
         const pos = await position();
         if (pos) Object.assign(query, pos);

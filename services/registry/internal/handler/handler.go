@@ -258,6 +258,9 @@ func (h *Handler) bindTerminal(c *gin.Context) error {
 }
 
 func (h *Handler) status(c *gin.Context) error {
+	if err := request.OnlyQuery(c, "vin", "plate", "colour"); err != nil {
+		return err
+	}
 	st, err := h.svc.StatusOf(c.Request.Context(), auth.Caller(c), c.Query("vin"), c.Query("plate"), c.Query("colour"))
 	if err != nil {
 		return err
