@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -103,7 +105,8 @@ func get(t *testing.T, url, token string) (int, map[string]any) {
 func TestStartsFromNothing(t *testing.T) {
 	dir := t.TempDir()
 	base, out, stop := start(t, dir)
-	if !strings.Contains(out.String(), "loading demo data") || !strings.Contains(out.String(), "ClearSky is running") {
+	if !strings.Contains(out.String(), "loading demo data") || !strings.Contains(out.String(), "ClearSky is running") ||
+		!strings.Contains(out.String(), "Listening on this machine only") || !strings.Contains(out.String(), "CLEARSKY_HTTP_ADDR=:8080") {
 		t.Fatalf("first start output lacks the demo load or the banner:\n%s", out.String())
 	}
 	secret, err := allinone.Secret(allinone.Config{DataDir: dir})
@@ -138,5 +141,53 @@ func TestStartsFromNothing(t *testing.T) {
 	code, body = get(t, strings.Replace(void, firstBase, base, 1), police)
 	if code != 200 || body["status"] != "plate_void" {
 		t.Fatalf("after restart void plate = %d %v", code, body)
+	}
+}
+
+// TestOneProcessPerDataDir: a second all-in-one on a data dir in use refuses to start, naming
+// the PID that holds it; once the first stops, the data dir is free again.
+func TestOneProcessPerDataDir(t *testing.T) {
+	dir := t.TempDir()
+	_, _, stop := start(t, dir)
+	cfg := allinone.Config{Config: platform.Config{HTTPAddr: freeAddr(t), MongoDatabase: "clearsky", RedisPrefix: "cs:", Version: "test"},
+		DataDir: dir, OBDAddr: "127.0.0.1:0", LogOutput: io.Discard}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := allinone.Run(ctx, cfg, &out)
+	if !errors.Is(err, allinone.ErrDataDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("PID %d", os.Getpid())) {
+		t.Fatalf("second start on a data dir in use = %v\n%s\nwant a refusal naming PID %d", err, out.String(), os.Getpid())
+	}
+	if pid, held := allinone.LockHolder(dir); !held || pid != os.Getpid() {
+		t.Fatalf("LockHolder = %d %v while the first runs", pid, held)
+	}
+	stop()
+	if _, held := allinone.LockHolder(dir); held {
+		t.Fatal("the data dir is still locked after the all-in-one stopped")
+	}
+	release, err := allinone.LockDataDir(dir)
+	if err != nil {
+		t.Fatalf("lock after stop: %v", err)
+	}
+	release()
+}
+
+// TestLocalByDefault: unset, the all-in-one listens on loopback only (the banner prints sign-in
+// tokens) and says how to open it; the addresses given are kept.
+func TestLocalByDefault(t *testing.T) {
+	c, err := allinone.FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.OBDAddr != "127.0.0.1:7700" {
+		t.Fatalf("default addresses %s, %s; want 127.0.0.1:8080, 127.0.0.1:7700", c.HTTPAddr, c.OBDAddr)
+	}
+	env := map[string]string{"CLEARSKY_HTTP_ADDR": ":9090", "CLEARSKY_OBD_ADDR": "0.0.0.0:7701"}
+	c, err = allinone.FromEnv(func(k string) string { return env[k] })
+	if err != nil || c.HTTPAddr != ":9090" || c.OBDAddr != "0.0.0.0:7701" {
+		t.Fatalf("given addresses = %s, %s, %v", c.HTTPAddr, c.OBDAddr, err)
+	}
+	if p, _ := platform.FromEnv(func(string) string { return "" }); p.HTTPAddr != ":8080" {
+		t.Fatalf("a single service's default = %s, want :8080 (it runs in a container)", p.HTTPAddr)
 	}
 }
