@@ -25,6 +25,8 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrTooManyRequests: the caller is over its rate limit.
 	ErrTooManyRequests = errors.New("too many requests")
+	// ErrMethodNotAllowed: the route exists, but not with this HTTP method.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 )
 
 // FieldError names one field at fault and what is wrong with it. Field is a JSON pointer-like

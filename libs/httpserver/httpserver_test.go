@@ -8,12 +8,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/problem"
 	"github.com/clearsky/clearsky/libs/telemetry"
 )
 
@@ -64,8 +67,13 @@ func TestEdge(t *testing.T) {
 		t.Fatalf("unknown route = %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	rec = serve(t, e, "POST", "/ok", nil)
-	if rec.Code != 405 || rec.Header().Get("Content-Type") != "application/problem+json" {
-		t.Fatalf("wrong method = %d %s", rec.Code, rec.Body.String())
+	if rec.Code != 405 || rec.Header().Get("Content-Type") != "application/problem+json" || rec.Header().Get("Allow") != "GET" ||
+		!strings.Contains(rec.Body.String(), `"type":"https://clearsky.example/problems/method-not-allowed"`) || !strings.Contains(rec.Body.String(), `"instance":"/ok"`) {
+		t.Fatalf("wrong method = %d %v %s; want a problem like any other, with Allow", rec.Code, rec.Header(), rec.Body.String())
+	}
+	rec = serve(t, e, "GET", "/ok/", nil)
+	if rec.Code != 404 || rec.Header().Get("Content-Type") != "application/problem+json" || !strings.Contains(rec.Body.String(), "/ok is one") {
+		t.Fatalf("trailing slash = %d %v %s; want a 404 problem naming /ok", rec.Code, rec.Header(), rec.Body.String())
 	}
 	rec = serve(t, e, "GET", "/panic", nil)
 	if rec.Code != 500 || strings.Contains(rec.Body.String(), "boom") {
@@ -188,4 +196,25 @@ func TestServerSpan(t *testing.T) {
 			t.Fatalf("server span attributes %v lack otelgin's http.route", spans[0].Attributes)
 		}
 	})
+}
+
+// The Bearer scheme is case-insensitive (RFC 7235); another scheme is refused.
+func TestBearerSchemeAnyCase(t *testing.T) {
+	keys, err := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(Deps{Service: "t", Keys: keys})
+	e.GET("/who", auth.Require(func(c *gin.Context, err error) { problem.Write(c, nil, err) }, auth.Police), func(c *gin.Context) { c.String(200, "ok") })
+	tok, _ := keys.Issue(auth.Principal{Role: auth.Police}, time.Now(), time.Hour)
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		if rec := serve(t, e, "GET", "/who", map[string]string{"Authorization": scheme + " " + tok}); rec.Code != 200 {
+			t.Errorf("%s scheme = %d %s, want 200", scheme, rec.Code, rec.Body.String())
+		}
+	}
+	for _, h := range []string{"Basic " + tok, tok, "Bearer"} {
+		if rec := serve(t, e, "GET", "/who", map[string]string{"Authorization": h}); rec.Code != 401 {
+			t.Errorf("Authorization %.12q = %d, want 401", h, rec.Code)
+		}
+	}
 }

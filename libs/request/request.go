@@ -13,8 +13,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -64,6 +66,9 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
+		if _, ok := describing.Load(typ.Type); ok {
+			return apperr.Invalid(field, typ.Value) // a field's own refusal (ValueError)
+		}
 		return apperr.Invalid(field, fmt.Sprintf("must be %s, not JSON %s", typ.Type.String(), typ.Value))
 	case errors.As(err, &tooBig):
 		return apperr.Invalid("body", fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit))
@@ -77,6 +82,18 @@ func jsonError(err error) error {
 	return apperr.Invalid("body", err.Error())
 }
 
+// describing holds the types whose UnmarshalJSON refuses a value with ValueError.
+var describing sync.Map // reflect.Type → struct{}
+
+// ValueError is what a type's UnmarshalJSON returns to refuse a value with msg: encoding/json
+// adds the path of the field being decoded to it (it does so only for an UnmarshalTypeError),
+// so Decode names that field, not "body". v is a value of the refusing type.
+func ValueError(v any, msg string) error {
+	t := reflect.TypeOf(v)
+	describing.Store(t, struct{}{})
+	return &json.UnmarshalTypeError{Value: msg, Type: t}
+}
+
 // Date is a calendar day ("2006-01-02") that decodes strictly from JSON.
 type Date struct{ time.Time }
 
@@ -84,11 +101,11 @@ type Date struct{ time.Time }
 func (d *Date) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a date is a string \"YYYY-MM-DD\"")
+		return ValueError(Date{}, "a date is a string \"YYYY-MM-DD\"")
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return fmt.Errorf("date %q is not a real YYYY-MM-DD day", s)
+		return ValueError(Date{}, fmt.Sprintf("date %q is not a real YYYY-MM-DD day", s))
 	}
 	d.Time = t
 	return nil

@@ -17,6 +17,9 @@ type body struct {
 	VIN  string `json:"vin"`
 	Mass int    `json:"gross_mass_kg"`
 	Day  Date   `json:"day"`
+	In   *struct {
+		On *Date `json:"on"`
+	} `json:"inner"`
 }
 
 func TestDecode(t *testing.T) {
@@ -31,8 +34,9 @@ func TestDecode(t *testing.T) {
 		{"syntax", `{"vin" "x"}`, "body"},
 		{"unknown field", `{"vin":"X","colour":"y"}`, "colour"},
 		{"wrong type", `{"gross_mass_kg":"heavy"}`, "gross_mass_kg"},
-		{"impossible date", `{"day":"2023-02-29"}`, "body"},
-		{"date not a string", `{"day":20230101}`, "body"},
+		{"impossible date", `{"day":"2023-02-29"}`, "day"},
+		{"date not a string", `{"day":20230101}`, "day"},
+		{"nested date", `{"inner":{"on":"2023-13-01"}}`, "inner.on"},
 		{"trailing data", `{"vin":"X"} {"vin":"Y"}`, "body"},
 		{"trailing garbage", `{"vin":"X"} x`, "body"},
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/request"
 )
 
 // Product is what a sample is of.
@@ -55,11 +56,11 @@ type Day struct{ time.Time }
 func (d *Day) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a day is a string \"YYYY-MM-DD\"")
+		return request.ValueError(Day{}, "a day is a string \"YYYY-MM-DD\"")
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return fmt.Errorf("day %q is not a real YYYY-MM-DD day", s)
+		return request.ValueError(Day{}, fmt.Sprintf("day %q is not a real YYYY-MM-DD day", s))
 	}
 	d.Time = t
 	return nil

@@ -145,12 +145,16 @@ func (h *Handler) register(c *gin.Context) error {
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
-	v, err := h.svc.Register(c.Request.Context(), auth.Caller(c), b.vehicle())
+	v, created, err := h.svc.Register(c.Request.Context(), auth.Caller(c), b.vehicle())
 	if err != nil {
 		return err
 	}
 	c.Header("Location", "/v1/vehicles/"+v.VIN)
-	c.JSON(http.StatusCreated, h.toJSON(v))
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK // the same vehicle, registered before: the record as it is
+	}
+	c.JSON(status, h.toJSON(v))
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/request"
 )
 
 // Parameter is a measured quantity a limit applies to. The reading field carrying it is the
@@ -141,11 +142,11 @@ type Day struct{ time.Time }
 func (d *Day) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a day is a string \"YYYY-MM-DD\"")
+		return request.ValueError(Day{}, "a day is a string \"YYYY-MM-DD\"")
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return fmt.Errorf("day %q is not a real YYYY-MM-DD day", s)
+		return request.ValueError(Day{}, fmt.Sprintf("day %q is not a real YYYY-MM-DD day", s))
 	}
 	d.Time = t
 	return nil
