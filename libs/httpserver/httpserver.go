@@ -252,6 +252,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+	// One line says why the server stops (a signal: "terminated signal received").
+	logger.InfoContext(context.WithoutCancel(ctx), "shutting_down", "addr", ln.Addr().String(), "reason", context.Cause(ctx).Error(),
+		"grace_s", grace.Seconds())
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -1,9 +1,12 @@
 package httpserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -216,5 +219,27 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 		if rec := serve(t, e, "GET", "/who", map[string]string{"Authorization": h}); rec.Code != 401 {
 			t.Errorf("Authorization %.12q = %d, want 401", h, rec.Code)
 		}
+	}
+}
+
+// A stop logs one line saying why (a signal, from signal.NotifyContext).
+func TestServeLogsOneShutdownLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, ln, http.NotFoundHandler(), slog.New(slog.NewJSONHandler(&logs, nil)), time.Second)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel(errors.New("terminated signal received"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), `"msg":"shutting_down"`); n != 1 || !strings.Contains(logs.String(), "terminated signal received") {
+		t.Fatalf("logs:\n%s\nwant one shutting_down line naming the signal", logs.String())
 	}
 }

@@ -129,7 +129,7 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 	if c.Getenv == nil {
 		c.Getenv = os.Getenv
 	}
-	logger := telemetry.NewLogger(c.LogOutput, c.LogLevel).With("service", "allinone")
+	logger := slog.New(quietSeed{telemetry.NewLogger(c.LogOutput, c.LogLevel).Handler()}).With("service", "allinone")
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir %s (set CLEARSKY_DATA_DIR to a writable folder): %w", c.DataDir, err)
 	}
@@ -186,7 +186,7 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 		return err
 	}
 	if !c.NoSeed {
-		if err := seed(ctx, deps.DB, engine, deps.Keys, out); err != nil {
+		if err := seed(ctx, deps.DB, engine, deps.Keys, out, logger); err != nil {
 			return err
 		}
 	}
@@ -270,33 +270,50 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 }
 
 // seed applies each demo file once: a file already applied with the same content is skipped.
-func seed(ctx context.Context, db *mongo.Database, h gin.IRoutes, keys *auth.Keys, out io.Writer) error {
+// Its requests log at debug; one line says what was loaded.
+func seed(ctx context.Context, db *mongo.Database, h gin.IRoutes, keys *auth.Keys, out io.Writer, logger *slog.Logger) error {
 	files, err := seeds.Demo()
 	if err != nil {
 		return err
 	}
 	runs := db.Collection("seed_runs")
+	var todo []seeds.File
+	calls := 0
 	for _, f := range files {
 		n, err := runs.CountDocuments(ctx, bson.D{{Key: "_id", Value: f.Name}, {Key: "hash", Value: f.Hash}})
 		if err != nil {
 			return fmt.Errorf("read seed state: %w", err)
 		}
-		if n > 0 {
-			continue
+		if n == 0 {
+			todo = append(todo, f)
+			calls += len(f.Steps)
 		}
-		fmt.Fprintf(out, "loading demo data %s (%d calls) ...\n", f.Name, len(f.Steps))
-		r, err := seeds.Apply(ctx, h.(*gin.Engine), keys, f)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	start := time.Now()
+	fmt.Fprintf(out, "loading demo data (%d files, %d calls) ...", len(todo), calls)
+	var total seeds.Result
+	for _, f := range todo {
+		r, err := seeds.Apply(seeding(ctx), h.(*gin.Engine), keys, f)
+		total.Created += r.Created
+		total.Present += r.Present
 		if err != nil {
+			fmt.Fprintln(out, " failed")
 			return fmt.Errorf("load demo data: %w (start with CLEARSKY_NO_SEED=1 to skip it)", err)
 		}
-		fmt.Fprintf(out, "  %d created, %d already present\n", r.Created, r.Present)
 		_, err = runs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: f.Name}},
 			bson.D{{Key: "_id", Value: f.Name}, {Key: "hash", Value: f.Hash}, {Key: "applied_at", Value: time.Now().UTC()}},
 			options.Replace().SetUpsert(true))
 		if err != nil {
+			fmt.Fprintln(out, " failed")
 			return fmt.Errorf("record seed state: %w", err)
 		}
 	}
+	fmt.Fprintf(out, " %d created, %d already present\n", total.Created, total.Present)
+	logger.InfoContext(ctx, "demo_data_loaded", "files", len(todo), "calls", calls, "created", total.Created,
+		"present", total.Present, "duration_ms", time.Since(start).Milliseconds())
 	return nil
 }
 

@@ -46,9 +46,16 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // start runs the all-in-one on dir until the returned stop is called.
 func start(t *testing.T, dir string) (base string, out *syncBuffer, stop func()) {
 	t.Helper()
+	return startLogging(t, dir, io.Discard)
+}
+
+// startLogging is start with the JSON logs going to logs; stop stops it as SIGTERM does.
+func startLogging(t *testing.T, dir string, logs io.Writer) (base string, out *syncBuffer, stop func()) {
+	t.Helper()
 	addr := freeAddr(t)
-	cfg := allinone.Config{Config: platform.Config{HTTPAddr: addr, MongoDatabase: "clearsky", RedisPrefix: "cs:", Version: "test"}, DataDir: dir, OBDAddr: "127.0.0.1:0", LogOutput: io.Discard}
-	ctx, cancel := context.WithCancel(context.Background())
+	cfg := allinone.Config{Config: platform.Config{HTTPAddr: addr, MongoDatabase: "clearsky", RedisPrefix: "cs:", Version: "test"}, DataDir: dir, OBDAddr: "127.0.0.1:0", LogOutput: logs}
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	cancel := func() { cancelCause(errors.New("terminated signal received")) }
 	out = &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- allinone.Run(ctx, cfg, out) }()
@@ -189,5 +196,41 @@ func TestLocalByDefault(t *testing.T) {
 	}
 	if p, _ := platform.FromEnv(func(string) string { return "" }); p.HTTPAddr != ":8080" {
 		t.Fatalf("a single service's default = %s, want :8080 (it runs in a container)", p.HTTPAddr)
+	}
+}
+
+// TestQuietStart: the demo data's loading is one line, not a screenful of access logs above the
+// banner, and a stop (SIGTERM) logs one line.
+func TestQuietStart(t *testing.T) {
+	logs := &syncBuffer{}
+	_, out, stop := startLogging(t, t.TempDir(), logs)
+	banner := strings.Index(out.String(), "ClearSky is running")
+	if n := strings.Count(out.String(), "loading demo data"); n != 1 || banner < 0 {
+		t.Fatalf("start-up output: %d demo data lines, want 1 before the banner:\n%s", n, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	requests, loaded := 0, 0
+	for _, l := range lines {
+		if strings.Contains(l, `"msg":"http_request"`) {
+			requests++
+		}
+		if strings.Contains(l, `"msg":"demo_data_loaded"`) && strings.Contains(l, `"level":"INFO"`) {
+			loaded++
+		}
+	}
+	if requests != 0 || loaded != 1 {
+		t.Fatalf("start-up logs: %d access log lines and %d demo_data_loaded, want 0 and 1:\n%s", requests, loaded, logs.String())
+	}
+	before := len(lines)
+	stop()
+	after := strings.Split(strings.TrimSpace(logs.String()), "\n")[before:]
+	shutdown := 0
+	for _, l := range after {
+		if strings.Contains(l, `"msg":"shutting_down"`) && strings.Contains(l, "terminated signal received") {
+			shutdown++
+		}
+	}
+	if shutdown != 1 {
+		t.Fatalf("logged at stop:\n%s\nwant one shutting_down line with the signal", strings.Join(after, "\n"))
 	}
 }
