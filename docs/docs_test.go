@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/clearsky/clearsky/docs"
 )
 
 // root is the repository, the parent of docs/.
@@ -115,6 +118,63 @@ func TestMakeTestSaysItBuildsToolsUpFront(t *testing.T) {
 	for _, w := range []string{"helm", "etcd", "kube-apiserver", "CLEARSKY_SKIP_DEPLOY_CHECK"} {
 		if !strings.Contains(said, w) {
 			t.Fatalf("scripts/test said before the tests:\n%s\nwant it to name %s (the tools its deployment checks build once)", said, w)
+		}
+	}
+}
+
+// policy.md has one line for each of the action plan's 33 tasks, and every "task N" the
+// README, the docs and the contracts show links to it.
+func TestEveryTaskLinksToPolicy(t *testing.T) {
+	tasks := docs.Tasks()
+	if len(tasks) != 33 {
+		t.Fatalf("policy.md has %d task lines, want the action plan's 33", len(tasks))
+	}
+	for i, task := range tasks {
+		if task.Number != strconv.Itoa(i+1) || task.Requires == "" || task.Enforced == "" {
+			t.Errorf("policy.md line %d: %+v", i+1, task)
+		}
+	}
+	files := []string{filepath.Join(root, "README.md")}
+	mds, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files = append(files, mds...)
+	bare := regexp.MustCompile(`\b[Tt]asks? \d+`)
+	linked := regexp.MustCompile(`\[[^\]]*\]\((?:docs/)?policy\.md#task-\d+\)`)
+	for _, f := range files {
+		if filepath.Base(f) == "policy.md" {
+			continue
+		}
+		for n, line := range strings.Split(read(t, f), "\n") {
+			if bare.MatchString(linked.ReplaceAllString(line, "")) {
+				t.Errorf("%s:%d names a task without linking it to policy.md: %s", f, n+1, line)
+			}
+		}
+	}
+}
+
+// A contract that names a task links policy.md.
+func TestContractsLinkPolicy(t *testing.T) {
+	specs, _ := filepath.Glob(filepath.Join(root, "services", "*", "openapi.yaml"))
+	for _, f := range specs {
+		s := read(t, f)
+		if regexp.MustCompile(`\b[Tt]asks? \d+`).MatchString(s) && !strings.Contains(s, "(../../docs/policy.md") {
+			t.Errorf("%s names tasks of the action plan but does not link docs/policy.md", f)
+		}
+	}
+}
+
+// User-facing docs and contracts carry no wording from how the work was organised.
+func TestNoInternalWording(t *testing.T) {
+	files := []string{filepath.Join(root, "README.md")}
+	for _, glob := range []string{"docs/*.md", "services/*/openapi.yaml"} {
+		m, _ := filepath.Glob(filepath.Join(root, glob))
+		files = append(files, m...)
+	}
+	internal := regexp.MustCompile(`(?i)\bissue \d+|\bthe brief\b|\bthe lead\b|reported to the|shared/`)
+	for _, f := range files {
+		for n, line := range strings.Split(read(t, f), "\n") {
+			if m := internal.FindString(line); m != "" {
+				t.Errorf("%s:%d says %q: %s", f, n+1, m, line)
+			}
 		}
 	}
 }

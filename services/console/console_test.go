@@ -293,6 +293,9 @@ func TestConsole(t *testing.T) {
 		if src := eval[string](tb, `document.querySelector('.reason[data-code=scrapped] .reason-meta').textContent`); !strings.Contains(src, "Vehicle registry") {
 			t.Errorf("scrapped reason source = %q", src)
 		}
+		if href := eval[string](tb, `(document.querySelector('.reason[data-code=scrapped] a.task-link') || {}).href || ''`); !strings.HasSuffix(href, "/policy#task-13") {
+			t.Errorf("the scrapped reason's task links to %q, want /policy#task-13", href)
+		}
 		wait[bool](tb, "three recent lookups", `document.querySelectorAll('.recent-list li').length >= 3`)
 		s.shoot(tb, "checkpoint")
 	})
