@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
 )
 
-// The answer's shape as encoding/json writes it: appendAnswer must write exactly these bytes.
+// The answer's shape as the answers' encoding (httpserver.MarshalJSON) writes it: appendAnswer
+// must write exactly these bytes.
 
 type reasonJSON struct {
 	Code       string    `json:"code"`
@@ -122,7 +124,7 @@ func TestAppendAnswerWritesWhatEncodingJSONWrites(t *testing.T) {
 	}
 	for name, a := range cases {
 		t.Run(name, func(t *testing.T) {
-			want, err := json.Marshal(reference(a))
+			want, err := httpserver.MarshalJSON(reference(a))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +133,7 @@ func TestAppendAnswerWritesWhatEncodingJSONWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			if string(got[:6]) != "prefix" || string(got[6:]) != string(want) {
-				t.Fatalf("appendAnswer wrote\n%s\nencoding/json writes\n%s", got, want)
+				t.Fatalf("appendAnswer wrote\n%s\nthe answers' encoding writes\n%s", got, want)
 			}
 		})
 	}
@@ -148,12 +150,12 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
+		want, err := httpserver.MarshalJSON(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := appendString(nil, s); string(got) != string(want) {
-			t.Fatalf("appendString(%q) = %s, encoding/json writes %s", s, got, want)
+			t.Fatalf("appendString(%q) = %s, the answers' encoding writes %s", s, got, want)
 		}
 	})
 }
@@ -191,10 +193,10 @@ func FuzzAppendTime(f *testing.F) {
 			u.In(time.FixedZone("Z0", 0)), // a zone named otherwise, with no offset
 			u.In(time.FixedZone("X", int(offset%(18*3600)))),
 		} {
-			want, werr := json.Marshal(at)
+			want, werr := httpserver.MarshalJSON(at)
 			got, gerr := appendTime(nil, at)
 			if (werr == nil) != (gerr == nil) || (werr == nil && string(got) != string(want)) {
-				t.Fatalf("appendTime(%v) = %s, %v; encoding/json writes %s, %v", at, got, gerr, want, werr)
+				t.Fatalf("appendTime(%v) = %s, %v; the answers' encoding writes %s, %v", at, got, gerr, want, werr)
 			}
 		}
 	})
