@@ -24,6 +24,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY libs/ libs/
 COPY seeds/ seeds/
 COPY services/ services/
+COPY docs/policy.go docs/policy.md docs/
 COPY deploy/probe/ deploy/probe/
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -ldflags="-s -w" -o /out/probe ./deploy/probe \

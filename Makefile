@@ -6,7 +6,9 @@ BIN ?= bin
 
 ## run: build and start the whole platform on the embedded default (http://localhost:8080)
 run:
-	$(GO) run ./services/allinone/cmd/clearsky
+	@echo "make run: building the all-in-one into $(BIN)/clearsky (the first build takes a few minutes) ..."
+	$(GO) build -o $(BIN)/clearsky ./services/allinone/cmd/clearsky
+	./$(BIN)/clearsky
 
 ## test: every test, against a FerretDB it starts and the local Redis (see scripts/test)
 test:

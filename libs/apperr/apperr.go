@@ -5,8 +5,11 @@
 package apperr
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
+	"sync"
 )
 
 // The kinds of failure. Wrap them; compare with errors.Is.
@@ -25,6 +28,8 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrTooManyRequests: the caller is over its rate limit.
 	ErrTooManyRequests = errors.New("too many requests")
+	// ErrMethodNotAllowed: the route exists, but not with this HTTP method.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 )
 
 // FieldError names one field at fault and what is wrong with it. Field is a JSON pointer-like
@@ -68,4 +73,23 @@ func (e *ValidationError) Err() error {
 // Invalid returns a ValidationError for a single field.
 func Invalid(field, message string) error {
 	return &ValidationError{Fields: []FieldError{{Field: field, Message: message}}}
+}
+
+// describing holds the types whose UnmarshalJSON refuses a value with ValueError.
+var describing sync.Map // reflect.Type → struct{}
+
+// ValueError is what a type's UnmarshalJSON returns to refuse a value with msg: encoding/json
+// adds the path of the field being decoded to it (it does so only for an UnmarshalTypeError),
+// so the request decoder (libs/request) names that field, not "body". v is a value of the
+// refusing type.
+func ValueError(v any, msg string) error {
+	t := reflect.TypeOf(v)
+	describing.Store(t, struct{}{})
+	return &json.UnmarshalTypeError{Value: msg, Type: t}
+}
+
+// Describes reports whether t refuses values with ValueError (its message is the whole story).
+func Describes(t reflect.Type) bool {
+	_, ok := describing.Load(t)
+	return ok
 }

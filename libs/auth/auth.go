@@ -194,8 +194,9 @@ func Authenticate(k *Keys, onError func(*gin.Context, error)) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
+		// The scheme is case-insensitive (RFC 7235 §2.1): "bearer" and "BEARER" are "Bearer".
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			onError(c, fmt.Errorf("authorization header must be \"Bearer <token>\": %w", apperr.ErrUnauthenticated))
 			return
 		}

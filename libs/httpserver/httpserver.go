@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,15 +122,25 @@ func NewEngine(d Deps) *gin.Engine {
 	if d.Keys != nil {
 		e.Use(auth.Authenticate(d.Keys, onError))
 	}
+	// Unknown routes and methods are problems like every other error. A path with a trailing
+	// slash is not redirected (gin would answer 301 with an HTML body): it is a 404 saying which
+	// path exists.
+	e.RedirectTrailingSlash = false
 	e.NoRoute(func(c *gin.Context) {
-		onError(c, fmt.Errorf("no route %s %s: %w", c.Request.Method, c.Request.URL.Path, apperr.ErrNotFound))
+		path := c.Request.URL.Path
+		hint := ""
+		if trimmed := strings.TrimRight(path, "/"); trimmed != path && trimmed != "" && len(allowedMethods(e, trimmed)) > 0 {
+			hint = fmt.Sprintf(" (%s is one, without the trailing slash)", trimmed)
+		}
+		onError(c, fmt.Errorf("no route %s %s%s: %w", c.Request.Method, path, hint, apperr.ErrNotFound))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		d := problem.From(fmt.Errorf("method %s not allowed on %s", c.Request.Method, c.Request.URL.Path))
-		d.Status, d.Title, d.Type = http.StatusMethodNotAllowed, "Method not allowed", "about:blank"
-		d.Detail = fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)
-		c.Header("Content-Type", problem.ContentType)
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, d)
+		allowed := allowedMethods(e, c.Request.URL.Path)
+		if len(allowed) > 0 {
+			c.Header("Allow", strings.Join(allowed, ", "))
+		}
+		onError(c, fmt.Errorf("method %s is not allowed on %s; it takes %s: %w", c.Request.Method, c.Request.URL.Path,
+			strings.Join(allowed, ", "), apperr.ErrMethodNotAllowed))
 	})
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "service": d.Service}) })
 	e.GET("/readyz", readyz(d.Checks, d.Ready))
@@ -265,6 +277,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+	// One line says why the server stops (a signal: "terminated signal received").
+	logger.InfoContext(context.WithoutCancel(ctx), "shutting_down", "addr", ln.Addr().String(), "reason", context.Cause(ctx).Error(),
+		"grace_s", grace.Seconds())
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -372,4 +387,30 @@ func bareServerSpan(tp *telemetry.Provider) gin.HandlerFunc {
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 	}
+}
+
+// allowedMethods lists the methods e serves path with (for a 405's Allow header), matching the
+// registered patterns segment by segment (":name" one segment, "*name" the rest).
+func allowedMethods(e *gin.Engine, path string) []string {
+	var out []string
+	for _, r := range e.Routes() {
+		if matchRoute(r.Path, path) && !slices.Contains(out, r.Method) {
+			out = append(out, r.Method)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func matchRoute(pattern, path string) bool {
+	ps, qs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	for i, p := range ps {
+		if strings.HasPrefix(p, "*") {
+			return true
+		}
+		if i >= len(qs) || (!strings.HasPrefix(p, ":") && p != qs[i]) || (strings.HasPrefix(p, ":") && qs[i] == "") {
+			return false
+		}
+	}
+	return len(ps) == len(qs)
 }

@@ -1,19 +1,25 @@
 package httpserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/problem"
 	"github.com/clearsky/clearsky/libs/telemetry"
 )
 
@@ -64,8 +70,13 @@ func TestEdge(t *testing.T) {
 		t.Fatalf("unknown route = %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	rec = serve(t, e, "POST", "/ok", nil)
-	if rec.Code != 405 || rec.Header().Get("Content-Type") != "application/problem+json" {
-		t.Fatalf("wrong method = %d %s", rec.Code, rec.Body.String())
+	if rec.Code != 405 || rec.Header().Get("Content-Type") != "application/problem+json" || rec.Header().Get("Allow") != "GET" ||
+		!strings.Contains(rec.Body.String(), `"type":"https://clearsky.example/problems/method-not-allowed"`) || !strings.Contains(rec.Body.String(), `"instance":"/ok"`) {
+		t.Fatalf("wrong method = %d %v %s; want a problem like any other, with Allow", rec.Code, rec.Header(), rec.Body.String())
+	}
+	rec = serve(t, e, "GET", "/ok/", nil)
+	if rec.Code != 404 || rec.Header().Get("Content-Type") != "application/problem+json" || !strings.Contains(rec.Body.String(), "/ok is one") {
+		t.Fatalf("trailing slash = %d %v %s; want a 404 problem naming /ok", rec.Code, rec.Header(), rec.Body.String())
 	}
 	rec = serve(t, e, "GET", "/panic", nil)
 	if rec.Code != 500 || strings.Contains(rec.Body.String(), "boom") {
@@ -203,5 +214,48 @@ func TestCreated(t *testing.T) {
 			t.Errorf("Created(isNew=%v) = %d, Location %q, body %s; want %d, Location %q", isNew, rec.Code, rec.Header().Get("Location"),
 				rec.Body.String(), wantCode, wantLoc)
 		}
+	}
+}
+
+// The Bearer scheme is case-insensitive (RFC 7235); another scheme is refused.
+func TestBearerSchemeAnyCase(t *testing.T) {
+	keys, err := auth.NewKeys([]byte("test-secret-test-secret-test-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(Deps{Service: "t", Keys: keys})
+	e.GET("/who", auth.Require(func(c *gin.Context, err error) { problem.Write(c, nil, err) }, auth.Police), func(c *gin.Context) { c.String(200, "ok") })
+	tok, _ := keys.Issue(auth.Principal{Role: auth.Police}, time.Now(), time.Hour)
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		if rec := serve(t, e, "GET", "/who", map[string]string{"Authorization": scheme + " " + tok}); rec.Code != 200 {
+			t.Errorf("%s scheme = %d %s, want 200", scheme, rec.Code, rec.Body.String())
+		}
+	}
+	for _, h := range []string{"Basic " + tok, tok, "Bearer"} {
+		if rec := serve(t, e, "GET", "/who", map[string]string{"Authorization": h}); rec.Code != 401 {
+			t.Errorf("Authorization %.12q = %d, want 401", h, rec.Code)
+		}
+	}
+}
+
+// A stop logs one line saying why (a signal, from signal.NotifyContext).
+func TestServeLogsOneShutdownLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, ln, http.NotFoundHandler(), slog.New(slog.NewJSONHandler(&logs, nil)), time.Second)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel(errors.New("terminated signal received"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), `"msg":"shutting_down"`); n != 1 || !strings.Contains(logs.String(), "terminated signal received") {
+		t.Fatalf("logs:\n%s\nwant one shutting_down line naming the signal", logs.String())
 	}
 }

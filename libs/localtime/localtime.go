@@ -41,11 +41,11 @@ type Day struct{ time.Time }
 func (d *Day) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a day is a string \"YYYY-MM-DD\"")
+		return apperr.ValueError(Day{}, "a day is a string \"YYYY-MM-DD\"")
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return fmt.Errorf("day %q is not a real YYYY-MM-DD day", s)
+		return apperr.ValueError(Day{}, fmt.Sprintf("day %q is not a real YYYY-MM-DD day", s))
 	}
 	d.Time = t
 	return nil
@@ -122,3 +122,41 @@ func (h Hours) String() string { return Clock(h.From) + "-" + Clock(h.To) }
 
 // Clock writes minutes after midnight as "HH:MM".
 func Clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+// CST is the district's zone in every answer: China Standard Time, +08:00, which Asia/Shanghai
+// has kept all year since 1991. Answers write every instant in it (RFC 3339 with +08:00), and a
+// day as a plain YYYY-MM-DD.
+var CST = time.FixedZone("CST", 8*3600)
+
+// AppendRFC3339 appends t as RFC 3339 with +08:00, its fraction of a second as time.RFC3339Nano
+// writes it (trailing zeros left out): what time.Time.MarshalJSON writes for t.In(CST), without
+// the quotes, in a third of the time.
+func AppendRFC3339(b []byte, t time.Time) []byte {
+	lt := t.In(CST)
+	y, mo, d := lt.Date()
+	h, mi, s := lt.Clock()
+	if y < 0 || y > 9999 {
+		return lt.AppendFormat(b, time.RFC3339Nano)
+	}
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
+	if ns := lt.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, "+08:00"...)
+}
+
+// Format writes t to the second as RFC 3339 with +08:00 ("2026-12-03T16:21:55+08:00"), for
+// times in messages.
+func Format(t time.Time) string { return t.In(CST).Format(time.RFC3339) }

@@ -83,3 +83,21 @@ func TestDayJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRFC3339(t *testing.T) {
+	for _, in := range []time.Time{
+		time.Date(2026, 12, 3, 8, 21, 55, 0, time.UTC),
+		time.Date(2026, 12, 3, 23, 59, 59, 123456789, time.UTC),
+		time.Date(2026, 12, 3, 16, 0, 0, 120000000, time.FixedZone("X", -5*3600)),
+		time.Date(1988, 7, 1, 12, 0, 0, 0, time.UTC),
+		{},
+	} {
+		want := in.In(CST).Format(time.RFC3339Nano)
+		if got := string(AppendRFC3339(nil, in)); got != want {
+			t.Errorf("AppendRFC3339(%v) = %s, want %s", in, got, want)
+		}
+	}
+	if got := Format(time.Date(2026, 12, 3, 8, 21, 55, 999, time.UTC)); got != "2026-12-03T16:21:55+08:00" {
+		t.Errorf("Format = %s", got)
+	}
+}

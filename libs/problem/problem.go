@@ -42,6 +42,7 @@ var kinds = []kind{
 	{apperr.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Authentication required"},
 	{apperr.ErrForbidden, http.StatusForbidden, "forbidden", "Forbidden"},
 	{apperr.ErrNotFound, http.StatusNotFound, "not-found", "Not found"},
+	{apperr.ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
 	{apperr.ErrConflict, http.StatusConflict, "conflict", "Conflict"},
 	{apperr.ErrTooManyRequests, http.StatusTooManyRequests, "rate-limited", "Too many requests"},
 	{apperr.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},

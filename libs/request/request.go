@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,9 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
+		if apperr.Describes(typ.Type) {
+			return apperr.Invalid(field, typ.Value) // a field's own refusal (ValueError)
+		}
 		return apperr.Invalid(field, fmt.Sprintf("must be %s, not JSON %s", typ.Type.String(), typ.Value))
 	case errors.As(err, &tooBig):
 		return apperr.Invalid("body", fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit))
@@ -76,6 +80,10 @@ func jsonError(err error) error {
 	return apperr.Invalid("body", err.Error())
 }
 
+// ValueError is what a type's UnmarshalJSON returns to refuse a value with msg (apperr.ValueError):
+// Decode names the field being decoded, not "body".
+func ValueError(v any, msg string) error { return apperr.ValueError(v, msg) }
+
 // Date is a calendar day ("2006-01-02") that decodes strictly from JSON.
 type Date struct{ time.Time }
 
@@ -83,11 +91,11 @@ type Date struct{ time.Time }
 func (d *Date) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a date is a string \"YYYY-MM-DD\"")
+		return ValueError(Date{}, "a date is a string \"YYYY-MM-DD\"")
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return fmt.Errorf("date %q is not a real YYYY-MM-DD day", s)
+		return ValueError(Date{}, fmt.Sprintf("date %q is not a real YYYY-MM-DD day", s))
 	}
 	d.Time = t
 	return nil
@@ -211,4 +219,42 @@ func NextCursor[T any](items []T, limit int, key func(T) cursor.Key) string {
 		return ""
 	}
 	return EncodeCursor(key(items[len(items)-1]).String())
+}
+
+// OnlyQuery refuses a query parameter not in allowed, naming it: a misspelt parameter
+// ("color" for "colour") would otherwise be ignored and the answer be for something else than
+// the caller meant. It reads the raw query without allocating when every name is plain.
+func OnlyQuery(c *gin.Context, allowed ...string) error {
+	q := c.Request.URL.RawQuery
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		name, _, _ := strings.Cut(pair, "=")
+		if name == "" {
+			continue
+		}
+		if strings.ContainsAny(name, "%+") {
+			if u, err := url.QueryUnescape(name); err == nil {
+				name = u
+			}
+		}
+		known := false
+		for _, a := range allowed {
+			if name == a {
+				known = true
+				break
+			}
+		}
+		if !known {
+			msg := "unknown query parameter"
+			if len(allowed) > 0 {
+				msg += "; this route takes " + strings.Join(allowed, ", ")
+			}
+			if name == "color" {
+				msg += " (the parameter is spelt colour)"
+			}
+			return apperr.Invalid(name, msg)
+		}
+	}
+	return nil
 }

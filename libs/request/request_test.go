@@ -17,6 +17,9 @@ type body struct {
 	VIN  string `json:"vin"`
 	Mass int    `json:"gross_mass_kg"`
 	Day  Date   `json:"day"`
+	In   *struct {
+		On *Date `json:"on"`
+	} `json:"inner"`
 }
 
 func TestDecode(t *testing.T) {
@@ -31,8 +34,9 @@ func TestDecode(t *testing.T) {
 		{"syntax", `{"vin" "x"}`, "body"},
 		{"unknown field", `{"vin":"X","colour":"y"}`, "colour"},
 		{"wrong type", `{"gross_mass_kg":"heavy"}`, "gross_mass_kg"},
-		{"impossible date", `{"day":"2023-02-29"}`, "body"},
-		{"date not a string", `{"day":20230101}`, "body"},
+		{"impossible date", `{"day":"2023-02-29"}`, "day"},
+		{"date not a string", `{"day":20230101}`, "day"},
+		{"nested date", `{"inner":{"on":"2023-13-01"}}`, "inner.on"},
 		{"trailing data", `{"vin":"X"} {"vin":"Y"}`, "body"},
 		{"trailing garbage", `{"vin":"X"} x`, "body"},
 	}
@@ -149,5 +153,35 @@ func TestQueryPeriod(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestOnlyQuery(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for _, tc := range []struct{ query, field string }{
+		{"", ""},
+		{"colour=yellow&lat=1&lon=2", ""},
+		{"colour=", ""},
+		{"&&colour=yellow&", ""},
+		{"color=yellow", "color"},
+		{"colour=yellow&plate_colour=blue", "plate_colour"},
+		{"col%6Fr=yellow", "color"},
+		{"colour", ""},
+	} {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("GET", "/v1/x?"+tc.query, nil)
+		err := OnlyQuery(c, "colour", "lat", "lon")
+		var ve *apperr.ValidationError
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%q: %v, want accepted", tc.query, err)
+		case tc.field != "" && (!errors.As(err, &ve) || ve.Fields[0].Field != tc.field):
+			t.Errorf("%q: %v, want refused naming %s", tc.query, err, tc.field)
+		}
+	}
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest("GET", "/v1/x?colour=yellow&lat=39.3&lon=112.4", nil)
+	if n := testing.AllocsPerRun(100, func() { _ = OnlyQuery(c, "colour", "lat", "lon") }); n != 0 {
+		t.Errorf("OnlyQuery allocates %v times for plain names; the checkpoint's lookup calls it", n)
 	}
 }

@@ -66,7 +66,10 @@ func CheckDigit(vin string) (byte, error) {
 // NormaliseVIN trims spaces and upper-cases a VIN, then checks its length, characters and
 // check digit. It returns the canonical VIN.
 func NormaliseVIN(s string) (string, error) {
-	vin := strings.ToUpper(strings.TrimSpace(s))
+	vin := strings.ToUpper(strings.TrimSpace(halfWidth(s)))
+	if vin == "" {
+		return "", fmt.Errorf("required: %w", ErrVINLength)
+	}
 	cd, err := CheckDigit(vin)
 	if err != nil {
 		return "", err
@@ -105,7 +108,13 @@ const (
 // Colours lists every valid plate colour.
 var Colours = []Colour{Blue, Yellow, Green, YellowGreen, White, Black}
 
-// ParseColour accepts a colour name in any case, with "-" or " " for "_".
+// colourWords are the Chinese names of plate colours, as officers and forms write them (with or
+// without 色 "colour" or 牌 "plate" after them).
+var colourWords = map[string]Colour{"蓝": Blue, "黄": Yellow, "绿": Green, "渐变绿": Green, "黄绿": YellowGreen,
+	"黄绿双拼": YellowGreen, "白": White, "黑": Black}
+
+// ParseColour accepts a colour name in any case, with "-" or " " for "_", or its Chinese word
+// (蓝, 黄, 绿 or 渐变绿, 黄绿, 白, 黑; 色 or 牌 may follow). Empty, it is "required".
 func ParseColour(s string) (Colour, error) {
 	c := Colour(strings.ReplaceAll(strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "-", "_"), " ", "_"))
 	for _, v := range Colours {
@@ -113,8 +122,45 @@ func ParseColour(s string) (Colour, error) {
 			return c, nil
 		}
 	}
+	w := strings.TrimSpace(halfWidth(s))
+	if w == "" {
+		return "", fmt.Errorf("required: %w", ErrPlateColour)
+	}
+	w = strings.TrimSuffix(strings.TrimSuffix(w, "牌"), "色")
+	if c, ok := colourWords[w]; ok {
+		return c, nil
+	}
+	if w != s {
+		return ParseColour(w) // full-width Latin letters
+	}
 	return "", ErrPlateColour
 }
+
+// halfWidth turns the full-width forms of ASCII characters that Chinese input methods type
+// (Ｆ８９, U+FF01 to U+FF5E) and the ideographic space into ASCII; s without them is returned
+// as it is.
+func halfWidth(s string) string {
+	i := strings.IndexFunc(s, isFullWidth)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for _, r := range s[i:] {
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E:
+			b.WriteRune(r - 0xFEE0)
+		case r == '\u3000':
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func isFullWidth(r rune) bool { return r >= 0xFF01 && r <= 0xFF5E || r == '\u3000' }
 
 // NewEnergy reports whether plates of this colour are issued to new-energy vehicles.
 func (c Colour) NewEnergy() bool { return c == Green || c == YellowGreen }
@@ -122,7 +168,8 @@ func (c Colour) NewEnergy() bool { return c == Green || c == YellowGreen }
 // provinces are the one-character abbreviations that open a civil plate.
 const provinces = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 
-// NormalisePlate removes spaces, dots and dashes, upper-cases the Latin letters and checks the
+// NormalisePlate removes spaces, dots and dashes, turns full-width letters and digits (as
+// Chinese input methods type them) into ASCII, upper-cases the Latin letters and checks the
 // shape: a province character, the issuing authority's letter, then 5 letters or digits (fuel
 // vehicles) or 6 (new-energy vehicles). The last character may also be 挂 (trailer), 学
 // (learner) or 警 (police) in place of a letter or digit.
@@ -130,7 +177,7 @@ func NormalisePlate(s string) (string, error) {
 	p := s
 	if !normalForm(s) { // most plates arrive as stored: no copy for them
 		var b strings.Builder
-		for _, r := range strings.TrimSpace(s) {
+		for _, r := range strings.TrimSpace(halfWidth(s)) {
 			switch {
 			case isPlateSeparator(r):
 				continue
@@ -150,6 +197,9 @@ func NormalisePlate(s string) (string, error) {
 		}
 		runes[n] = r
 		n++
+	}
+	if n == 0 {
+		return "", fmt.Errorf("required: %w", ErrPlate)
 	}
 	if n < 7 || n > 8 {
 		return "", ErrPlate
@@ -180,7 +230,7 @@ func isPlateSeparator(r rune) bool {
 // surrounding space, no lower-case Latin letters.
 func normalForm(s string) bool {
 	for _, r := range s {
-		if isPlateSeparator(r) || unicode.IsSpace(r) || r >= 'a' && r <= 'z' {
+		if isPlateSeparator(r) || unicode.IsSpace(r) || r >= 'a' && r <= 'z' || isFullWidth(r) {
 			return false
 		}
 	}

@@ -61,6 +61,8 @@ func TestNormalisePlate(t *testing.T) {
 		{"lower case, space and dot", "晋f·123 45", "晋F12345", true},
 		{"new energy six", "晋FD12345", "晋FD12345", true},
 		{"trailer", "晋F1234挂", "晋F1234挂", true},
+		{"full width, as an input method types it", "晋Ｆ８９０１２", "晋F89012", true},
+		{"full width lower case and ideographic space", "晋ｆ　ｄ１２３４５", "晋FD12345", true},
 		{"no province", "AF12345", "", false},
 		{"digit authority", "晋112345", "", false},
 		{"too short", "晋F1234", "", false},
@@ -90,6 +92,23 @@ func TestParseColour(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("ParseColour(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+	for in, want := range map[string]Colour{"黄": Yellow, "蓝": Blue, "蓝色": Blue, "黄牌": Yellow, "黄绿": YellowGreen, "渐变绿": Green, "白": White, "黑色": Black, "ＹＥＬＬＯＷ": Yellow} {
+		if got, err := ParseColour(in); err != nil || got != want {
+			t.Errorf("ParseColour(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseColour(""); err == nil || !strings.HasPrefix(err.Error(), "required") {
+		t.Errorf("ParseColour(\"\") error = %v, want \"required: ...\"", err)
+	}
+	if _, err := NormalisePlate(" "); err == nil || !strings.HasPrefix(err.Error(), "required") || !errors.Is(err, ErrPlate) {
+		t.Errorf("NormalisePlate(\" \") error = %v, want \"required: ...\"", err)
+	}
+	if _, err := NormaliseVIN(""); err == nil || !strings.HasPrefix(err.Error(), "required") {
+		t.Errorf("NormaliseVIN(\"\") error = %v, want \"required: ...\"", err)
+	}
+	if got, err := NormaliseVIN("ＬＦＷＡＤＲＪＦ０１１００２３４６"); err != nil || got != "LFWADRJF011002346" {
+		t.Errorf("full-width VIN = %q, %v", got, err)
 	}
 	if _, err := ParseColour("purple"); !errors.Is(err, ErrPlateColour) {
 		t.Errorf("ParseColour(purple) error = %v, want ErrPlateColour", err)

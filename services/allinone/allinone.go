@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -45,7 +46,7 @@ import (
 type Config struct {
 	platform.Config
 	DataDir        string // CLEARSKY_DATA_DIR, default ./data
-	OBDAddr        string // CLEARSKY_OBD_ADDR, default :7700 (the OBD gateway's TCP port)
+	OBDAddr        string // CLEARSKY_OBD_ADDR, default 127.0.0.1:7700 (the OBD gateway's TCP port)
 	RegistryPolicy string // CLEARSKY_REGISTRY_POLICY, optional
 	NoSeed         bool   // CLEARSKY_NO_SEED=1 skips the demo data
 	// PprofAddr, when set (CLEARSKY_PPROF_ADDR, e.g. 127.0.0.1:6060), serves Go's profiler there:
@@ -56,6 +57,13 @@ type Config struct {
 	// Getenv reads the services' own settings (os.Getenv when nil).
 	Getenv func(string) string
 }
+
+// The all-in-one's addresses when CLEARSKY_HTTP_ADDR and CLEARSKY_OBD_ADDR are unset: this
+// machine only.
+const (
+	DefaultHTTPAddr = "127.0.0.1:8080"
+	DefaultOBDAddr  = "127.0.0.1:7700"
+)
 
 // FromEnv reads the all-in-one's Config.
 func FromEnv(getenv func(string) string) (Config, error) {
@@ -71,8 +79,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
+	// Local by default: the banner prints sign-in tokens. The per-service binaries, which run in
+	// containers, keep platform's :8080 (and the all-in-one image sets both addresses).
+	if strings.TrimSpace(getenv("CLEARSKY_HTTP_ADDR")) == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
 	if c.OBDAddr == "" {
-		c.OBDAddr = ":7700"
+		c.OBDAddr = DefaultOBDAddr
 	}
 	return c, nil
 }
@@ -116,10 +129,15 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 	if c.Getenv == nil {
 		c.Getenv = os.Getenv
 	}
-	logger := telemetry.NewLogger(c.LogOutput, c.LogLevel).With("service", "allinone")
+	logger := slog.New(quietSeed{telemetry.NewLogger(c.LogOutput, c.LogLevel).Handler()}).With("service", "allinone")
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir %s (set CLEARSKY_DATA_DIR to a writable folder): %w", c.DataDir, err)
 	}
+	release, err := LockDataDir(c.DataDir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	secret, err := Secret(c)
 	if err != nil {
 		return err
@@ -168,7 +186,7 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 		return err
 	}
 	if !c.NoSeed {
-		if err := seed(ctx, deps.DB, engine, deps.Keys, out); err != nil {
+		if err := seed(ctx, deps.DB, engine, deps.Keys, out, logger); err != nil {
 			return err
 		}
 	}
@@ -256,33 +274,50 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 }
 
 // seed applies each demo file once: a file already applied with the same content is skipped.
-func seed(ctx context.Context, db *mongo.Database, h gin.IRoutes, keys *auth.Keys, out io.Writer) error {
+// Its requests log at debug; one line says what was loaded.
+func seed(ctx context.Context, db *mongo.Database, h gin.IRoutes, keys *auth.Keys, out io.Writer, logger *slog.Logger) error {
 	files, err := seeds.Demo()
 	if err != nil {
 		return err
 	}
 	runs := db.Collection("seed_runs")
+	var todo []seeds.File
+	calls := 0
 	for _, f := range files {
 		n, err := runs.CountDocuments(ctx, bson.D{{Key: "_id", Value: f.Name}, {Key: "hash", Value: f.Hash}})
 		if err != nil {
 			return fmt.Errorf("read seed state: %w", err)
 		}
-		if n > 0 {
-			continue
+		if n == 0 {
+			todo = append(todo, f)
+			calls += len(f.Steps)
 		}
-		fmt.Fprintf(out, "loading demo data %s (%d calls) ...\n", f.Name, len(f.Steps))
-		r, err := seeds.Apply(ctx, h.(*gin.Engine), keys, f)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	start := time.Now()
+	fmt.Fprintf(out, "loading demo data (%d files, %d calls) ...", len(todo), calls)
+	var total seeds.Result
+	for _, f := range todo {
+		r, err := seeds.Apply(seeding(ctx), h.(*gin.Engine), keys, f)
+		total.Created += r.Created
+		total.Present += r.Present
 		if err != nil {
+			fmt.Fprintln(out, " failed")
 			return fmt.Errorf("load demo data: %w (start with CLEARSKY_NO_SEED=1 to skip it)", err)
 		}
-		fmt.Fprintf(out, "  %d created, %d already present\n", r.Created, r.Present)
 		_, err = runs.ReplaceOne(ctx, bson.D{{Key: "_id", Value: f.Name}},
 			bson.D{{Key: "_id", Value: f.Name}, {Key: "hash", Value: f.Hash}, {Key: "applied_at", Value: time.Now().UTC()}},
 			options.Replace().SetUpsert(true))
 		if err != nil {
+			fmt.Fprintln(out, " failed")
 			return fmt.Errorf("record seed state: %w", err)
 		}
 	}
+	fmt.Fprintf(out, " %d created, %d already present\n", total.Created, total.Present)
+	logger.InfoContext(ctx, "demo_data_loaded", "files", len(todo), "calls", calls, "created", total.Created,
+		"present", total.Present, "duration_ms", time.Since(start).Milliseconds())
 	return nil
 }
 
@@ -304,17 +339,40 @@ func banner(out io.Writer, c Config, keys *auth.Keys) {
 		fmt.Fprintf(out, "\nWeb console: http://%s/  (demo sign-in links, valid 12 h):\n  officer: %s\n  bureau:  %s\n  fleet:   %s\n  station: %s\n",
 			host, link(auth.Police, ""), link(auth.Bureau, ""), link(auth.Fleet, "fleet-shuozhou-logistics"), link(auth.Station, "st-shuocheng-01"))
 	}
+	reach := "Listening on this machine only. To serve other machines, set CLEARSKY_HTTP_ADDR=:8080 and CLEARSKY_OBD_ADDR=:7700\n" +
+		"(anyone who can reach it then signs in with a link above: keep them private)."
+	if !loopback(c.HTTPAddr) || !loopback(c.OBDAddr) {
+		reach = "Listening beyond this machine (CLEARSKY_HTTP_ADDR, CLEARSKY_OBD_ADDR): anyone who reaches it signs in with a link above."
+	}
+	tokenCmd := "go run ./services/allinone/cmd/clearsky token"
+	if filepath.Clean(c.DataDir) != "data" {
+		tokenCmd += " -data-dir " + c.DataDir
+	}
 	fmt.Fprintf(out, `
 ClearSky is running: http://%[1]s  (health: /healthz, readiness: /readyz, metrics: /metrics)
 OBD terminals (GB 17691 over TCP): %[3]s
 Data: %[2]s
+%[5]s
 
 Get a token for a role (police, fleet, station, lab, bureau, construction, transport, repair, sensor, admin):
-  go run ./services/allinone/cmd/clearsky token -role police
-  go run ./services/allinone/cmd/clearsky token -role fleet -tenant fleet-shuozhou-logistics
+  %[4]s -role police
+  %[4]s -role fleet -tenant fleet-shuozhou-logistics
 Then, for example:
-  TOKEN=$(go run ./services/allinone/cmd/clearsky token -role police | tail -n1)
+  TOKEN=$(%[4]s -role police | tail -n1)
   curl -H "Authorization: Bearer $TOKEN" 'http://%[1]s/v1/registry/status?plate=晋F89012&colour=yellow'
 See README.md for more.
-`, host, c.DataDir, c.OBDAddr)
+`, host, c.DataDir, c.OBDAddr, tokenCmd, reach)
+}
+
+// loopback reports whether a listen address is on this machine only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -44,9 +46,16 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // start runs the all-in-one on dir until the returned stop is called.
 func start(t *testing.T, dir string) (base string, out *syncBuffer, stop func()) {
 	t.Helper()
+	return startLogging(t, dir, io.Discard)
+}
+
+// startLogging is start with the JSON logs going to logs; stop stops it as SIGTERM does.
+func startLogging(t *testing.T, dir string, logs io.Writer) (base string, out *syncBuffer, stop func()) {
+	t.Helper()
 	addr := freeAddr(t)
-	cfg := allinone.Config{Config: platform.Config{HTTPAddr: addr, MongoDatabase: "clearsky", RedisPrefix: "cs:", Version: "test"}, DataDir: dir, OBDAddr: "127.0.0.1:0", LogOutput: io.Discard}
-	ctx, cancel := context.WithCancel(context.Background())
+	cfg := allinone.Config{Config: platform.Config{HTTPAddr: addr, MongoDatabase: "clearsky", RedisPrefix: "cs:", Version: "test"}, DataDir: dir, OBDAddr: "127.0.0.1:0", LogOutput: logs}
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	cancel := func() { cancelCause(errors.New("terminated signal received")) }
 	out = &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- allinone.Run(ctx, cfg, out) }()
@@ -103,7 +112,8 @@ func get(t *testing.T, url, token string) (int, map[string]any) {
 func TestStartsFromNothing(t *testing.T) {
 	dir := t.TempDir()
 	base, out, stop := start(t, dir)
-	if !strings.Contains(out.String(), "loading demo data") || !strings.Contains(out.String(), "ClearSky is running") {
+	if !strings.Contains(out.String(), "loading demo data") || !strings.Contains(out.String(), "ClearSky is running") ||
+		!strings.Contains(out.String(), "Listening on this machine only") || !strings.Contains(out.String(), "CLEARSKY_HTTP_ADDR=:8080") {
 		t.Fatalf("first start output lacks the demo load or the banner:\n%s", out.String())
 	}
 	secret, err := allinone.Secret(allinone.Config{DataDir: dir})
@@ -138,5 +148,89 @@ func TestStartsFromNothing(t *testing.T) {
 	code, body = get(t, strings.Replace(void, firstBase, base, 1), police)
 	if code != 200 || body["status"] != "plate_void" {
 		t.Fatalf("after restart void plate = %d %v", code, body)
+	}
+}
+
+// TestOneProcessPerDataDir: a second all-in-one on a data dir in use refuses to start, naming
+// the PID that holds it; once the first stops, the data dir is free again.
+func TestOneProcessPerDataDir(t *testing.T) {
+	dir := t.TempDir()
+	_, _, stop := start(t, dir)
+	cfg := allinone.Config{Config: platform.Config{HTTPAddr: freeAddr(t), MongoDatabase: "clearsky", RedisPrefix: "cs:", Version: "test"},
+		DataDir: dir, OBDAddr: "127.0.0.1:0", LogOutput: io.Discard}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := allinone.Run(ctx, cfg, &out)
+	if !errors.Is(err, allinone.ErrDataDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("PID %d", os.Getpid())) {
+		t.Fatalf("second start on a data dir in use = %v\n%s\nwant a refusal naming PID %d", err, out.String(), os.Getpid())
+	}
+	if pid, held := allinone.LockHolder(dir); !held || pid != os.Getpid() {
+		t.Fatalf("LockHolder = %d %v while the first runs", pid, held)
+	}
+	stop()
+	if _, held := allinone.LockHolder(dir); held {
+		t.Fatal("the data dir is still locked after the all-in-one stopped")
+	}
+	release, err := allinone.LockDataDir(dir)
+	if err != nil {
+		t.Fatalf("lock after stop: %v", err)
+	}
+	release()
+}
+
+// TestLocalByDefault: unset, the all-in-one listens on loopback only (the banner prints sign-in
+// tokens) and says how to open it; the addresses given are kept.
+func TestLocalByDefault(t *testing.T) {
+	c, err := allinone.FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.OBDAddr != "127.0.0.1:7700" {
+		t.Fatalf("default addresses %s, %s; want 127.0.0.1:8080, 127.0.0.1:7700", c.HTTPAddr, c.OBDAddr)
+	}
+	env := map[string]string{"CLEARSKY_HTTP_ADDR": ":9090", "CLEARSKY_OBD_ADDR": "0.0.0.0:7701"}
+	c, err = allinone.FromEnv(func(k string) string { return env[k] })
+	if err != nil || c.HTTPAddr != ":9090" || c.OBDAddr != "0.0.0.0:7701" {
+		t.Fatalf("given addresses = %s, %s, %v", c.HTTPAddr, c.OBDAddr, err)
+	}
+	if p, _ := platform.FromEnv(func(string) string { return "" }); p.HTTPAddr != ":8080" {
+		t.Fatalf("a single service's default = %s, want :8080 (it runs in a container)", p.HTTPAddr)
+	}
+}
+
+// TestQuietStart: the demo data's loading is one line, not a screenful of access logs above the
+// banner, and a stop (SIGTERM) logs one line.
+func TestQuietStart(t *testing.T) {
+	logs := &syncBuffer{}
+	_, out, stop := startLogging(t, t.TempDir(), logs)
+	banner := strings.Index(out.String(), "ClearSky is running")
+	if n := strings.Count(out.String(), "loading demo data"); n != 1 || banner < 0 {
+		t.Fatalf("start-up output: %d demo data lines, want 1 before the banner:\n%s", n, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	requests, loaded := 0, 0
+	for _, l := range lines {
+		if strings.Contains(l, `"msg":"http_request"`) {
+			requests++
+		}
+		if strings.Contains(l, `"msg":"demo_data_loaded"`) && strings.Contains(l, `"level":"INFO"`) {
+			loaded++
+		}
+	}
+	if requests != 0 || loaded != 1 {
+		t.Fatalf("start-up logs: %d access log lines and %d demo_data_loaded, want 0 and 1:\n%s", requests, loaded, logs.String())
+	}
+	before := len(lines)
+	stop()
+	after := strings.Split(strings.TrimSpace(logs.String()), "\n")[before:]
+	shutdown := 0
+	for _, l := range after {
+		if strings.Contains(l, `"msg":"shutting_down"`) && strings.Contains(l, "terminated signal received") {
+			shutdown++
+		}
+	}
+	if shutdown != 1 {
+		t.Fatalf("logged at stop:\n%s\nwant one shutting_down line with the signal", strings.Join(after, "\n"))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -352,4 +353,63 @@ func TestCheckpointFallbackAndTrace(t *testing.T) {
 		t.Fatal("no 429 after the officer's rate was exceeded")
 	}
 	_ = fmt.Sprintf
+}
+
+// TestCheckpointWithoutColour: a lookup without a colour is never answered for a guessed one.
+// The plate is looked up under every colour: one registered vehicle is answered for, saying
+// which colour was used; none gives the unknown-plate answer; several a 400 naming colour with
+// the colours found. A misspelt parameter is refused, not ignored.
+func TestCheckpointWithoutColour(t *testing.T) {
+	s := newStack(t)
+	police := s.token(auth.Police, "", "officer-11")
+	get := func(path string) (int, map[string]any) { return call(t, s.srv.URL, "GET", path, police, nil) }
+	for _, tc := range []struct{ plate, colour, verdict, code string }{
+		{"晋F89012", "yellow", "stop", "plate_void"},
+		{"晋FD12345", "yellow_green", "pass", ""},
+		{"晋F6B666", "blue", "stop", "scrapped"},
+	} {
+		code, body := get("/v1/checkpoint/" + url.PathEscape(tc.plate))
+		if code != 200 || body["verdict"] != tc.verdict || body["colour"] != tc.colour || body["colour_used"] != tc.colour || (tc.code != "" && !has(codes(body), tc.code)) {
+			t.Fatalf("%s without colour = %d %v; want %s under %s, colour_used %s", tc.plate, code, body, tc.verdict, tc.colour, tc.colour)
+		}
+		// Given, the colour is not echoed as found.
+		if _, body := lookup(t, s.srv.URL, police, tc.plate, tc.colour); body["colour_used"] != nil || body["verdict"] != tc.verdict {
+			t.Fatalf("%s with colour = %v", tc.plate, body)
+		}
+	}
+	code, body := get("/v1/checkpoint/" + url.PathEscape("晋F00000"))
+	if code != 200 || body["verdict"] != "inspect" || !has(codes(body), "unknown_vehicle") || body["colour"] != nil || body["colour_used"] != nil {
+		t.Fatalf("unregistered plate without colour = %d %v; want inspect, unknown_vehicle, no colour", code, body)
+	}
+	// The same characters on a blue plate: two vehicles, the officer must say which.
+	fleet := s.token(auth.Fleet, "fleet-shuozhou-logistics", "")
+	vin, _ := vehicleid.WithCheckDigit("LZZ1CLVB0N0000777")
+	if code, b := call(t, s.srv.URL, "POST", "/v1/vehicles", fleet, map[string]any{"vin": vin, "plate": "晋F89012", "plate_colour": "blue",
+		"fuel_type": "gasoline", "emission_standard": "VIb", "category": "M1", "use": "non_operating", "service_class": "other",
+		"maker": "Geely", "registered_on": "2025-01-01", "gross_mass_kg": 1500}); code != 201 {
+		t.Fatalf("register the blue 晋F89012 = %d %v", code, b)
+	}
+	code, body = get("/v1/checkpoint/" + url.PathEscape("晋F89012"))
+	if code != 400 || fieldOf(body) != "colour" || !strings.Contains(fmt.Sprint(body["errors"]), "blue, yellow") {
+		t.Fatalf("plate under two colours = %d %v; want 400 naming colour with blue, yellow", code, body)
+	}
+	for _, q := range []string{"color=yellow", "colour=yellow&lat=39.3&lon=112.4&plate_colour=yellow"} {
+		code, body = get("/v1/checkpoint/" + url.PathEscape("晋F89012") + "?" + q)
+		if code != 400 || fieldOf(body) == "" || fieldOf(body) == "colour" {
+			t.Fatalf("?%s = %d %v; want 400 naming the unknown parameter", q, code, body)
+		}
+	}
+	if code, body = get("/v1/registry/status?plate=" + url.QueryEscape("晋F89012") + "&color=yellow"); code != 400 || fieldOf(body) != "color" {
+		t.Fatalf("registry status with color = %d %v; want 400 naming color", code, body)
+	}
+}
+
+// fieldOf is the first field a problem names.
+func fieldOf(body map[string]any) string {
+	errs, _ := body["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	f, _ := errs[0].(map[string]any)["field"].(string)
+	return f
 }

@@ -74,6 +74,7 @@ type Service struct {
 	assets  fs.FS
 	version string
 	index   []byte
+	policy  []byte
 }
 
 // New returns the console service. It panics only if the embedded assets are broken, which
@@ -101,17 +102,19 @@ func New(cfg Config) *Service {
 	if err != nil {
 		panic(fmt.Sprintf("console: index template: %v", err))
 	}
-	return &Service{cfg: cfg, assets: assets, version: version, index: buf.Bytes()}
+	return &Service{cfg: cfg, assets: assets, version: version, index: buf.Bytes(), policy: policyPage(AssetPrefix+version, cfg.Title)}
 }
 
 // Version is the content version of the embedded assets (a prefix of their SHA-256), part of
 // every asset URL so that browsers may cache assets for good and still get a new release.
 func (s *Service) Version() string { return s.version }
 
-// Routes serves the console's shell at "/" and its assets under AssetPrefix.
+// Routes serves the console's shell at "/", the action plan's tasks at PolicyPath and its
+// assets under AssetPrefix.
 func (s *Service) Routes(r gin.IRouter) {
 	r.GET("/", s.serveIndex)
 	r.GET("/console", func(c *gin.Context) { c.Redirect(http.StatusFound, "/") })
+	r.GET(PolicyPath, s.servePolicy)
 	r.GET(AssetPrefix+":version/*file", s.serveAsset)
 }
 

@@ -228,6 +228,22 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("a second sign-in link in a signed-in tab switches to it", func(t *testing.T) {
+		tb := newTab(t, browser, 360, 740)
+		tb.do(chromedp.Navigate(s.url + "/#token=" + s.token(auth.Police, "", "officer-7")))
+		wait[bool](tb, "the officer's checkpoint", `!!document.querySelector('.page[data-page=checkpoint]')`)
+		// Opened in the same tab, a link that differs only in its fragment does not reload the
+		// page: the console must take the token from it all the same.
+		eval[string](tb, fmt.Sprintf(`location.href = %q`, s.url+"/#token="+bureau))
+		wait[bool](tb, "the bureau's dashboard", `!!document.querySelector('.page[data-page=dashboard]')`)
+		if href := eval[string](tb, `location.href`); strings.Contains(href, "token") {
+			t.Errorf("the second token stays in the address bar: %s", href)
+		}
+		if role := eval[string](tb, `document.querySelector('.who-role').textContent`); !strings.Contains(strings.ToLower(role), "bureau") {
+			t.Errorf("signed in as %q after the bureau's link, want the bureau", role)
+		}
+	})
+
 	t.Run("officer looks up a clean, an unknown and a scrapped plate", func(t *testing.T) {
 		tb := newTab(t, browser, 360, 740)
 		tb.do(chromedp.Navigate(s.url + "/#token=" + s.token(auth.Police, "", "officer-7")))
@@ -276,6 +292,9 @@ func TestConsole(t *testing.T) {
 		}
 		if src := eval[string](tb, `document.querySelector('.reason[data-code=scrapped] .reason-meta').textContent`); !strings.Contains(src, "Vehicle registry") {
 			t.Errorf("scrapped reason source = %q", src)
+		}
+		if href := eval[string](tb, `(document.querySelector('.reason[data-code=scrapped] a.task-link') || {}).href || ''`); !strings.HasSuffix(href, "/policy#task-13") {
+			t.Errorf("the scrapped reason's task links to %q, want /policy#task-13", href)
 		}
 		wait[bool](tb, "three recent lookups", `document.querySelectorAll('.recent-list li').length >= 3`)
 		s.shoot(tb, "checkpoint")

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -147,5 +148,23 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Fatalf("ConfigFromEnv = %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestPolicyPage: /policy lists the action plan's 33 tasks, each with the anchor the console's
+// "task N" links point at.
+func TestPolicyPage(t *testing.T) {
+	srv, _ := serve(t, console.Config{})
+	res, body := fetch(t, srv.URL+console.PolicyPath)
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || res.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("GET /policy = %d %v", res.StatusCode, res.Header)
+	}
+	for n := 1; n <= 33; n++ {
+		if !strings.Contains(body, fmt.Sprintf(`<tr id="task-%d">`, n)) {
+			t.Errorf("/policy has no row for task %d", n)
+		}
+	}
+	if !strings.Contains(body, "muck transport permit") || strings.Contains(body, "](") {
+		t.Errorf("/policy does not show policy.md's text as plain text:\n%s", body)
 	}
 }

@@ -601,7 +601,7 @@ func TestMuckHTTP(t *testing.T) {
 			{"site: longitude out of range", "/v1/muck/sites", zj, with(site, "area", raw(`{"type":"Polygon","coordinates":[[[212.4,39.3],[112.5,39.3],[112.5,39.4],[212.4,39.3]]]}`)), "area.coordinates[0][0]"},
 			{"site: no area", "/v1/muck/sites", zj, with(site, "area", nil), "area"},
 			{"site: bad kind", "/v1/muck/sites", zj, with(site, "kind", "quarry"), "kind"},
-			{"site: impossible date", "/v1/muck/sites", zj, with(site, "period_to", "2027-02-30"), "body"},
+			{"site: impossible date", "/v1/muck/sites", zj, with(site, "period_to", "2027-02-30"), "period_to"},
 			{"site: bad id", "/v1/muck/sites", zj, with(site, "site_id", "a b"), "site_id"},
 			{"permit: bad VIN", "/v1/muck/permits", f1, with(app, "vin", "LZZ1CLVB0N0000005"), "vin"},
 			{"permit: unknown site", "/v1/muck/permits", f1, with(app, "from_site", "nowhere"), "from_site"},

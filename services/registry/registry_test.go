@@ -141,7 +141,7 @@ func TestRegistryHTTP(t *testing.T) {
 			{"malformed JSON", `{"vin": "LZZ`, 400, "body"},
 			{"unknown field", withField("colour", "yellow"), 400, "colour"},
 			{"bad check digit", withField("vin", "LZZ1CLVB1N0000003"), 400, "vin"},
-			{"impossible date", withField("registered_on", "2023-02-30"), 400, "body"},
+			{"impossible date", withField("registered_on", "2023-02-30"), 400, "registered_on"},
 			{"wrong type", withField("gross_mass_kg", "heavy"), 400, "gross_mass_kg"},
 			{"bad plate", withField("plate", "ABC"), 400, "plate"},
 			{"fleet sets status", withField("status", "scrapped"), 400, "status"},

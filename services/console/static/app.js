@@ -95,14 +95,28 @@ function route(focus = false) {
   if (focus) main.focus();
 }
 
-function start() {
+/** takeLink signs in with a token the address carries (and removes it from there). */
+function takeLink() {
   const taken = session.takeTokenFromURL();
   if (taken.error) notice = `The sign-in link did not work: ${taken.error}`;
+  return taken;
+}
+
+function start() {
+  takeLink();
   document.getElementById('skip').addEventListener('click', ev => {
     ev.preventDefault();
     document.getElementById('main').focus();
   });
-  window.addEventListener('hashchange', () => route(true));
+  // A second sign-in link opened in this tab changes only the fragment: no reload, so the
+  // token is taken here, switching to it; the new role starts on its home page.
+  window.addEventListener('hashchange', () => {
+    if (takeLink().session) {
+      location.replace('#/'); // another hashchange, which routes
+      return;
+    }
+    route(true);
+  });
   window.addEventListener('clearsky:unauthenticated', () => {
     session.signOut();
     notice = 'The server refused your token (expired, or issued for another deployment): sign in again.';

@@ -77,7 +77,7 @@ export function panel(title, {id, level = 2, actions = [], intro} = {}) {
     h('div', {class: 'panel-head'},
       h(`h${level}`, {id: headingId}, title),
       actions.length ? h('div', {class: 'panel-actions'}, actions) : null),
-    intro ? h('p', {class: 'intro'}, intro) : null,
+    intro ? h('p', {class: 'intro'}, taskLinks(intro)) : null,
     body);
   return {el, body};
 }
@@ -104,4 +104,29 @@ export function problemBox(err, what) {
 /** button makes a <button type="button">. */
 export function button(label, onclick, props = {}) {
   return h('button', {type: 'button', onclick, ...props}, label);
+}
+
+const TASKS = /\b([Tt]asks?) (\d+(?:(?:, | and )\d+)*)/g;
+
+/**
+ * taskLinks returns text as nodes, every "task N" (or "tasks N, M and K") in it a link to the
+ * action plan's task on the policy page.
+ */
+export function taskLinks(text) {
+  const s = String(text ?? '');
+  const out = [];
+  let last = 0;
+  for (const m of s.matchAll(TASKS)) {
+    out.push(s.slice(last, m.index));
+    const nums = m[2].split(/(, | and )/);
+    if (nums.length === 1) {
+      out.push(h('a', {class: 'task-link', href: `/policy#task-${m[2]}`}, `${m[1]} ${m[2]}`));
+    } else {
+      out.push(`${m[1]} `);
+      for (const n of nums) out.push(/^\d+$/.test(n) ? h('a', {class: 'task-link', href: `/policy#task-${n}`}, n) : n);
+    }
+    last = m.index + m[0].length;
+  }
+  out.push(s.slice(last));
+  return out.filter(x => x !== '');
 }

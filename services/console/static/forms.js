@@ -1,7 +1,7 @@
 // forms.js builds labelled form fields and shows the API's problem+json errors next to the
 // field at fault (the problem's errors[].field is the input's name), with a summary at the top
 // of the form for what no field shows.
-import {h, append} from './dom.js';
+import {h, append, taskLinks} from './dom.js';
 
 let seq = 0;
 
@@ -157,7 +157,7 @@ export function showErrors(form, err, alias) {
     }
     ctl.setAttribute('aria-invalid', 'true');
     describedBy(ctl, slot.id);
-    append(slot, [h('span', {class: 'msg', dataset: {field: fe.field}}, slot.childNodes.length ? ` ${fe.message}` : fe.message)]);
+    append(slot, [h('span', {class: 'msg', dataset: {field: fe.field}}, taskLinks(slot.childNodes.length ? ` ${fe.message}` : fe.message))]);
     slot.hidden = false;
     first = first || ctl;
   }
@@ -166,7 +166,7 @@ export function showErrors(form, err, alias) {
     append(sum, [
       h('p', {class: 'problem-title'}, problemText(err),
         matched ? ` (${matched === 1 ? 'see the field marked below' : `${matched} fields marked below`})` : ''),
-      unmatched.length ? h('ul', {}, unmatched.map(fe => h('li', {}, h('code', {}, fe.field), ': ', fe.message))) : null,
+      unmatched.length ? h('ul', {}, unmatched.map(fe => h('li', {}, h('code', {}, fe.field), ': ', taskLinks(fe.message)))) : null,
     ]);
     sum.hidden = false;
   }

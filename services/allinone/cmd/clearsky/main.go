@@ -1,15 +1,11 @@
 // Command clearsky is the all-in-one ClearSky: every service in one process on one port, with an
 // embedded MongoDB (FerretDB) and an in-process Redis unless MONGODB_URI and REDIS_URL say
-// otherwise. Subcommands:
-//
-//	clearsky [run]                     start the platform (the default)
-//	clearsky token -role R [-tenant T] print a bearer token (last line of output)
-//	clearsky ferretdb -addr A -dir D   run only the embedded FerretDB (the tests' MongoDB)
-//	clearsky seed -url BASE [-wait D]  load the demo data into a running deployment over HTTP
+// otherwise. See usage below for its subcommands.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -40,10 +35,37 @@ func main() {
 	}
 }
 
+// usage is what -h, --help and help print.
+const usage = `Usage: clearsky [command] [flags]
+
+Commands:
+  run                                 start the platform (the default): every service on
+                                      CLEARSKY_HTTP_ADDR (127.0.0.1:8080), data in CLEARSKY_DATA_DIR (./data)
+  token -role R [-tenant T] [-data-dir D]
+                                      print a bearer token signed with the server's secret (last line)
+  seed -url BASE [-wait D]            load the demo data into a running deployment over HTTP
+  ferretdb -addr A -dir D             run only the embedded FerretDB (the tests' MongoDB)
+  version                             print the version
+  help                                print this
+
+Every setting is an environment variable: see docs/configuration.md.
+`
+
 func run(ctx context.Context, args []string, out io.Writer) error {
 	cmd := "run"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help", "help":
+			fmt.Fprint(out, usage)
+			return nil
+		case "-version", "--version", "version":
+			cmd, args = "version", args[1:]
+		default:
+			if strings.HasPrefix(args[0], "-") {
+				return fmt.Errorf("unknown flag %s; run \"clearsky help\" for the commands", args[0])
+			}
+			cmd, args = args[0], args[1:]
+		}
 	}
 	cfg, err := allinone.FromEnv(nil)
 	if err != nil {
@@ -51,7 +73,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	switch cmd {
 	case "run":
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(out)
+		fs.Usage = func() { fmt.Fprint(out, usage) }
+		if err := fs.Parse(args); err != nil {
+			return helpIsNoError(err)
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("run takes no arguments (settings are environment variables: see docs/configuration.md), not %q", fs.Arg(0))
+		}
 		return allinone.Run(ctx, cfg, out)
+	case "version":
+		fmt.Fprintf(out, "clearsky %s\n", cfg.Version)
+		return nil
 	case "token":
 		return token(cfg, args, out)
 	case "ferretdb":
@@ -59,8 +93,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case "seed":
 		return seed(ctx, cfg, args, out)
 	default:
-		return fmt.Errorf("unknown command %q: use run, token, ferretdb or seed", cmd)
+		return fmt.Errorf("unknown command %q: use run, token, seed, ferretdb, version or help", cmd)
 	}
+}
+
+// helpIsNoError turns a subcommand's -h into a clean exit: the flag package printed its usage.
+func helpIsNoError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
 }
 
 func token(cfg allinone.Config, args []string, out io.Writer) error {
@@ -69,14 +111,17 @@ func token(cfg allinone.Config, args []string, out io.Writer) error {
 	tenant := fs.String("tenant", "", "organisation id, required for fleet, station, lab, construction, repair and sensor")
 	subject := fs.String("subject", "", "who the token is for (recorded in audit trails); defaults to role@tenant")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "the server's data dir, which holds its token secret (CLEARSKY_DATA_DIR)")
+	fs.SetOutput(out)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	r, err := auth.ParseRole(*role)
 	if err != nil {
 		return fmt.Errorf("%w: pass -role with one of police, fleet, station, lab, bureau, construction, transport, repair, sensor, admin", err)
 	}
-	secret, err := allinone.Secret(cfg)
+	// Never a new secret here: a token signed with one the server does not hold is refused.
+	secret, from, err := allinone.ExistingSecret(cfg)
 	if err != nil {
 		return err
 	}
@@ -88,7 +133,7 @@ func token(cfg allinone.Config, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w (pass -tenant ID)", err)
 	}
-	fmt.Fprintf(out, "# %s token%s, valid %s, signed with the secret in %s (or CLEARSKY_JWT_SECRET)\n", r, tenantNote(*tenant), *ttl, filepath.Join(cfg.DataDir, "jwt-secret"))
+	fmt.Fprintf(out, "# %s token%s, valid %s, signed with %s\n", r, tenantNote(*tenant), *ttl, from)
 	fmt.Fprintln(out, tok)
 	return nil
 }
@@ -104,8 +149,9 @@ func ferret(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("ferretdb", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:27017", "listen address")
 	dir := fs.String("dir", "./data/ferretdb-test", "SQLite data directory")
+	fs.SetOutput(out)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	quiet := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	srv, err := embeddb.Start(ctx, *addr, *dir, quiet)
@@ -124,8 +170,9 @@ func seed(ctx context.Context, cfg allinone.Config, args []string, out io.Writer
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	base := fs.String("url", "", "base URL of the deployment (the edge, or per service with {service})")
 	wait := fs.Duration("wait", 0, "wait this long for BASE/readyz to answer 200 first")
+	fs.SetOutput(out)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	if *base == "" {
 		return fmt.Errorf("seed needs -url, e.g. -url http://edge:8080")

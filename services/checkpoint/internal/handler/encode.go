@@ -1,28 +1,35 @@
 package handler
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/clearsky/clearsky/libs/httpserver"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
 )
 
 // The officer's answer is the checkpoint's hot path, and most of its encoding time went into
-// reflection and time.Time.MarshalJSON. appendAnswer writes it directly, byte for byte what
-// encoding/json writes for answerJSON (encode_test.go holds it to that), without building
-// answerJSON first.
+// reflection and time.Time.MarshalJSON. appendAnswer writes it directly, byte for byte what the
+// answers' JSON encoding (httpserver.MarshalJSON: encoding/json's, instants in +08:00) writes
+// for answerJSON (encode_test.go holds it to that), without building answerJSON first.
 
 // appendAnswer appends the JSON of a to b.
 func appendAnswer(b []byte, a verdict.Answer) ([]byte, error) {
 	var err error
 	b = append(b, `{"plate":`...)
 	b = appendString(b, a.Plate)
-	b = append(b, `,"colour":`...)
-	b = appendString(b, string(a.Colour))
+	if a.Colour != "" {
+		b = append(b, `,"colour":`...)
+		b = appendString(b, string(a.Colour))
+	}
+	if a.ColourUsed != "" {
+		b = append(b, `,"colour_used":`...)
+		b = appendString(b, string(a.ColourUsed))
+	}
 	if a.VIN != "" {
 		b = append(b, `,"vin":`...)
 		b = appendString(b, a.VIN)
@@ -94,13 +101,13 @@ func appendAnswer(b []byte, a verdict.Answer) ([]byte, error) {
 	if len(a.Alerts) == 0 {
 		b = append(b, `[]`...)
 	} else {
-		// Alerts are rare and their zones are GeoJSON: left to encoding/json (go-json would write
-		// the zero ended_at that omitzero leaves out).
+		// Alerts are rare and their zones are GeoJSON: left to the answers' encoding (go-json
+		// would write the zero ended_at that omitzero leaves out).
 		out := make([]alertJSON, len(a.Alerts))
 		for i, al := range a.Alerts {
 			out[i] = alertOut(al)
 		}
-		raw, err := json.Marshal(out)
+		raw, err := httpserver.MarshalJSON(out)
 		if err != nil {
 			return nil, err
 		}
@@ -114,43 +121,18 @@ func ageSeconds(at, updated time.Time) float64 {
 	return math.Round(at.Sub(updated).Seconds()*10) / 10
 }
 
-// appendTime writes t as time.Time.MarshalJSON does (RFC 3339 with nanoseconds).
+// appendTime writes t as every answer writes an instant (httpserver.MarshalJSON): RFC 3339 in
+// the district's +08:00.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
 	if y := t.Year(); y < 0 || y > 9999 {
 		return nil, fmt.Errorf("time %v: year outside [0,9999]", t)
 	}
+	if t.IsZero() {
+		return append(b, `"0001-01-01T00:00:00Z"`...), nil
+	}
 	b = append(b, '"')
-	if _, off := t.Zone(); off == 0 {
-		b = appendUTC(b, t)
-	} else {
-		b = t.AppendFormat(b, time.RFC3339Nano)
-	}
+	b = localtime.AppendRFC3339(b, t)
 	return append(b, '"'), nil
-}
-
-// appendUTC writes t, whose zone is UTC or another with no offset, as AppendFormat writes it
-// with time.RFC3339Nano ("2026-11-29T04:45:08.74508885Z": trailing zeros of the fraction left
-// out), in a third of the time.
-func appendUTC(b []byte, t time.Time) []byte {
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
-		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
-		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
-	if ns := t.Nanosecond(); ns != 0 {
-		var frac [10]byte
-		frac[0] = '.'
-		for i := 9; i >= 1; i-- {
-			frac[i] = byte('0' + ns%10)
-			ns /= 10
-		}
-		n := 10
-		for frac[n-1] == '0' {
-			n--
-		}
-		b = append(b, frac[:n]...)
-	}
-	return append(b, 'Z')
 }
 
 // appendFloat writes f as encoding/json does. Ages are finite.
@@ -171,8 +153,8 @@ func appendFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes s as a JSON string as encoding/json does: <, > and & escaped for HTML,
-// invalid UTF-8 as U+FFFD, and U+2028 and U+2029 escaped.
+// appendString writes s as a JSON string as the answers' encoding does: <, > and & escaped for
+// HTML, invalid UTF-8 as U+FFFD, and U+2028 and U+2029 escaped.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -206,7 +188,7 @@ func appendString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, "\ufffd"...) // U+FFFD itself, as the answers' encoding writes it
 			i += size
 			start = i
 			continue

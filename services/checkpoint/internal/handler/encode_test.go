@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
 )
 
-// The answer's shape as encoding/json writes it: appendAnswer must write exactly these bytes.
+// The answer's shape as the answers' encoding (httpserver.MarshalJSON) writes it: appendAnswer
+// must write exactly these bytes.
 
 type reasonJSON struct {
 	Code       string    `json:"code"`
@@ -35,7 +37,8 @@ type partJSON struct {
 
 type answerJSON struct {
 	Plate   string       `json:"plate"`
-	Colour  string       `json:"colour"`
+	Colour  string       `json:"colour,omitempty"`
+	Used    string       `json:"colour_used,omitempty"`
 	VIN     string       `json:"vin,omitempty"`
 	At      time.Time    `json:"at"`
 	Verdict string       `json:"verdict"`
@@ -53,7 +56,7 @@ func reference(a verdict.Answer) answerJSON {
 		return &v
 	}
 	infos := map[summary.Part]verdict.PartInfo{}
-	out := answerJSON{Plate: a.Plate, Colour: string(a.Colour), VIN: a.VIN, At: a.At, Verdict: string(a.Verdict),
+	out := answerJSON{Plate: a.Plate, Colour: string(a.Colour), Used: string(a.ColourUsed), VIN: a.VIN, At: a.At, Verdict: string(a.Verdict),
 		Reasons: []reasonJSON{}, Parts: []partJSON{}, Alerts: []alertJSON{}}
 	for _, p := range a.Parts {
 		if _, ok := infos[p.Part]; !ok {
@@ -107,6 +110,10 @@ func TestAppendAnswerWritesWhatEncodingJSONWrites(t *testing.T) {
 			Alerts: []verdict.Alert{{ID: "alert-20261129-083000-red", Level: "red", StartsAt: at.Add(-time.Hour), EndsAt: at.Add(48 * time.Hour), Reason: "PM2.5 > 300 <μg/m³>",
 				Restrictions: []verdict.Restriction{{Class: "china3_diesel", MaxStandard: "国III", Zone: &zone, ZoneName: "城区", Hours: &hours}, {Class: "heavy_diesel"}},
 				CreatedBy:    "bureau@district"}}},
+		"no colour given: the one the registry has": {Plate: "晋F89012", Colour: vehicleid.Yellow, ColourUsed: vehicleid.Yellow, At: at, Verdict: verdict.Stop,
+			Parts: []verdict.PartInfo{{Part: summary.Registry, State: verdict.Cached, UpdatedAt: at}}},
+		"no colour given, none registered": {Plate: "晋F00000", At: at, Verdict: verdict.Inspect,
+			Parts: []verdict.PartInfo{{Part: summary.Registry, State: verdict.NotFound}}},
 		"odd strings and ages": {Plate: "\x00\x1f\t\b\f\r\\/\u2028\u2029\xff\xfe<>&'", Colour: "", At: at, Verdict: verdict.Stop,
 			Reasons: []verdict.Reason{{Code: "", Message: "\u007f\u0080\U0001F600", Source: summary.OBD}},
 			Parts: []verdict.PartInfo{
@@ -117,7 +124,7 @@ func TestAppendAnswerWritesWhatEncodingJSONWrites(t *testing.T) {
 	}
 	for name, a := range cases {
 		t.Run(name, func(t *testing.T) {
-			want, err := json.Marshal(reference(a))
+			want, err := httpserver.MarshalJSON(reference(a))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +133,7 @@ func TestAppendAnswerWritesWhatEncodingJSONWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			if string(got[:6]) != "prefix" || string(got[6:]) != string(want) {
-				t.Fatalf("appendAnswer wrote\n%s\nencoding/json writes\n%s", got, want)
+				t.Fatalf("appendAnswer wrote\n%s\nthe answers' encoding writes\n%s", got, want)
 			}
 		})
 	}
@@ -143,12 +150,12 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
+		want, err := httpserver.MarshalJSON(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := appendString(nil, s); string(got) != string(want) {
-			t.Fatalf("appendString(%q) = %s, encoding/json writes %s", s, got, want)
+			t.Fatalf("appendString(%q) = %s, the answers' encoding writes %s", s, got, want)
 		}
 	})
 }
@@ -186,10 +193,10 @@ func FuzzAppendTime(f *testing.F) {
 			u.In(time.FixedZone("Z0", 0)), // a zone named otherwise, with no offset
 			u.In(time.FixedZone("X", int(offset%(18*3600)))),
 		} {
-			want, werr := json.Marshal(at)
+			want, werr := httpserver.MarshalJSON(at)
 			got, gerr := appendTime(nil, at)
 			if (werr == nil) != (gerr == nil) || (werr == nil && string(got) != string(want)) {
-				t.Fatalf("appendTime(%v) = %s, %v; encoding/json writes %s, %v", at, got, gerr, want, werr)
+				t.Fatalf("appendTime(%v) = %s, %v; the answers' encoding writes %s, %v", at, got, gerr, want, werr)
 			}
 		}
 	})

@@ -45,7 +45,13 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return 
 
 var jsonContentType = []string{"application/json; charset=utf-8"}
 
+// lookupParams are the lookup's query parameters: any other is refused, naming it.
+var lookupParams = []string{"colour", "lat", "lon"}
+
 func (h *Handler) lookup(c *gin.Context) error {
+	if err := request.OnlyQuery(c, lookupParams...); err != nil {
+		return err
+	}
 	var pos *geo.Point
 	lat, lon := c.Query("lat"), c.Query("lon")
 	if lat != "" || lon != "" {

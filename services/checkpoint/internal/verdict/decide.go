@@ -162,14 +162,14 @@ func obdReasons(t *summary.Truck, at time.Time, add adder) {
 		}
 		if a.Unsigned {
 			add(sev, summary.OBD, "task 15", "obd_"+a.Kind, "OBD alarm since %s: %s (on unsigned telemetry: no signature proves the terminal sent it)",
-				a.OpenedAt.Format(time.RFC3339), a.Message)
+				localtime.Format(a.OpenedAt), a.Message)
 			continue
 		}
-		add(sev, summary.OBD, "task 15", "obd_"+a.Kind, "OBD alarm since %s: %s", a.OpenedAt.Format(time.RFC3339), a.Message)
+		add(sev, summary.OBD, "task 15", "obd_"+a.Kind, "OBD alarm since %s: %s", localtime.Format(a.OpenedAt), a.Message)
 	}
 	if t.VIN != "" && !t.LastArrivalAt.IsZero() && t.OfflineAfterSeconds > 0 &&
 		at.Sub(t.LastArrivalAt) > time.Duration(t.OfflineAfterSeconds)*time.Second && !hasAlarm(t, "offline_while_moving") {
-		add(Info, summary.OBD, "task 15", "obd_terminal_silent", "the OBD terminal last reported at %s", t.LastArrivalAt.Format(time.RFC3339))
+		add(Info, summary.OBD, "task 15", "obd_terminal_silent", "the OBD terminal last reported at %s", localtime.Format(t.LastArrivalAt))
 	}
 }
 
@@ -278,7 +278,7 @@ func alertReasons(v *summary.Vehicle, in Input, add adder) {
 				continue
 			}
 			add(Stop, SourceCheckpoint, "task 28", "restricted_by_alert",
-				"%s heavy-pollution alert %s (until %s): %s may not enter %s", a.Level, a.ID, a.EndsAt.In(in.Loc).Format("2006-01-02 15:04"), what, where)
+				"%s heavy-pollution alert %s (until %s): %s may not enter %s", a.Level, a.ID, localtime.Format(a.EndsAt), what, where)
 		}
 	}
 }

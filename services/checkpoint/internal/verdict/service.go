@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,14 +181,17 @@ func NewService(cfg Config, parts Parts, owners Owners, alerts AlertStore, log L
 
 // Answer is a lookup's result.
 type Answer struct {
-	Plate   string
-	Colour  vehicleid.Colour
-	VIN     string
-	At      time.Time
-	Verdict Verdict
-	Reasons []Reason
-	Parts   []PartInfo
-	Alerts  []Alert // in force now
+	Plate  string
+	Colour vehicleid.Colour // "" when none was given and the registry has the plate under none
+	// ColourUsed is set when the officer gave no colour: the one colour the registry has the
+	// plate under, which the answer is for.
+	ColourUsed vehicleid.Colour
+	VIN        string
+	At         time.Time
+	Verdict    Verdict
+	Reasons    []Reason
+	Parts      []PartInfo
+	Alerts     []Alert // in force now
 }
 
 // Lookup answers an officer for a plate. Only police and bureau may look up; every lookup is
@@ -201,15 +205,23 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	if err != nil {
 		ve.Add("plate", err.Error())
 	}
-	c := vehicleid.Colour(colour)
-	if colour == "" {
-		c = vehicleid.Blue
-	} else if c, err = vehicleid.ParseColour(colour); err != nil {
-		ve.Add("colour", err.Error())
+	var c vehicleid.Colour
+	if colour != "" {
+		if c, err = vehicleid.ParseColour(colour); err != nil {
+			ve.Add("colour", err.Error())
+		}
 	}
 	if err := ve.Err(); err != nil {
 		return Answer{}, err
 	}
+	if c == "" {
+		return s.lookupAnyColour(ctx, p, pl, pos)
+	}
+	return s.lookup(ctx, p, pl, c, pos)
+}
+
+// lookup answers for a plate and its colour (both valid).
+func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c vehicleid.Colour, pos *geo.Point) (Answer, error) {
 	key := vehicleid.Key(pl, c)
 	ctx, span := s.tracer.Start(ctx, "checkpoint.lookup")
 	defer span.End()
@@ -297,6 +309,92 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 		codes[i] = r.Code
 	}
 	if err := s.log.Record(ctx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, Colour: string(c), At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
+		return Answer{}, fmt.Errorf("audit the lookup: %w", err)
+	}
+	return ans, nil
+}
+
+// probeOfficer is whom the registry reads of a lookup without a colour are counted for: the
+// officer's own lookup is counted once, by the read that answers it.
+const probeOfficer = "checkpoint:colour-probe"
+
+// lookupAnyColour answers for a plate given without its colour. The checkpoint never guesses
+// one: the plate's registry part is read under every colour (Redis or the near cache, then the
+// registry for a part Redis lacks, as for any lookup), and the answer is for the one colour the
+// registry has it under (Answer.ColourUsed says which); with none, the unknown-plate answer;
+// with several, a 400 naming colour with the colours found. The lookup with a colour does none
+// of this.
+func (s *Service) lookupAnyColour(ctx context.Context, p auth.Principal, pl string, pos *geo.Point) (Answer, error) {
+	ctx, span := s.tracer.Start(ctx, "checkpoint.find_colour")
+	now := s.now()
+	type probe struct{ found, unknown bool }
+	probes := make([]probe, len(vehicleid.Colours))
+	var wg sync.WaitGroup
+	for i, c := range vehicleid.Colours {
+		wg.Go(func() {
+			key := vehicleid.Key(pl, c)
+			if rd, err := s.parts.Read(ctx, key, probeOfficer); err == nil {
+				if at, ok := rd.decoded(now).at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
+					probes[i].found = true
+					return
+				}
+				if rd.NotInRegistry {
+					return
+				}
+			}
+			states := map[summary.Part]PartState{}
+			raw, _ := fetchRaw(ctx, s, summary.Registry, key, pl, c, now, states)
+			probes[i] = probe{found: raw != nil, unknown: states[summary.Registry] == Unknown}
+		})
+	}
+	wg.Wait()
+	span.End()
+	var found []vehicleid.Colour
+	unknown := false
+	for i, pr := range probes {
+		if pr.found {
+			found = append(found, vehicleid.Colours[i])
+		}
+		unknown = unknown || pr.unknown
+	}
+	if len(found) == 1 {
+		a, err := s.lookup(ctx, p, pl, found[0], pos)
+		a.ColourUsed = found[0]
+		return a, err
+	}
+	// No colour to read the plate's parts under: count the lookup by reading the first colour's
+	// (the near cache holds them from the probe).
+	rd, err := s.parts.Read(ctx, vehicleid.Key(pl, vehicleid.Colours[0]), p.Subject)
+	if err != nil {
+		rd.Count = s.local.hit(p.Subject, now)
+	}
+	if rd.Count > s.cfg.RatePerMinute {
+		return Answer{}, fmt.Errorf("officer %s made more than %d lookups this minute: %w", p.Subject, s.cfg.RatePerMinute, apperr.ErrTooManyRequests)
+	}
+	if len(found) > 1 {
+		names := make([]string, len(found))
+		for i, c := range found {
+			names[i] = string(c)
+		}
+		return Answer{}, apperr.Invalid("colour", fmt.Sprintf("the registry has %s under %d colours (%s): give the plate's colour", pl, len(found), strings.Join(names, ", ")))
+	}
+	// Not in the registry under any colour (or unknown where the registry did not answer).
+	state := NotFound
+	if unknown {
+		state = Unknown
+	}
+	in := Input{At: now, Position: pos, Loc: s.loc, States: map[summary.Part]PartState{summary.Registry: state}, Alerts: s.active(now)}
+	verdict, reasons := Decide(in)
+	ans := Answer{Plate: pl, At: now, Verdict: verdict, Reasons: reasons, Alerts: in.Alerts, Parts: make([]PartInfo, len(answerParts))}
+	for i, part := range answerParts {
+		ans.Parts[i] = PartInfo{Part: part, State: Skipped}
+	}
+	ans.Parts[0].State = state
+	codes := make([]string, len(reasons))
+	for i, r := range reasons {
+		codes[i] = r.Code
+	}
+	if err := s.log.Record(ctx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
 		return Answer{}, fmt.Errorf("audit the lookup: %w", err)
 	}
 	return ans, nil

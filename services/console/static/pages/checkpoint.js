@@ -1,7 +1,7 @@
 // The checkpoint page (police, bureau), made for a phone: plate and colour in, one large
 // colour-coded verdict out (pass / inspect / stop) with every reason, its source and how fresh
 // that source's data is; the heavy-pollution alert; the officer's own recent lookups.
-import {h, replace, button, announce, panel, problemBox} from '../dom.js';
+import {h, replace, button, announce, panel, problemBox, taskLinks} from '../dom.js';
 import {get, seg} from '../api.js';
 import {fmtTime, fmtShort, ago, colourName, PLATE_COLOURS, words} from '../format.js';
 import {formShell, radios, checkbox} from '../forms.js';
@@ -49,10 +49,10 @@ function verdictCard(v) {
         ? h('ul', {class: 'reasons'}, reasons.map(r =>
           h('li', {class: ['reason', `sev-${r.severity}`], dataset: {code: r.code}},
             h('span', {class: ['badge', `sev-${r.severity}`]}, String(r.severity).toUpperCase()),
-            h('span', {class: 'reason-msg'}, r.message),
+            h('span', {class: 'reason-msg'}, taskLinks(r.message)),
             h('span', {class: 'reason-meta'},
               `Source: ${SOURCES[r.source] || r.source}`,
-              r.rule ? ` · ${r.rule}` : '',
+              r.rule ? [' · ', ...taskLinks(r.rule)] : '',
               r.source_state ? ` · ${freshness(r.source_state, r.source_age_seconds)}` : '',
               ` · ${r.code}`))))
         : h('p', {class: 'none'}, 'None: every source answered and found nothing against this vehicle.'),
@@ -83,11 +83,11 @@ function render(root, sess) {
     cls: 'lookup',
     onSubmit: async f => {
       const plate = normalise(plateInput.value, provinceSelect.value);
-      const colour = f.elements.colour.value || 'blue';
+      const colour = f.elements.colour.value; // none chosen: the checkpoint looks under every colour
       if (!plate) {
         throw {message: 'The plate is missing', fields: [{field: 'plate', message: 'Type the plate, e.g. F23456.'}]};
       }
-      const query = {colour};
+      const query = colour ? {colour} : {};
       if (f.elements.position.checked) {
         const pos = await position();
         if (pos) Object.assign(query, pos);

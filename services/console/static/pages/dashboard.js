@@ -1,7 +1,7 @@
 // The bureau's dashboard: the alert level control, the district map, open cases by state with
 // the bureau's actions, the district's open OBD alarms, sampling coverage against the quotas per month, and exceedance rates by
 // maker, inspection station and fleet.
-import {h, replace, panel, problemBox, loading} from '../dom.js';
+import {h, replace, panel, problemBox, loading, taskLinks} from '../dom.js';
 import {get} from '../api.js';
 import {pct, today, words} from '../format.js';
 import {alertControl} from '../alerts.js';
@@ -22,7 +22,7 @@ function coverage() {
       const ms = q.months || [];
       const y = q.year || {};
       return h('div', {class: 'chart-block', dataset: {quota: kind}},
-        h('h3', {}, QUOTAS[kind] || words(kind)),
+        h('h3', {}, taskLinks(QUOTAS[kind] || words(kind))),
         h('p', {class: 'meta'}, `Year so far: ${y.sampled ?? 0} of ${y.population ?? 0} sites sampled (${pct(y.share)}, target ${pct(y.target)})`,
           y.met ? ' — met' : ' — not met yet'),
         months({
@@ -55,7 +55,7 @@ function exceedance() {
   const grid = h('div', {class: 'charts-grid'});
   body.append(grid);
   for (const [by, title] of BY) {
-    const block = h('div', {class: 'chart-block', dataset: {by}}, h('h3', {}, title), loading('the report'));
+    const block = h('div', {class: 'chart-block', dataset: {by}}, h('h3', {}, taskLinks(title)), loading('the report'));
     grid.append(block);
     get('/v1/remote-sensing/reports/exceedance', {by, from, to}).then(res => {
       const rows = (res.rows || []).slice().sort((a, b) => b.vehicle_rate - a.vehicle_rate).slice(0, 12);

@@ -1,6 +1,6 @@
 // Fleet self-service: the fleet's trucks with their OBD state and alarms, registering a truck,
 // binding an OBD terminal, and muck-truck permits (apply, then follow the decision).
-import {h, replace, button, announce, panel, problemBox, loading} from '../dom.js';
+import {h, replace, button, announce, panel, problemBox, loading, taskLinks} from '../dom.js';
 import {get, post, put, seg, settle, pages} from '../api.js';
 import {fmtTime, fmtDate, inputValue, fromInput, words, colourName, PLATE_COLOURS} from '../format.js';
 import {field, checkbox, formShell, submitRow} from '../forms.js';
@@ -135,7 +135,7 @@ function permitCard(p, sites) {
     h('p', {class: 'meta'}, `${name(p.from_site)} → ${name(p.to_site)}`),
     h('p', {class: 'meta'}, `Valid ${fmtDate(p.valid_from)} – ${fmtDate(p.valid_to)} · ${p.permit_id}`),
     p.state_reason ? h('p', {class: 'state-reason'}, p.state_reason) : null,
-    (p.reasons || []).length ? h('ul', {class: 'failures'}, p.reasons.map(r => h('li', {dataset: {code: r.code}}, `${r.message}${r.rule ? ` (${r.rule})` : ''}`))) : null,
+    (p.reasons || []).length ? h('ul', {class: 'failures'}, p.reasons.map(r => h('li', {dataset: {code: r.code}}, taskLinks(r.message), r.rule ? [' (', ...taskLinks(r.rule), ')'] : ''))) : null,
     h('details', {class: 'history'}, h('summary', {}, `History (${(p.history || []).length})`),
       h('ol', {}, (p.history || []).map(e => h('li', {},
         h('span', {class: 'meta'}, fmtTime(e.at)), ` ${words(e.action)}: ${e.from ? `${e.from} → ` : ''}${e.to}`,
@@ -164,7 +164,7 @@ function permitForm(trucks, sites, onDone) {
       field({label: 'To disposal site', name: 'to_site', required: true, options: all.filter(x => x.kind === 'disposal').map(x => [x.site_id, x.name])}),
       field({label: 'Valid from (China time)', name: 'valid_from', type: 'datetime-local', required: true, value: inputValue(now)}),
       field({label: 'Valid to (China time)', name: 'valid_to', type: 'datetime-local', required: true, value: inputValue(new Date(now.getTime() + 90 * 86400e3))})),
-    h('fieldset', {class: 'field checks'}, h('legend', {}, 'The truck is (task 18: 全密闭、全定位、全监控)'),
+    h('fieldset', {class: 'field checks'}, h('legend', {}, taskLinks('The truck is (task 18: 全密闭、全定位、全监控)')),
       checkbox({label: 'fully enclosed', name: 'enclosed'}),
       checkbox({label: 'satellite-positioned (GPS)', name: 'gps'}),
       checkbox({label: 'video-monitored', name: 'video'})),

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/localtime"
 )
 
 // Verdict answers "may this truck be here now?".
@@ -79,7 +80,7 @@ func passFailures(ps Pass, in AllowedInput, valid map[string]bool) []Reason {
 	add := func(code, format string, args ...any) {
 		out = append(out, Reason{Code: code, Rule: "task 18", Message: fmt.Sprintf(format, args...)})
 	}
-	local := func(t time.Time) string { return t.In(in.Loc).Format("2006-01-02 15:04") }
+	local := localtime.Format
 	switch {
 	case ps.Cancelled:
 		add("pass_cancelled", "pass %s was cancelled: %s", ps.ID, ps.CancelReason)
@@ -112,9 +113,9 @@ func permitReason(ps []Permit, t time.Time) Reason {
 	r := Reason{Rule: "task 18"}
 	switch {
 	case st == Approved && t.Before(best.ValidFrom):
-		r.Code, r.Message = "permit_not_yet_valid", fmt.Sprintf("permit %s is valid from %s", best.ID, best.ValidFrom.Format(time.RFC3339))
+		r.Code, r.Message = "permit_not_yet_valid", fmt.Sprintf("permit %s is valid from %s", best.ID, localtime.Format(best.ValidFrom))
 	case st == Expired:
-		r.Code, r.Message = "permit_expired", fmt.Sprintf("permit %s expired at %s", best.ID, best.ValidTo.Format(time.RFC3339))
+		r.Code, r.Message = "permit_expired", fmt.Sprintf("permit %s expired at %s", best.ID, localtime.Format(best.ValidTo))
 	default:
 		r.Code, r.Message = "permit_"+string(st), fmt.Sprintf("permit %s is %s", best.ID, st)
 		if best.StateReason != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
 
@@ -87,10 +88,10 @@ func (s *Service) IssuePass(ctx context.Context, p auth.Principal, in PassInput)
 		return Pass{}, false, conflict("permit %s is %s; a pass is issued only for an approved permit", pm.ID, st)
 	}
 	if in.ValidFrom.Before(pm.ValidFrom) {
-		ve.Add("valid_from", fmt.Sprintf("must not be before the permit's valid_from %s", pm.ValidFrom.Format(time.RFC3339)))
+		ve.Add("valid_from", fmt.Sprintf("must not be before the permit's valid_from %s", localtime.Format(pm.ValidFrom)))
 	}
 	if in.ValidTo.After(pm.ValidTo) {
-		ve.Add("valid_to", fmt.Sprintf("must not be after the permit's valid_to %s", pm.ValidTo.Format(time.RFC3339)))
+		ve.Add("valid_to", fmt.Sprintf("must not be after the permit's valid_to %s", localtime.Format(pm.ValidTo)))
 	}
 	if err := ve.Err(); err != nil {
 		return Pass{}, false, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
@@ -274,7 +275,7 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id string, a Action
 	var findings []Reason
 	if st.Recheck {
 		if !now.Before(pm.ValidTo) {
-			return Permit{}, conflict("permit %s: its validity ended at %s", pm.ID, pm.ValidTo.Format(time.RFC3339))
+			return Permit{}, conflict("permit %s: its validity ended at %s", pm.ID, localtime.Format(pm.ValidTo))
 		}
 		v, err := s.vehicles.ByVIN(ctx, pm.VIN)
 		if errors.Is(err, apperr.ErrNotFound) {

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
@@ -136,7 +137,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			continue
 		}
-		reason := "validity ended at " + pm.ValidTo.Format(time.RFC3339)
+		reason := "validity ended at " + localtime.Format(pm.ValidTo)
 		_, err = s.step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: st.To, Reason: reason,
 			Event: Event{Action: Expire, From: pm.State, To: st.To, At: now, By: systemActor, Role: auth.System, Reason: reason}})
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
 
@@ -286,7 +287,7 @@ func (s *Service) revokeFor(ctx context.Context, v Violation) (Violation, []Ref,
 		return Violation{}, nil, err
 	}
 	now := s.now().UTC()
-	reason := fmt.Sprintf("violation %s: %s observed at %s", v.ID, v.Kind, v.ObservedAt.In(s.loc).Format("2006-01-02 15:04"))
+	reason := fmt.Sprintf("violation %s: %s observed at %s", v.ID, v.Kind, localtime.Format(v.ObservedAt))
 	if v.Place != "" {
 		reason += " at " + v.Place
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/clearsky/clearsky/libs/localtime"
 )
 
 // isLoaded reports whether the engine is loaded: engine speed above idle
@@ -443,7 +445,7 @@ func (t *Truck) reportGap(i int, now time.Time, ch *[]Change) {
 		Kind:     KindDataGap,
 		OpenedAt: now,
 		Message: fmt.Sprintf("no data for %s between %s and %s while moving (%.1f then %.1f km/h), not filled by reissued data",
-			g.To.Sub(g.From), g.From.Format(time.RFC3339), g.To.Format(time.RFC3339), g.SpeedBefore.V, g.SpeedAfter.V),
+			g.To.Sub(g.From), localtime.Format(g.From), localtime.Format(g.To), g.SpeedBefore.V, g.SpeedAfter.V),
 		Evidence: Evidence{From: g.From, To: g.To, SpeedKmh: g.SpeedBefore, SpeedAfterKmh: g.SpeedAfter, Count: 1},
 	}, ch)
 }

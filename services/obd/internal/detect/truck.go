@@ -287,11 +287,17 @@ func (t *Truck) ObserveRemoval(e RemovalEvent, th Thresholds) []Change {
 		return ch
 	}
 	serial := e.Serial
+	// The position before the event: the last one known, unless that is later than the event
+	// (a removal event delivered after frames newer than it), which would not be "from".
+	var from Position
+	if !t.LastPosition.At.After(at) {
+		from = t.LastPosition
+	}
 	t.raise(Alarm{
 		Kind:     KindTamperRemovalAlarm,
 		OpenedAt: at,
 		Message:  fmt.Sprintf("terminal reported an anti-tamper / removal alarm (serial %d)", e.Serial),
-		Evidence: Evidence{ToPosition: pos, FromPosition: t.LastPosition, Serial: &serial, Count: 1},
+		Evidence: Evidence{FromPosition: from, ToPosition: pos, Serial: &serial, Count: 1},
 	}, &ch)
 	return ch
 }

@@ -596,3 +596,30 @@ func TestValue(t *testing.T) {
 		}
 	}
 }
+
+// A removal alarm's from_position comes before its to_position: the last position known before
+// the event, never one from frames newer than the event.
+func TestRemovalEvidenceInOrder(t *testing.T) {
+	th := DefaultThresholds()
+	for _, tc := range []struct {
+		name     string
+		eventAt  int
+		wantFrom bool
+	}{{"event after the last frame", 120, true}, {"event delivered after newer frames", 50, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTruck(testVIN)
+			feed(tr, th, series(0, 100, nil))
+			got := tr.ObserveRemoval(RemovalEvent{VIN: testVIN, At: at(tc.eventAt), Serial: 1, PositionValid: true, Lon: 116.3, Lat: 39.8}, th)
+			if len(got) != 1 {
+				t.Fatalf("changes %v", ops(got))
+			}
+			ev := got[0].Alarm.Evidence
+			if ev.FromPosition.At.After(ev.ToPosition.At) {
+				t.Fatalf("from_position at %v after to_position at %v", ev.FromPosition.At, ev.ToPosition.At)
+			}
+			if tc.wantFrom != !ev.FromPosition.At.IsZero() {
+				t.Fatalf("from_position %+v, want it given: %v", ev.FromPosition, tc.wantFrom)
+			}
+		})
+	}
+}

@@ -146,12 +146,16 @@ func (h *Handler) register(c *gin.Context) error {
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
-	v, err := h.svc.Register(c.Request.Context(), auth.Caller(c), b.vehicle())
+	v, created, err := h.svc.Register(c.Request.Context(), auth.Caller(c), b.vehicle())
 	if err != nil {
 		return err
 	}
 	c.Header("Location", "/v1/vehicles/"+v.VIN)
-	c.JSON(http.StatusCreated, h.toJSON(v))
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK // the same vehicle, registered before: the record as it is
+	}
+	c.JSON(status, h.toJSON(v))
 	return nil
 }
 
@@ -272,6 +276,9 @@ func (h *Handler) fileTerminalKey(c *gin.Context) error {
 }
 
 func (h *Handler) status(c *gin.Context) error {
+	if err := request.OnlyQuery(c, "vin", "plate", "colour"); err != nil {
+		return err
+	}
 	st, err := h.svc.StatusOf(c.Request.Context(), auth.Caller(c), c.Query("vin"), c.Query("plate"), c.Query("colour"))
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package vehicle
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -41,6 +42,22 @@ type PhaseOut struct {
 	Reason   string    `json:"reason,omitempty"`
 	Deadline time.Time `json:"deadline,omitzero"`
 	Overdue  bool      `json:"overdue"`
+}
+
+// MarshalJSON writes the deadline as the day it is ("2020-12-31"), as the vehicle's status
+// writes it: a deadline is a day, not an instant.
+func (p PhaseOut) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Listed   bool   `json:"listed"`
+		List     string `json:"list,omitempty"`
+		Reason   string `json:"reason,omitempty"`
+		Deadline string `json:"deadline,omitempty"`
+		Overdue  bool   `json:"overdue"`
+	}{Listed: p.Listed, List: p.List, Reason: p.Reason, Overdue: p.Overdue}
+	if !p.Deadline.IsZero() {
+		out.Deadline = p.Deadline.Format(time.DateOnly)
+	}
+	return json.Marshal(out)
 }
 
 // PhaseOutOf applies the phase-out lists of task 13 to v on day.

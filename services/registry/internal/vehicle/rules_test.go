@@ -1,6 +1,7 @@
 package vehicle
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -154,5 +155,16 @@ func TestMinimumOn(t *testing.T) {
 	got, _ := p.MinimumOn(date("2019-07-01"))
 	if got.Minimum != StdVIa {
 		t.Fatalf("MinimumOn(2019-07-01) = %s, want VIa", got.Minimum)
+	}
+}
+
+// A phase-out deadline is a day, written as one wherever it is answered.
+func TestPhaseOutDeadlineIsADay(t *testing.T) {
+	b, err := json.Marshal(PhaseOut{Listed: true, List: "diesel_truck_china3", Deadline: time.Date(2020, 12, 31, 0, 0, 0, 0, time.UTC), Overdue: true})
+	if err != nil || string(b) != `{"listed":true,"list":"diesel_truck_china3","deadline":"2020-12-31","overdue":true}` {
+		t.Fatalf("phase-out = %s, %v", b, err)
+	}
+	if b, _ := json.Marshal(PhaseOut{}); string(b) != `{"listed":false,"overdue":false}` {
+		t.Fatalf("not listed = %s", b)
 	}
 }

@@ -122,38 +122,56 @@ func canSee(p auth.Principal, v Vehicle) bool {
 
 // Register adds a vehicle. A fleet registers for itself; the bureau and admin may name the
 // fleet. Only the bureau, police and admin may set a status other than active.
-func (s *Service) Register(ctx context.Context, p auth.Principal, v Vehicle) (Vehicle, error) {
+//
+// Registering again what is registered is not an error: the same vehicle (every field given
+// equal to the record's) answers with the record and created false, so a client may retry a
+// registration whose answer it lost. Another vehicle on the same plate and colour is a conflict.
+func (s *Service) Register(ctx context.Context, p auth.Principal, v Vehicle) (_ Vehicle, created bool, _ error) {
 	switch p.Role {
 	case auth.Fleet:
 		if v.FleetID != "" && v.FleetID != p.Tenant {
-			return Vehicle{}, apperr.Invalid("fleet_id", "a fleet registers vehicles for itself only; leave fleet_id out")
+			return Vehicle{}, false, apperr.Invalid("fleet_id", "a fleet registers vehicles for itself only; leave fleet_id out")
 		}
 		v.FleetID = p.Tenant
 		if v.Status != "" && v.Status != Active {
-			return Vehicle{}, apperr.Invalid("status", "only the bureau or the police set a vehicle's status")
+			return Vehicle{}, false, apperr.Invalid("status", "only the bureau or the police set a vehicle's status")
 		}
 	case auth.Bureau, auth.Admin:
 	default:
-		return Vehicle{}, forbidden("role %s may not register vehicles", p.Role)
+		return Vehicle{}, false, forbidden("role %s may not register vehicles", p.Role)
 	}
 	if err := v.Validate(); err != nil {
-		return Vehicle{}, err
+		return Vehicle{}, false, err
 	}
 	if v.Terminal != nil || v.LastInspection != nil {
-		return Vehicle{}, apperr.Invalid("body", "terminal and inspection are set through their own routes")
+		return Vehicle{}, false, apperr.Invalid("body", "terminal and inspection are set through their own routes")
 	}
 	now := s.now().UTC()
 	v.CreatedAt, v.UpdatedAt, v.UpdatedBy, v.Version = now, now, p.Subject, 1
-	if _, err := s.store.GetByPlate(ctx, v.Plate, v.PlateColour); err == nil {
-		return Vehicle{}, ErrDuplicatePlate
+	if old, err := s.store.GetByPlate(ctx, v.Plate, v.PlateColour); err == nil {
+		if sameRegistration(old, v) {
+			return old, false, nil
+		}
+		return Vehicle{}, false, ErrDuplicatePlate
 	} else if !errors.Is(err, ErrNotFound) {
-		return Vehicle{}, err
+		return Vehicle{}, false, err
 	}
 	if err := s.store.Insert(ctx, v); err != nil {
-		return Vehicle{}, err
+		return Vehicle{}, false, err
 	}
 	s.publish(ctx, v, "")
-	return v, nil
+	return v, true, nil
+}
+
+// sameRegistration reports whether a registration names the vehicle a record holds, field for
+// field (the record's own history — versions, terminal, inspection — aside).
+func sameRegistration(rec, v Vehicle) bool {
+	return rec.VIN == v.VIN && rec.Plate == v.Plate && rec.PlateColour == v.PlateColour && rec.FuelType == v.FuelType &&
+		rec.EmissionStandard == v.EmissionStandard && rec.Category == v.Category && rec.Use == v.Use &&
+		rec.ServiceClass == v.ServiceClass && rec.Maker == v.Maker && rec.Owner == v.Owner && rec.FleetID == v.FleetID &&
+		rec.RegisteredOn.Equal(v.RegisteredOn) && rec.RegisteredPlace == v.RegisteredPlace && rec.GrossMassKg == v.GrossMassKg &&
+		rec.LeanBurn == v.LeanBurn && rec.ConvertedGas == v.ConvertedGas && rec.ScrapDue.Equal(v.ScrapDue) &&
+		rec.Status == v.Status && rec.StatusReason == v.StatusReason
 }
 
 // Get returns a vehicle the caller may see; another fleet's vehicle is "not found". Reads by

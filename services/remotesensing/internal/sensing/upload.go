@@ -13,6 +13,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/libs/vehicleinfo"
@@ -372,7 +373,7 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 			continue
 		}
 		n, e := Apply(c, system, Move{To: Retested, Reason: fmt.Sprintf("passing remote-sensing reading %s at station %s on %s (%s within its limit)",
-			r.ReadingID, r.StationID, r.MeasuredAt.Format(time.RFC3339), c.Pollutant), Reference: r.Key}, now)
+			r.ReadingID, r.StationID, localtime.Format(r.MeasuredAt), c.Pollutant), Reference: r.Key}, now)
 		n.RetestReadingKey = r.Key
 		switch err := s.store.UpdateCase(ctx, n, c.State, e); {
 		case errors.Is(err, ErrVersionConflict):
