@@ -10,14 +10,19 @@
 //     holds) and acknowledges the records, guarded by the document's version;
 //  3. whatever step 2 missed (a crash, a Redis outage) the outbox runners deliver: Republish
 //     rebuilds the plates of the due records from MongoDB and writes them;
-//  4. when Redis has lost its data (the synced marker is gone) Resync rebuilds every plate.
+//  4. when Redis has lost its data (the synced marker is gone), or has come back older than
+//     the truth (its generation counter is below the one recorded in MongoDB: a restore from an
+//     old snapshot, a failover to a lagging replica), Resync rebuilds every plate.
 package partsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -48,7 +53,11 @@ type Sync struct {
 	owner   Owner
 	runners []*outbox.Runner
 	tracer  trace.Tracer
+	gens    *mongo.Collection // the highest generation seen, per part (nil: no rollback check)
 }
+
+// GenerationsCollection records, per part, the highest Redis generation an owner has seen.
+const GenerationsCollection = "part_generations"
 
 // New returns the protocol of the writer's part for owner, whose outbox records lie in sources.
 func New(w *summary.Writer, owner Owner, tp trace.TracerProvider, sources ...Source) *Sync {
@@ -62,6 +71,9 @@ func New(w *summary.Writer, owner Owner, tp trace.TracerProvider, sources ...Sou
 			vf = "version"
 		}
 		s.runners = append(s.runners, &outbox.Runner{Coll: src.Coll, VersionField: vf, Deliver: s.deliver, Batch: 500})
+		if s.gens == nil {
+			s.gens = src.Coll.Database().Collection(GenerationsCollection)
+		}
 	}
 	return s
 }
@@ -85,6 +97,30 @@ func (s *Sync) Publish(ctx context.Context, plateKeys ...string) error {
 		return fmt.Errorf("summarise %s parts: %w", s.w.Part(), err)
 	}
 	return s.w.Put(ctx, es...)
+}
+
+// rolledBack advances the Redis generation and compares it with the highest one recorded in
+// MongoDB: lower or equal means Redis is an older copy (every advance since has been lost).
+func (s *Sync) rolledBack(ctx context.Context) (bool, error) {
+	if s.gens == nil {
+		return false, nil
+	}
+	g, err := s.w.Generation(ctx)
+	if err != nil {
+		return false, err
+	}
+	var d struct {
+		Generation int64 `bson:"generation"`
+	}
+	err = s.gens.FindOne(ctx, bson.D{{Key: "_id", Value: string(s.w.Part())}}).Decode(&d)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return false, fmt.Errorf("read the %s generation: %w", s.w.Part(), err)
+	}
+	if _, err := s.gens.UpdateOne(ctx, bson.D{{Key: "_id", Value: string(s.w.Part())}},
+		bson.D{{Key: "$max", Value: bson.D{{Key: "generation", Value: g}}}}, options.UpdateOne().SetUpsert(true)); err != nil {
+		return false, fmt.Errorf("record the %s generation: %w", s.w.Part(), err)
+	}
+	return g <= d.Generation, nil
 }
 
 func unique(keys []string) []string {
@@ -127,11 +163,17 @@ func (s *Sync) Republish(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Resync rebuilds every plate's part when Redis has lost its copy (step 4) and reports how many
-// plates it wrote; it does nothing while Redis is known to be whole.
+// Resync rebuilds every plate's part when Redis has lost its copy or come back older than the
+// truth (step 4) and reports how many plates it wrote; it does nothing while Redis is known to
+// be whole and current. Run it on a timer: how often bounds how long a rolled-back Redis can
+// serve old parts.
 func (s *Sync) Resync(ctx context.Context) (int, error) {
+	rolledBack, err := s.rolledBack(ctx)
+	if err != nil {
+		return 0, err
+	}
 	ok, err := s.w.Synced(ctx)
-	if err != nil || ok {
+	if err != nil || (ok && !rolledBack) {
 		return 0, err
 	}
 	ctx, span := s.tracer.Start(ctx, "partsync.resync", trace.WithAttributes(attribute.String("clearsky.summary.part", string(s.w.Part()))))

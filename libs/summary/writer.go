@@ -93,6 +93,21 @@ func (w *Writer) Synced(ctx context.Context) (bool, error) {
 	return n == 1, nil
 }
 
+// generationKey counts this owner's resync checks (Generation); it has no TTL.
+func (w *Writer) generationKey() string { return w.prefix + string(w.part) + ":generation" }
+
+// Generation increments and returns this owner's generation counter in Redis. The owner keeps
+// the highest value it has seen in MongoDB: a counter that comes back lower than that is Redis
+// restored from an older copy (a restore, a failover to a lagging replica), whose parts and
+// synced marker are older than the truth.
+func (w *Writer) Generation(ctx context.Context) (int64, error) {
+	g, err := w.rdb.Incr(ctx, w.generationKey()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("advance the %s generation: %w", w.part, err)
+	}
+	return g, nil
+}
+
 // MarkSynced records that Redis holds a full copy.
 func (w *Writer) MarkSynced(ctx context.Context) error {
 	if err := w.rdb.Set(ctx, w.syncedKey(), w.now().UTC().Format(time.RFC3339), 0).Err(); err != nil {
