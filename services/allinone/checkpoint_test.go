@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -352,4 +353,47 @@ func TestCheckpointFallbackAndTrace(t *testing.T) {
 		t.Fatal("no 429 after the officer's rate was exceeded")
 	}
 	_ = fmt.Sprintf
+}
+
+// TestCheckpointRefusesNonFinitePosition: NaN and infinities are refused at the edge naming
+// the field (they used to answer 200, after which the officer's audit trail, and that of every
+// officer in the same batch, answered 500 for good), and the trail keeps answering.
+func TestCheckpointRefusesNonFinitePosition(t *testing.T) {
+	s := newStack(t)
+	police, other := s.token(auth.Police, "", "officer-nan"), s.token(auth.Police, "", "officer-beside")
+	for _, q := range []string{"lat=NaN&lon=NaN", "lat=39.3&lon=Inf", "lat=-Infinity&lon=112.4", "lat=1e999&lon=112.4", "lat=nan&lon=112.4"} {
+		code, body := call(t, s.srv.URL, "GET", "/v1/checkpoint/"+url.PathEscape("晋F23456")+"?colour=yellow&"+q, police, nil)
+		field := ""
+		if errs, _ := body["errors"].([]any); len(errs) > 0 {
+			field, _ = errs[0].(map[string]any)["field"].(string)
+		}
+		want := "lat"
+		if strings.HasPrefix(q, "lat=39.3") {
+			want = "lon"
+		}
+		if code != 400 || field != want {
+			t.Fatalf("lookup with %s = %d %v, want 400 naming %s", q, code, body, want)
+		}
+	}
+	for _, tok := range []string{police, other} {
+		if code, body := call(t, s.srv.URL, "GET", "/v1/checkpoint/"+url.PathEscape("晋F23456")+"?colour=yellow&lat=39.33&lon=112.43", tok, nil); code != 200 {
+			t.Fatalf("lookup with a real position = %d %v", code, body)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, tok := range []string{police, other} {
+		for {
+			code, body := call(t, s.srv.URL, "GET", "/v1/lookups/mine", tok, nil)
+			if code != 200 {
+				t.Fatalf("/v1/lookups/mine = %d %v, want 200", code, body)
+			}
+			if items, _ := body["items"].([]any); len(items) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/v1/lookups/mine = %v, want the one lookup with a real position", body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }

@@ -207,6 +207,9 @@ func (s *Service) Lookup(ctx context.Context, p auth.Principal, plate, colour st
 	} else if c, err = vehicleid.ParseColour(colour); err != nil {
 		ve.Add("colour", err.Error())
 	}
+	if pos != nil && !pos.Valid() { // the edge refuses it first; the audit trail must never hold it
+		ve.Add("lat", "a position is a finite latitude in [-90, 90] and longitude in [-180, 180]")
+	}
 	if err := ve.Err(); err != nil {
 		return Answer{}, err
 	}
