@@ -2,6 +2,7 @@ package fuel_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -247,6 +248,10 @@ func TestFuelHTTP(t *testing.T) {
 			{"unknown unit", with("results", []result{res("sulfur", 8, "furlongs")}), "results[0].unit"},
 			{"value not a number", with("results", []any{map[string]any{"parameter": "sulfur", "value": "low", "unit": "ppm"}}), "results[0].value"},
 			{"value missing", with("results", []any{map[string]any{"parameter": "sulfur", "unit": "ppm"}}), "results[0].value"},
+			{"value NaN", with("results", []any{map[string]any{"parameter": "sulfur", "value": "NaN", "unit": "ppm"}}), "results[0].value"},
+			{"value infinite", with("results", []any{map[string]any{"parameter": "sulfur", "value": "-Inf", "unit": "ppm"}}), "results[0].value"},
+			{"value overflowing", with("results", []any{map[string]any{"parameter": "sulfur", "value": "1e999", "unit": "ppm"}}), "results[0].value"},
+			{"value overflowing as a number", with("results", []any{map[string]any{"parameter": "sulfur", "value": json.RawMessage("1e999"), "unit": "ppm"}}), "results[0].value"},
 			{"not an instant", with("sampled_at", "2026-03-04"), "sampled_at"},
 			{"in the future", with("sampled_at", time.Now().Add(48*time.Hour).Format(time.RFC3339)), "sampled_at"},
 			{"grade missing", with("grade", ""), "grade"},
@@ -443,6 +448,12 @@ func TestFuelHTTP(t *testing.T) {
 		bad := e.csv(t, lab1, partly)
 		if bad.status != http.StatusBadRequest || !slices.Equal(fields(bad), []string{"rows[3].cetane_number", "rows[4].grade"}) {
 			t.Fatalf("partly invalid = %d %v %s", bad.status, fields(bad), bad.raw)
+		}
+		notFinite := "sample_id,site_id,product,grade,sampled_at,parameter,value,unit\n" +
+			"CSV-8,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,NaN,ppm\n" +
+			"CSV-9,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,Infinity,ppm\n"
+		if r := e.csv(t, lab1, notFinite); r.status != http.StatusBadRequest || !slices.Equal(fields(r), []string{"rows[2].value", "rows[3].value"}) {
+			t.Fatalf("NaN and Infinity in a CSV file = %d %v %s, want 400 naming both cells", r.status, fields(r), r.raw)
 		}
 		outside := "sample_id,site_id,product,grade,sampled_at,parameter,value,unit\n" +
 			"CSV-6,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,5,ppm\n" +

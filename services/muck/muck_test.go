@@ -420,8 +420,13 @@ func TestMuckHTTP(t *testing.T) {
 		if r := allowed(39.35, 112.45, night, f1); r.status != 403 {
 			t.Fatalf("fleet asks allowed = %d", r.status)
 		}
-		if r := e.do(t, "GET", "/v1/muck/vehicles/"+vinEV+"/allowed?lat=91&lon=112", police, nil); r.status != 400 || fieldOf(r) != "lat" {
-			t.Fatalf("lat 91 = %d %v", r.status, r.body)
+		for _, q := range []string{"lat=91&lon=112", "lat=NaN&lon=112", "lat=Inf&lon=112", "lat=1e999&lon=112", "lat=-infinity&lon=NaN"} {
+			if r := e.do(t, "GET", "/v1/muck/vehicles/"+vinEV+"/allowed?"+q, police, nil); r.status != 400 || fieldOf(r) != "lat" {
+				t.Fatalf("%s = %d %v, want 400 naming lat", q, r.status, r.body)
+			}
+		}
+		if r := e.do(t, "GET", "/v1/muck/vehicles/"+vinEV+"/allowed?lat=39&lon=NaN", police, nil); r.status != 400 || fieldOf(r) != "lon" {
+			t.Fatalf("lon NaN = %d %v, want 400 naming lon", r.status, r.body)
 		}
 		if r := e.do(t, "GET", "/v1/muck/vehicles/"+vinEV+"/allowed?lat=39&lon=112&at=tonight", police, nil); r.status != 400 || fieldOf(r) != "at" {
 			t.Fatalf("bad at = %d %v", r.status, r.body)

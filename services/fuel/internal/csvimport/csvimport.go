@@ -22,11 +22,11 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
@@ -316,9 +316,9 @@ func number(s string) (float64, error) {
 	if s == "" {
 		return 0, errors.New("required: a number")
 	}
-	v, err := strconv.ParseFloat(s, 64)
+	v, err := request.Float(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a number (use a decimal point, no thousands separator)", s)
+		return 0, fmt.Errorf("%q is not a finite number (use a decimal point, no thousands separator)", s)
 	}
 	return v, nil
 }

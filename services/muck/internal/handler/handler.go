@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -507,9 +506,9 @@ func coordinate(ve *apperr.ValidationError, c *gin.Context, name string) float64
 		ve.Add(name, "required: decimal degrees")
 		return 0
 	}
-	f, err := strconv.ParseFloat(s, 64)
+	f, err := request.Float(s)
 	if err != nil {
-		ve.Add(name, "must be decimal degrees, e.g. 39.33")
+		ve.Add(name, "must be finite decimal degrees, e.g. 39.33")
 		return 0
 	}
 	return f

@@ -183,10 +183,10 @@ func (s *Service) AllowedHere(ctx context.Context, p auth.Principal, vin string,
 	if err != nil {
 		ve.Add("vin", err.Error())
 	}
-	if pt.Lat < -90 || pt.Lat > 90 {
+	if !(pt.Lat >= -90 && pt.Lat <= 90) { // written so that NaN fails too
 		ve.Add("lat", "must be a latitude from -90 to 90")
 	}
-	if pt.Lon < -180 || pt.Lon > 180 {
+	if !(pt.Lon >= -180 && pt.Lon <= 180) {
 		ve.Add("lon", "must be a longitude from -180 to 180")
 	}
 	if err := ve.Err(); err != nil {
