@@ -78,6 +78,7 @@ func TestRegistryHTTP(t *testing.T) {
 	e := newEnv(t, testenv.Mongo(t), rdb, prefix)
 	fleet1, fleet2 := e.token(t, auth.Fleet, "f1"), e.token(t, auth.Fleet, "f2")
 	police, bureau, station := e.token(t, auth.Police, ""), e.token(t, auth.Bureau, ""), e.token(t, auth.Station, "s1")
+	admin := e.token(t, auth.Admin, "")
 	t1 := truck(t, "01", "晋F12345")
 	vin := t1["vin"].(string)
 
@@ -106,6 +107,11 @@ func TestRegistryHTTP(t *testing.T) {
 			{"fleet may not read clean-energy report", "GET", "/v1/reports/clean-energy", fleet1, nil, 403},
 			{"fleet may not read another fleet's list", "GET", "/v1/vehicles?fleet_id=f2", fleet1, nil, 403},
 			{"fleet may not read status fallback", "GET", "/v1/registry/status?plate=" + url.QueryEscape("晋F12345") + "&colour=yellow", fleet1, nil, 403},
+			{"admin reads", "GET", "/v1/vehicles/" + vin, admin, nil, 200},
+			{"admin lists", "GET", "/v1/vehicles", admin, nil, 200},
+			{"admin may not change a vehicle", "PATCH", "/v1/vehicles/" + vin, admin, map[string]any{"status": "scrapped", "status_reason": "x"}, 403},
+			{"admin may not register", "POST", "/v1/vehicles", admin, truck(t, "04", "晋F44444"), 403},
+			{"admin may not screen", "POST", "/v1/screenings", admin, map[string]any{"purpose": "inspection_mark", "vin": vin}, 403},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

@@ -432,7 +432,7 @@ func (s *Service) RefreshAlerts(ctx context.Context) error {
 // DeclareAlert records a heavy-pollution alert (the bureau). With no restrictions given, the
 // level's defaults apply.
 func (s *Service) DeclareAlert(ctx context.Context, p auth.Principal, a Alert) (Alert, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Alert{}, fmt.Errorf("only the bureau declares alerts: %w", apperr.ErrForbidden)
 	}
 	if err := a.Validate(); err != nil {
@@ -449,7 +449,7 @@ func (s *Service) DeclareAlert(ctx context.Context, p auth.Principal, a Alert) (
 
 // EndAlert lifts an alert early (the bureau).
 func (s *Service) EndAlert(ctx context.Context, p auth.Principal, id string) (Alert, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Alert{}, fmt.Errorf("only the bureau ends alerts: %w", apperr.ErrForbidden)
 	}
 	a, err := s.alerts.EndAlert(ctx, id, s.now().UTC(), p.Subject)

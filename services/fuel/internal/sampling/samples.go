@@ -21,7 +21,7 @@ import (
 var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // uploaders are the roles that upload samples.
-var uploaders = []auth.Role{auth.Station, auth.Lab, auth.Bureau, auth.Admin}
+var uploaders = []auth.Role{auth.Station, auth.Lab, auth.Bureau}
 
 // defaultSite fills a station's upload without site_id with its own site.
 func defaultSite(p auth.Principal, in *SampleInput) {
@@ -432,7 +432,7 @@ func (s *Service) Revisions(ctx context.Context, p auth.Principal, id string) ([
 func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, c Correction) (Sample, bool, error) {
 	ctx, span := s.tracer.Start(ctx, "fuel.correct_sample", trace.WithAttributes(attribute.String("clearsky.sample.id", id)))
 	defer span.End()
-	if !p.Is(auth.Lab, auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Lab, auth.Bureau) {
 		return Sample{}, false, forbidden("role %s may not correct samples", p.Role)
 	}
 	old, err := s.GetSample(ctx, p, id)

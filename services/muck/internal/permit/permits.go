@@ -138,7 +138,7 @@ func (s *Service) check(ctx context.Context, a Application, v summary.Vehicle, n
 // that does not is refused with every reason. A retry under the same permit_id with the same
 // content answers the stored permit (created false).
 func (s *Service) Apply(ctx context.Context, p auth.Principal, a Application) (Permit, bool, error) {
-	if !p.Is(auth.Fleet, auth.Admin) {
+	if !p.Is(auth.Fleet) {
 		return Permit{}, false, forbidden("role %s may not apply for permits; a transport company applies for its trucks", p.Role)
 	}
 	now := s.now().UTC()

@@ -120,8 +120,8 @@ func canSee(p auth.Principal, v Vehicle) bool {
 	return false
 }
 
-// Register adds a vehicle. A fleet registers for itself; the bureau and admin may name the
-// fleet. Only the bureau, police and admin may set a status other than active.
+// Register adds a vehicle. A fleet registers for itself; the bureau may name the fleet. Only the
+// bureau sets a status other than active on registration.
 func (s *Service) Register(ctx context.Context, p auth.Principal, v Vehicle) (Vehicle, error) {
 	switch p.Role {
 	case auth.Fleet:
@@ -132,7 +132,7 @@ func (s *Service) Register(ctx context.Context, p auth.Principal, v Vehicle) (Ve
 		if v.Status != "" && v.Status != Active {
 			return Vehicle{}, apperr.Invalid("status", "only the bureau or the police set a vehicle's status")
 		}
-	case auth.Bureau, auth.Admin:
+	case auth.Bureau:
 	default:
 		return Vehicle{}, forbidden("role %s may not register vehicles", p.Role)
 	}
@@ -271,7 +271,7 @@ type Patch struct {
 // Update applies a patch. The owning fleet may change its vehicle's details; only the bureau,
 // the police and admin change the status; only the bureau and admin move it to another fleet.
 func (s *Service) Update(ctx context.Context, p auth.Principal, vin string, patch Patch) (Vehicle, error) {
-	if !p.Is(auth.Fleet, auth.Bureau, auth.Police, auth.Admin) {
+	if !p.Is(auth.Fleet, auth.Bureau, auth.Police) {
 		return Vehicle{}, forbidden("role %s may not change vehicles", p.Role)
 	}
 	vin, err := vehicleid.NormaliseVIN(vin)
@@ -285,10 +285,10 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, vin string, patc
 	if !canSee(p, old) {
 		return Vehicle{}, ErrNotFound
 	}
-	if (patch.Status != nil || patch.StatusReason != nil) && !p.Is(auth.Bureau, auth.Police, auth.Admin) {
+	if (patch.Status != nil || patch.StatusReason != nil) && !p.Is(auth.Bureau, auth.Police) {
 		return Vehicle{}, apperr.Invalid("status", "only the bureau or the police change a vehicle's status")
 	}
-	if patch.FleetID != nil && !p.Is(auth.Bureau, auth.Admin) {
+	if patch.FleetID != nil && !p.Is(auth.Bureau) {
 		return Vehicle{}, apperr.Invalid("fleet_id", "only the bureau moves a vehicle to another fleet")
 	}
 	if p.Role == auth.Police && patchTouchesDetails(patch) {
@@ -541,7 +541,7 @@ type ScreeningRequest struct {
 // registration) and the bureau's; inspection-mark screenings also the police's. An approved
 // inspection mark records the report as the vehicle's last inspection, for trace-back.
 func (s *Service) Screen(ctx context.Context, p auth.Principal, req ScreeningRequest) (Screening, error) {
-	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Police, auth.Bureau) {
 		return Screening{}, forbidden("role %s may not screen vehicles", p.Role)
 	}
 	ctx, span := s.tracer.Start(ctx, "registry.screen", trace.WithAttributes(attribute.String("clearsky.screening.purpose", string(req.Purpose))))

@@ -56,7 +56,7 @@ var system = auth.Principal{Subject: "service:remotesensing", Role: auth.System}
 // registry: an unknown plate is stored as unknown_vehicle, and when the registry does not answer
 // the reading is stored as pending and judged later by Run.
 func (s *Service) Upload(ctx context.Context, p auth.Principal, ins []ReadingInput) (UploadResult, error) {
-	if !p.Is(auth.Sensor, auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Sensor, auth.Bureau) {
 		return UploadResult{}, forbidden("role %s may not upload remote-sensing readings", p.Role)
 	}
 	if len(ins) == 0 {
