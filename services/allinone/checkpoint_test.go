@@ -397,3 +397,50 @@ func TestCheckpointRefusesNonFinitePosition(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetCannotClearItsOwnVerdict: a fleet moved its truck's scrap_due into the future, or its
+// emission standard up, with a PATCH, and the checkpoint's next answer dropped the STOP or the
+// phase-out reason. Now the change waits for the bureau and the verdict keeps the accepted
+// values; once the bureau accepts, the verdict follows.
+func TestFleetCannotClearItsOwnVerdict(t *testing.T) {
+	s := newStack(t)
+	police := s.token(auth.Police, "", "officer-integrity")
+	bureau := s.token(auth.Bureau, "", "bureau-officer")
+	fleet := s.token(auth.Fleet, "fleet-shuozhou-logistics", "")
+	expect := func(t *testing.T, plate, want, code string) {
+		t.Helper()
+		_, body := lookup(t, s.srv.URL, police, plate, "yellow")
+		if body["verdict"] != want || !has(codes(body), code) {
+			t.Fatalf("%s: verdict %v %v, want %s with %s", plate, body["verdict"], codes(body), want, code)
+		}
+	}
+	vin, _ := vehicleid.WithCheckDigit("LZZ1CLVB0N0000077")
+	if code, b := call(t, s.srv.URL, "POST", "/v1/vehicles", bureau, map[string]any{"vin": vin, "plate": "晋F77007", "plate_colour": "yellow",
+		"fuel_type": "diesel", "emission_standard": "VIa", "category": "N3", "use": "operating", "maker": "Sinotruk",
+		"registered_on": "2015-05-01", "scrap_due": "2025-06-01", "fleet_id": "fleet-shuozhou-logistics"}); code != 201 {
+		t.Fatalf("register = %d %v", code, b)
+	}
+	expect(t, "晋F77007", "stop", "past_forced_scrappage")
+	code, b := call(t, s.srv.URL, "PATCH", "/v1/vehicles/"+vin, fleet, map[string]any{"scrap_due": "2040-01-01"})
+	if code != 202 {
+		t.Fatalf("fleet PATCH scrap_due = %d %v, want 202 (a proposal)", code, b)
+	}
+	expect(t, "晋F77007", "stop", "past_forced_scrappage")
+
+	expect(t, "晋F34567", "inspect", "phase_out_overdue")
+	code, b = call(t, s.srv.URL, "PATCH", "/v1/vehicles/LZZ1CLVB6N0000003", fleet, map[string]any{"emission_standard": "VIa"})
+	if code != 202 {
+		t.Fatalf("fleet PATCH emission_standard = %d %v, want 202", code, b)
+	}
+	expect(t, "晋F34567", "inspect", "phase_out_overdue")
+
+	// The bureau accepts the standard (say the engine was replaced): the verdict follows.
+	id := b["proposal"].(map[string]any)["proposal_id"].(string)
+	if code, b := call(t, s.srv.URL, "POST", "/v1/vehicle-proposals/"+id+"/accept", bureau, map[string]any{"reason": "engine replacement certified"}); code != 200 {
+		t.Fatalf("accept = %d %v", code, b)
+	}
+	_, body := lookup(t, s.srv.URL, police, "晋F34567", "yellow")
+	if has(codes(body), "phase_out_overdue") {
+		t.Fatalf("after acceptance the verdict still lists the China III phase-out: %v", codes(body))
+	}
+}

@@ -57,6 +57,8 @@ type Store interface {
 	GetScreening(ctx context.Context, id string) (Screening, error)
 	// ListScreenings returns the newest decisions about vin.
 	ListScreenings(ctx context.Context, vin string, limit int) ([]Screening, error)
+	// The fleets' proposed changes of the fields the authority owns.
+	ProposalStore
 }
 
 // Parts writes the vehicles' registry parts to Redis (summary.Writer): an entry with nil Data
@@ -87,18 +89,19 @@ type Screening struct {
 
 // Service applies the registry's rules on top of a Store and the Redis parts.
 type Service struct {
-	store  Store
-	cache  Parts
-	audit  Auditor
-	policy Policy
-	log    *slog.Logger
-	tracer trace.Tracer
-	now    func() time.Time
+	store     Store
+	proposals ProposalStore
+	cache     Parts
+	audit     Auditor
+	policy    Policy
+	log       *slog.Logger
+	tracer    trace.Tracer
+	now       func() time.Time
 }
 
 // NewService returns the registry's core.
 func NewService(store Store, cache Parts, audit Auditor, policy Policy, log *slog.Logger, tp trace.TracerProvider) *Service {
-	return &Service{store: store, cache: cache, audit: audit, policy: policy, log: log,
+	return &Service{store: store, proposals: store, cache: cache, audit: audit, policy: policy, log: log,
 		tracer: tp.Tracer("github.com/clearsky/clearsky/services/registry"), now: time.Now}
 }
 
@@ -268,54 +271,84 @@ type Patch struct {
 	FleetID          *string
 }
 
-// Update applies a patch. The owning fleet may change its vehicle's details; only the bureau,
-// the police and admin change the status; only the bureau and admin move it to another fleet.
-func (s *Service) Update(ctx context.Context, p auth.Principal, vin string, patch Patch) (Vehicle, error) {
+// Update applies a patch. The owning fleet sets the fields it owns (maker, owner) at once; its
+// change of a field the authority owns (docs/ownership.md) becomes a pending proposal that the
+// bureau accepts or refuses, and the record, its Redis part and every verdict keep the accepted
+// value until then. The bureau changes any field directly; only the bureau and the police
+// change the status; only the bureau moves a vehicle to another fleet. The proposal made, if
+// any, is returned with the vehicle as it now stands.
+func (s *Service) Update(ctx context.Context, p auth.Principal, vin string, patch Patch) (Vehicle, *Proposal, error) {
 	if !p.Is(auth.Fleet, auth.Bureau, auth.Police) {
-		return Vehicle{}, forbidden("role %s may not change vehicles", p.Role)
+		return Vehicle{}, nil, forbidden("role %s may not change vehicles", p.Role)
 	}
 	vin, err := vehicleid.NormaliseVIN(vin)
 	if err != nil {
-		return Vehicle{}, apperr.Invalid("vin", err.Error())
+		return Vehicle{}, nil, apperr.Invalid("vin", err.Error())
 	}
 	old, err := s.store.Get(ctx, vin)
 	if err != nil {
-		return Vehicle{}, err
+		return Vehicle{}, nil, err
 	}
 	if !canSee(p, old) {
-		return Vehicle{}, ErrNotFound
+		return Vehicle{}, nil, ErrNotFound
 	}
 	if (patch.Status != nil || patch.StatusReason != nil) && !p.Is(auth.Bureau, auth.Police) {
-		return Vehicle{}, apperr.Invalid("status", "only the bureau or the police change a vehicle's status")
+		return Vehicle{}, nil, apperr.Invalid("status", "only the bureau or the police change a vehicle's status")
 	}
 	if patch.FleetID != nil && !p.Is(auth.Bureau) {
-		return Vehicle{}, apperr.Invalid("fleet_id", "only the bureau moves a vehicle to another fleet")
+		return Vehicle{}, nil, apperr.Invalid("fleet_id", "only the bureau moves a vehicle to another fleet")
 	}
 	if p.Role == auth.Police && patchTouchesDetails(patch) {
-		return Vehicle{}, apperr.Invalid("body", "the police change only status and status_reason")
+		return Vehicle{}, nil, apperr.Invalid("body", "the police change only status and status_reason")
+	}
+	var proposed Patch
+	if p.Role == auth.Fleet {
+		proposed, patch = authorityPart(normalisePatch(patch))
+		proposed = withoutNoOps(old, proposed)
+		// The proposal is validated now, on the record as it would be, so that the bureau decides
+		// on values that make a valid record.
+		would := old
+		applyPatch(&would, proposed)
+		applyPatch(&would, patch)
+		if err := would.Validate(); err != nil {
+			return Vehicle{}, nil, err
+		}
 	}
 	v := old
 	applyPatch(&v, patch)
 	if err := v.Validate(); err != nil {
-		return Vehicle{}, err
+		return Vehicle{}, nil, err
 	}
 	if v.Status != Active && strings.TrimSpace(v.StatusReason) == "" && v.Status != old.Status {
-		return Vehicle{}, apperr.Invalid("status_reason", "say why the status changes")
+		return Vehicle{}, nil, apperr.Invalid("status_reason", "say why the status changes")
 	}
 	if v.Plate != old.Plate || v.PlateColour != old.PlateColour {
 		// FerretDB reports a unique-index clash on update as an internal error, so check first.
 		if other, err := s.store.GetByPlate(ctx, v.Plate, v.PlateColour); err == nil && other.VIN != v.VIN {
-			return Vehicle{}, ErrDuplicatePlate
+			return Vehicle{}, nil, ErrDuplicatePlate
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
-			return Vehicle{}, err
+			return Vehicle{}, nil, err
 		}
 	}
-	v.UpdatedAt, v.UpdatedBy, v.Version = s.now().UTC(), p.Subject, old.Version+1
-	if err := s.save(ctx, v, old); err != nil {
-		return Vehicle{}, err
+	if !withoutNoOps(old, patch).Empty() || !sameStatus(old, v) || v.FleetID != old.FleetID {
+		v.UpdatedAt, v.UpdatedBy, v.Version = s.now().UTC(), p.Subject, old.Version+1
+		if err := s.save(ctx, v, old); err != nil {
+			return Vehicle{}, nil, err
+		}
+	} else {
+		v = old
 	}
-	return v, nil
+	if proposed.Empty() {
+		return v, nil, nil
+	}
+	pr, err := s.propose(ctx, p, v, proposed)
+	if err != nil {
+		return Vehicle{}, nil, err
+	}
+	return v, &pr, nil
 }
+
+func sameStatus(a, b Vehicle) bool { return a.Status == b.Status && a.StatusReason == b.StatusReason }
 
 func patchTouchesDetails(p Patch) bool {
 	return p.Plate != nil || p.PlateColour != nil || p.FuelType != nil || p.EmissionStandard != nil ||
