@@ -218,8 +218,10 @@ func TestMuckHTTP(t *testing.T) {
 	e := newEnv(t, testenv.Mongo(t), rdb, prefix, "")
 	now := time.Now()
 	zj := e.token(t, auth.Construction, "zjj-shuocheng")
+	zjOther := e.token(t, auth.Construction, "zjj-pinglu") // another district bureau's tenant
 	f1, f2 := e.token(t, auth.Fleet, "f1"), e.token(t, auth.Fleet, "f2")
 	police, bureau, system, station := e.token(t, auth.Police, ""), e.token(t, auth.Bureau, ""), e.token(t, auth.System, ""), e.token(t, auth.Station, "s1")
+	admin := e.token(t, auth.Admin, "")
 
 	t.Run("sites: registered by the construction bureau, idempotent on site_id", func(t *testing.T) {
 		b := e.must(t, 201, "POST", "/v1/muck/sites", zj, constructionSite())
@@ -237,6 +239,10 @@ func TestMuckHTTP(t *testing.T) {
 		if b := e.must(t, 200, "GET", "/v1/muck/sites?kind=construction", police, nil); len(b["items"].([]any)) != 1 {
 			t.Fatalf("construction sites = %v", b)
 		}
+		if b := e.must(t, 200, "GET", "/v1/muck/sites/cs-shuocheng-01", f1, nil); b["authority"] != "zjj-shuocheng" {
+			t.Fatalf("site authority = %v, want the registering bureau's tenant", b["authority"])
+		}
+		e.must(t, 403, "POST", "/v1/muck/sites", admin, disposalSite())
 	})
 
 	t.Run("permit applications are checked against the rules", func(t *testing.T) {
@@ -294,6 +300,9 @@ func TestMuckHTTP(t *testing.T) {
 			wantState           string
 		}{
 			{"a fleet may not approve", "approve", f1, nil, 403, "pending"},
+			{"another construction bureau may not approve", "approve", zjOther, nil, 403, "pending"},
+			{"another construction bureau may not refuse", "refuse", zjOther, map[string]any{"reason": "x"}, 403, "pending"},
+			{"admin may not approve", "approve", admin, nil, 403, "pending"},
 			{"the police may not approve", "approve", police, nil, 403, "pending"},
 			{"the bureau may not approve", "approve", bureau, nil, 403, "pending"},
 			{"a pending permit cannot be suspended", "suspend", zj, map[string]any{"reason": "x"}, 409, "pending"},
@@ -304,10 +313,14 @@ func TestMuckHTTP(t *testing.T) {
 			{"an approved permit cannot be reinstated", "reinstate", bureau, map[string]any{"reason": "x"}, 409, "approved"},
 			{"suspension needs a reason", "suspend", zj, nil, 400, "approved"},
 			{"the police may not suspend", "suspend", police, map[string]any{"reason": "x"}, 403, "approved"},
+			{"another construction bureau may not suspend", "suspend", zjOther, map[string]any{"reason": "x"}, 403, "approved"},
+			{"another construction bureau may not revoke", "revoke", zjOther, map[string]any{"reason": "x"}, 403, "approved"},
+			{"admin may not revoke", "revoke", admin, map[string]any{"reason": "x"}, 403, "approved"},
 			{"the construction bureau suspends", "suspend", zj, map[string]any{"reason": "site under dust-control review"}, 200, "suspended"},
 			{"the construction bureau resumes", "resume", zj, nil, 200, "approved"},
 			{"the construction bureau revokes", "revoke", zj, map[string]any{"reason": "false statement on enclosure"}, 200, "revoked"},
 			{"a revoked permit cannot be resumed", "resume", zj, nil, 409, "revoked"},
+			{"admin may not reinstate", "reinstate", admin, map[string]any{"reason": "x"}, 403, "revoked"},
 			{"the construction bureau may not decide an appeal", "reinstate", zj, map[string]any{"reason": "x"}, 403, "revoked"},
 			{"the appeal needs a reason", "reinstate", bureau, map[string]any{}, 400, "revoked"},
 			{"the bureau upholds the appeal", "reinstate", bureau, map[string]any{"reason": "appeal upheld: enclosure certificate produced"}, 200, "approved"},
@@ -901,5 +914,57 @@ func TestRequireClean(t *testing.T) {
 	b := e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-2", vinEV, now))
 	if got := reasonCodes(b); b["state"] != "refused" || len(got) != 1 || got[0] != "open_remote_sensing_case" {
 		t.Fatalf("application with an open case = %v %v", b["state"], got)
+	}
+}
+
+// TestPermitsAreDecidedByTheSiteAuthority: a construction bureau tenant approved a permit for a
+// truck hauling from another tenant's site (200). A permit is decided only by the bureau whose
+// construction site the loads come from; every construction bureau still reads every permit.
+func TestPermitsAreDecidedByTheSiteAuthority(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	seedRegistry(t, rdb, prefix)
+	e := newEnv(t, testenv.Mongo(t), rdb, prefix, "")
+	now := time.Now()
+	shuocheng, pinglu := e.token(t, auth.Construction, "zjj-shuocheng"), e.token(t, auth.Construction, "zjj-pinglu")
+	f1 := e.token(t, auth.Fleet, "f1")
+	e.must(t, 201, "POST", "/v1/muck/sites", shuocheng, constructionSite())
+	e.must(t, 201, "POST", "/v1/muck/sites", shuocheng, disposalSite())
+	other := constructionSite()
+	other["site_id"], other["name"] = "cs-pinglu-01", "平鲁区安置房项目"
+	e.must(t, 201, "POST", "/v1/muck/sites", pinglu, other)
+
+	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-a", vinEV, now))
+	fromPinglu := application("pmt-b", vinOldD, now)
+	fromPinglu["from_site"] = "cs-pinglu-01"
+	e.must(t, 201, "POST", "/v1/muck/permits", f1, fromPinglu)
+	a, b := "/v1/muck/permits/pmt-a", "/v1/muck/permits/pmt-b"
+
+	cases := []struct {
+		name, method, path, token string
+		body                      any
+		want                      int
+	}{
+		{"the other bureau reads the permit", "GET", a, pinglu, nil, 200},
+		{"the other bureau may not approve", "POST", a + "/approve", pinglu, nil, 403},
+		{"the other bureau may not refuse", "POST", a + "/refuse", pinglu, map[string]any{"reason": "x"}, 403},
+		{"nor approve the other way round", "POST", b + "/approve", shuocheng, nil, 403},
+		{"the site's bureau approves", "POST", a + "/approve", shuocheng, nil, 200},
+		{"the other site's bureau approves its own", "POST", b + "/approve", pinglu, nil, 200},
+		{"the other bureau may not suspend", "POST", a + "/suspend", pinglu, map[string]any{"reason": "x"}, 403},
+		{"the other bureau may not revoke", "POST", a + "/revoke", pinglu, map[string]any{"reason": "x"}, 403},
+		{"the site's bureau suspends", "POST", a + "/suspend", shuocheng, map[string]any{"reason": "dust-control review"}, 200},
+		{"the other bureau may not resume", "POST", a + "/resume", pinglu, nil, 403},
+		{"the site's bureau resumes", "POST", a + "/resume", shuocheng, nil, 200},
+		{"the site's bureau revokes", "POST", b + "/revoke", pinglu, map[string]any{"reason": "cover found open"}, 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := e.do(t, tc.method, tc.path, tc.token, tc.body); r.status != tc.want {
+				t.Fatalf("%s %s = %d %v, want %d", tc.method, tc.path, r.status, r.body, tc.want)
+			}
+		})
+	}
+	if got := e.must(t, 200, "GET", a, shuocheng, nil); got["state"] != "approved" {
+		t.Fatalf("permit a = %v, want approved", got["state"])
 	}
 }

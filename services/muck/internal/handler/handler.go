@@ -158,6 +158,7 @@ type siteJSON struct {
 	OpeningHours      *hoursJSON    `json:"opening_hours,omitempty"`
 	CreatedAt         time.Time     `json:"created_at"`
 	CreatedBy         string        `json:"created_by"`
+	Authority         string        `json:"authority,omitempty"` // the construction bureau (tenant) that decides its permits
 }
 
 type dustOut struct {
@@ -180,7 +181,7 @@ func dateOrNil(t time.Time) *request.Date {
 func siteOut(s permit.Site) siteJSON {
 	j := siteJSON{SiteID: s.ID, Kind: string(s.Kind), Name: s.Name, Address: s.Address, District: s.District, Area: s.Area, BBox: bboxOf(s.Area),
 		Developer: s.Developer, Contractor: s.Contractor, PeriodFrom: dateOrNil(s.PeriodFrom), PeriodTo: dateOrNil(s.PeriodTo),
-		AcceptedMaterials: s.AcceptedMaterials, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy}
+		AcceptedMaterials: s.AcceptedMaterials, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy, Authority: s.Authority}
 	if s.Kind == permit.Construction {
 		j.DustControl = &dustOut{dustJSON: dustJSON(s.DustControl), Complete: s.DustControl.Complete()}
 	}
