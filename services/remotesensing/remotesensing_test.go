@@ -439,18 +439,67 @@ func TestRemoteSensingHTTP(t *testing.T) {
 				}
 			})
 		}
-		if r := e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil); r.status != 200 {
-			t.Fatalf("a shop reads a penalised case = %d", r.status)
+		// Any repair shop could read any penalised case with its VIN and fleet, and one shop's
+		// report replaced another's. Now the owner chooses one shop; only it sees and reports.
+		choose := func(t *testing.T, tok string, body any) response {
+			t.Helper()
+			return e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-shop", tok, body)
 		}
-		if r := e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-report", shop7, map[string]any{}); r.status != 400 || fieldOf(r) != "reference" {
-			t.Fatalf("repair report without order = %d %v", r.status, r.body)
+		report := func(t *testing.T, tok, ref string) response {
+			t.Helper()
+			return e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-report", tok, map[string]any{"reference": ref})
+		}
+		shopRows := []struct {
+			name string
+			do   func(t *testing.T) response
+			want int
+		}{
+			{"an unassigned shop cannot read a penalised case", func(t *testing.T) response { return e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil) }, 404},
+			{"an unassigned shop cannot report", func(t *testing.T) response { return report(t, shop7, "WX-1") }, 404},
+			{"another fleet cannot choose", func(t *testing.T) response { return choose(t, otherFleet, map[string]any{"shop_id": "shop-7"}) }, 404},
+			{"transport cannot choose for a fleet", func(t *testing.T) response { return choose(t, transport, map[string]any{"shop_id": "shop-7"}) }, 403},
+			{"a shop cannot choose itself", func(t *testing.T) response { return choose(t, shop7, map[string]any{"shop_id": "shop-7"}) }, 403},
+			{"the bureau does not choose", func(t *testing.T) response { return choose(t, bureau, map[string]any{"shop_id": "shop-7"}) }, 403},
+			{"a choice names the shop", func(t *testing.T) response { return choose(t, fleet, map[string]any{}) }, 400},
+			{"the owner chooses shop-8", func(t *testing.T) response {
+				return choose(t, fleet, map[string]any{"shop_id": "shop-8", "note": "the fleet's contracted workshop"})
+			}, 200},
+			{"shop-8 reads it", func(t *testing.T) response { return e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil) }, 200},
+			{"shop-7 still cannot", func(t *testing.T) response { return e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop7, nil) }, 404},
+			{"shop-8 reports", func(t *testing.T) response { return report(t, shop8, "WX-88") }, 200},
+			{"shop-7 cannot replace shop-8's report", func(t *testing.T) response { return report(t, shop7, "WX-FAKE") }, 404},
+			{"the owner moves the case to shop-7", func(t *testing.T) response { return choose(t, fleet, map[string]any{"shop_id": "shop-7"}) }, 200},
+			{"shop-8's report left the case", func(t *testing.T) response { return move(t, transport, "repaired", nil) }, 409},
+			{"shop-8 no longer sees it", func(t *testing.T) response { return e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil) }, 404},
+			{"shop-7 needs the order number", func(t *testing.T) response {
+				return e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-report", shop7, map[string]any{})
+			}, 400},
+		}
+		for _, row := range shopRows {
+			t.Run(row.name, func(t *testing.T) {
+				if r := row.do(t); r.status != row.want {
+					t.Fatalf("= %d %v, want %d", r.status, r.body, row.want)
+				}
+			})
+		}
+		if r := e.do(t, "GET", "/v1/remote-sensing/cases", shop8, nil); r.status != 200 || len(items(r)) != 0 {
+			t.Fatalf("shop-8 lists %v, want no case", r.body)
+		}
+		if r := e.do(t, "GET", "/v1/remote-sensing/cases", shop7, nil); r.status != 200 || len(items(r)) != 1 {
+			t.Fatalf("shop-7 lists %v, want its one case", r.body)
 		}
 		r := e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-report", shop7, map[string]any{"reference": "WX-77", "description": "DPF replaced"})
 		if r.status != 200 || r.body["state"] != "penalised" || r.body["chain"].(map[string]any)["repair_shop"] != "shop-7" {
 			t.Fatalf("repair report = %d %v", r.status, r.body)
 		}
+		if rep := r.body["repair"].(map[string]any); rep["shop_id"] != "shop-7" || rep["reference"] != "WX-77" {
+			t.Fatalf("repair on the case = %v", rep)
+		}
 		if r := move(t, transport, "repaired", map[string]any{"reason": "repair order checked"}); r.status != 200 || r.body["state"] != "repaired" {
 			t.Fatalf("transport confirms = %d %v", r.status, r.body)
+		}
+		if r := choose(t, fleet, map[string]any{"shop_id": "shop-8"}); r.status != 409 {
+			t.Fatalf("choosing a shop after the confirmation = %d, want 409", r.status)
 		}
 		if r := e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil); r.status != 404 {
 			t.Fatalf("another shop reads a case repaired by shop-7 = %d", r.status)
@@ -491,9 +540,21 @@ func TestRemoteSensingHTTP(t *testing.T) {
 				t.Fatalf("entry without who or when: %v", m)
 			}
 		}
-		want := "[system:detected bureau:notified police:penalised repair:penalised transport:repaired system:retested bureau:closed]"
+		want := "[system:detected bureau:notified police:penalised fleet:penalised repair:penalised fleet:penalised repair:penalised transport:repaired system:retested bureau:closed]"
 		if fmt.Sprint(path) != want {
 			t.Fatalf("history = %v, want %s", path, want)
+		}
+		var chosen []string
+		for _, h := range c["history"].([]any) {
+			if m := h.(map[string]any); m["event"] == "repair_shop_chosen" {
+				if m["tenant"] != "fleet-shuozhou-logistics" || m["by"] == "" {
+					t.Fatalf("choice without the owner: %v", m)
+				}
+				chosen = append(chosen, m["shop"].(string))
+			}
+		}
+		if fmt.Sprint(chosen) != "[shop-8 shop-7]" {
+			t.Fatalf("choices in the history = %v, want shop-8 then shop-7", chosen)
 		}
 		if st := e.part(t, "晋F12345", "yellow"); st["exceeding"] != false || len(st["open_cases"].([]any)) != 0 {
 			t.Fatalf("summary after closing = %v", st)

@@ -54,6 +54,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/cases", need(caseReaders...), wrap(h.listCases))
 	g.GET("/cases/:id", need(caseReaders...), wrap(h.getCase))
 	g.POST("/cases/:id/transitions", need(auth.Bureau, auth.Police, auth.Transport), wrap(h.transition))
+	g.POST("/cases/:id/repair-shop", need(auth.Fleet, auth.Transport), wrap(h.chooseRepairShop))
 	g.POST("/cases/:id/repair-report", need(auth.Repair), wrap(h.reportRepair))
 	g.GET("/reports/exceedance", need(auth.Bureau, auth.Transport), wrap(h.exceedanceReport))
 	g.GET("/reports/repeat-offenders", need(auth.Bureau, auth.Transport), wrap(h.repeatOffenders))
@@ -412,6 +413,7 @@ type entryJSON struct {
 	At        time.Time `json:"at"`
 	Reason    string    `json:"reason,omitempty"`
 	Reference string    `json:"reference,omitempty"`
+	Shop      string    `json:"shop,omitempty"`
 }
 
 // chainJSON is the case's full supervision chain (task 15).
@@ -459,7 +461,7 @@ func caseOut(cs sensing.Case) caseJSON {
 	}
 	for _, e := range cs.History {
 		j.History = append(j.History, entryJSON{Event: e.Event, From: string(e.From), To: string(e.To), By: e.By, Role: string(e.Role),
-			Tenant: e.Tenant, At: e.At, Reason: e.Reason, Reference: e.Reference})
+			Tenant: e.Tenant, At: e.At, Reason: e.Reason, Reference: e.Reference, Shop: e.Shop})
 	}
 	return j
 }
@@ -506,6 +508,22 @@ func (h *Handler) transition(c *gin.Context) error {
 		return err
 	}
 	cs, err := h.svc.Transition(c.Request.Context(), auth.Caller(c), c.Param("id"), sensing.Move{To: sensing.State(b.To), Reason: b.Reason, Reference: b.Reference})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, caseOut(cs))
+	return nil
+}
+
+func (h *Handler) chooseRepairShop(c *gin.Context) error {
+	var b struct {
+		ShopID string `json:"shop_id"`
+		Note   string `json:"note"`
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	cs, err := h.svc.ChooseRepairShop(c.Request.Context(), auth.Caller(c), c.Param("id"), sensing.ShopChoice{ShopID: b.ShopID, Note: b.Note})
 	if err != nil {
 		return err
 	}
