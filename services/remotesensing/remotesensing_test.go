@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -187,7 +188,7 @@ func TestRemoteSensingHTTP(t *testing.T) {
 	sensor1, sensor2 := e.token(t, auth.Sensor, "op-1"), e.token(t, auth.Sensor, "op-2")
 	fleet, otherFleet := e.token(t, auth.Fleet, "fleet-shuozhou-logistics"), e.token(t, auth.Fleet, "fleet-jinbei-transport")
 	shop7, shop8 := e.token(t, auth.Repair, "shop-7"), e.token(t, auth.Repair, "shop-8")
-	system := e.token(t, auth.System, "")
+	system, admin := e.token(t, auth.System, ""), e.token(t, auth.Admin, "")
 	today := time.Now()
 
 	t.Run("stations", func(t *testing.T) {
@@ -230,7 +231,12 @@ func TestRemoteSensingHTTP(t *testing.T) {
 			{"sensor may not change stations", "PATCH", "/v1/remote-sensing/stations/RS-01", sensor1, map[string]any{"name": "x"}, 403},
 			{"police may not upload", "POST", "/v1/remote-sensing/measurements", police, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 403},
 			{"fleet may not upload", "POST", "/v1/remote-sensing/measurements", fleet, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 403},
-			{"another operator's station", "POST", "/v1/remote-sensing/measurements", sensor2, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 403},
+			{"another operator's station is answered as an unknown one", "POST", "/v1/remote-sensing/measurements", sensor2, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 400},
+			{"admin may not upload", "POST", "/v1/remote-sensing/measurements", admin, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 403},
+			{"admin may not register stations", "POST", "/v1/remote-sensing/stations", admin, station("RS-02", "op-1", today), 403},
+			{"admin may not move cases", "POST", "/v1/remote-sensing/cases/x/transitions", admin, map[string]any{"to": "notified"}, 403},
+			{"admin may not report repairs", "POST", "/v1/remote-sensing/cases/x/repair-report", admin, map[string]any{"reference": "x"}, 403},
+			{"admin reads cases", "GET", "/v1/remote-sensing/cases", admin, nil, 200},
 			{"no token", "GET", "/v1/remote-sensing/measurements", "", nil, 401},
 			{"bad token", "GET", "/v1/remote-sensing/cases", "nope", nil, 401},
 			{"repair shop may not list readings", "GET", "/v1/remote-sensing/measurements", shop7, nil, 403},
@@ -914,5 +920,50 @@ func TestLimitVersionAddedAtRunTime(t *testing.T) {
 			t.Fatal("the other replica did not take the version up within 5 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNoStationOrReadingLeaks: reading ids are the station's own (a reading is identified by
+// station and id), so two operators may both send R-1; and an operator is told the same of
+// another operator's station as of one that does not exist (it used to get 403 for the one and
+// 400 for the other, which told it which station ids exist).
+func TestNoStationOrReadingLeaks(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	reg := newFakeRegistry(t)
+	e := newEnv(t, testenv.Mongo(t), rdb, prefix, reg)
+	reg.add(truck)
+	e.cacheVehicle(t, truck)
+	bureau := e.token(t, auth.Bureau, "")
+	op1, op2 := e.token(t, auth.Sensor, "op-1"), e.token(t, auth.Sensor, "op-2")
+	today := time.Now()
+	for id, op := range map[string]string{"RS-A": "op-1", "RS-B": "op-2"} {
+		if r := e.do(t, "POST", "/v1/remote-sensing/stations", bureau, station(id, op, today.AddDate(0, 0, -10))); r.status != 201 {
+			t.Fatalf("register %s = %d %v", id, r.status, r.body)
+		}
+	}
+	a := rd("RS-A", "晋F12345", "yellow", time.Hour, 10)
+	a["reading_id"] = "R-1"
+	if r := e.do(t, "POST", "/v1/remote-sensing/measurements", op1, []any{a}); r.status != 200 || items(r)[0]["status"] != "created" {
+		t.Fatalf("op-1 R-1 = %d %v", r.status, r.body)
+	}
+	b := rd("RS-B", "晋F12345", "yellow", 30*time.Minute, 11)
+	b["reading_id"] = "R-1"
+	if r := e.do(t, "POST", "/v1/remote-sensing/measurements", op2, []any{b}); r.status != 200 || items(r)[0]["status"] != "created" {
+		t.Fatalf("op-2 R-1 at its own station = %d %v, want created (ids are per station)", r.status, r.body)
+	}
+	message := func(station string) (int, string) {
+		x := rd(station, "晋F12345", "yellow", time.Hour, 10)
+		r := e.do(t, "POST", "/v1/remote-sensing/measurements", op2, []any{x})
+		errs, _ := r.body["errors"].([]any)
+		if len(errs) == 0 {
+			return r.status, ""
+		}
+		m := errs[0].(map[string]any)
+		return r.status, m["field"].(string) + ": " + strings.ReplaceAll(m["message"].(string), station, "ID")
+	}
+	otherCode, other := message("RS-A")
+	noneCode, none := message("RS-NOPE")
+	if otherCode != 400 || noneCode != 400 || other != none || other == "" {
+		t.Fatalf("another operator's station = %d %q; a station that does not exist = %d %q; want the same 400", otherCode, other, noneCode, none)
 	}
 }
