@@ -215,7 +215,7 @@ func TestCheckpointCoherence(t *testing.T) {
 	t.Run("muck: the permit is revoked", func(t *testing.T) {
 		expect(t, "晋FD12345", "yellow_green", "pass", "")
 		zjj := s.token(auth.Construction, "zjj-shuocheng", "")
-		if code, b := call(t, s.srv.URL, "POST", "/v1/muck/permits/pmt-demo-fd12345/revoke", zjj, map[string]any{"reason": "cover found open"}); code != 200 {
+		if code, b := call(t, s.srv.URL, "POST", "/v1/muck/permits/fleet-shuozhou-logistics:pmt-demo-fd12345/revoke", zjj, map[string]any{"reason": "cover found open"}); code != 200 {
 			t.Fatalf("revoke = %d %v", code, b)
 		}
 		expect(t, "晋FD12345", "yellow_green", "stop", "muck_no_valid_permit")

@@ -274,7 +274,7 @@ func TestMuckHTTP(t *testing.T) {
 		if r.status != 400 || fieldOf(r) != "vin" {
 			t.Fatalf("f1 applying for f2's truck = %d %v, want 400 vin", r.status, r.body)
 		}
-		e.must(t, 404, "GET", "/v1/muck/permits/pmt-ev-1", f2, nil)
+		e.must(t, 404, "GET", "/v1/muck/permits/f1:pmt-ev-1", f2, nil)
 		if b := e.must(t, 200, "GET", "/v1/muck/permits", f2, nil); len(b["items"].([]any)) != 0 {
 			t.Fatalf("f2 lists %v", b)
 		}
@@ -282,10 +282,20 @@ func TestMuckHTTP(t *testing.T) {
 			t.Fatalf("f1 lists %d permits, want 3", len(b["items"].([]any)))
 		}
 		e.must(t, 403, "GET", "/v1/muck/permits?fleet_id=f2", f1, nil)
+		// A permit id a fleet chooses is its own: f2 choosing the id f1 used gets its own permit.
+		// It used to get 409, which told it that f1's record existed.
+		r = e.do(t, "POST", "/v1/muck/permits", f2, application("pmt-ev-1", vinOther, now))
+		if r.status != 201 || r.body["permit_id"] != "f2:pmt-ev-1" || r.body["fleet_id"] != "f2" {
+			t.Fatalf("f2 applying under f1's permit id = %d %v, want 201 f2:pmt-ev-1", r.status, r.body)
+		}
+		e.must(t, 404, "GET", "/v1/muck/permits/f1:pmt-ev-1", f2, nil)
+		if b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-ev-1", f1, nil); b["vin"] != vinEV {
+			t.Fatalf("f1's permit after f2's application = %v", b)
+		}
 	})
 
 	t.Run("permit lifecycle by role, and the summary follows every change", func(t *testing.T) {
-		p := "/v1/muck/permits/pmt-ev-1/"
+		p := "/v1/muck/permits/f1:pmt-ev-1/"
 		state := func() string {
 			m, ok := e.cached(t, "晋FD12345", vehicleid.YellowGreen)
 			if !ok {
@@ -340,7 +350,7 @@ func TestMuckHTTP(t *testing.T) {
 				}
 			})
 		}
-		b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-ev-1", bureau, nil)
+		b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-ev-1", bureau, nil)
 		hist := b["history"].([]any)
 		var actions []string
 		for _, h := range hist {
@@ -363,7 +373,7 @@ func TestMuckHTTP(t *testing.T) {
 			t.Fatalf("reinstatement entry = %v", last)
 		}
 		// Refusing a pending application, and the rules re-checked on approval.
-		e.must(t, 200, "POST", "/v1/muck/permits/pmt-old-1/refuse", zj, map[string]any{"reason": "site quota reached"})
+		e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-old-1/refuse", zj, map[string]any{"reason": "site quota reached"})
 	})
 
 	from, to := now.Add(-time.Hour).UTC().Format(time.RFC3339), now.AddDate(0, 0, 10).UTC().Format(time.RFC3339)
@@ -373,16 +383,16 @@ func TestMuckHTTP(t *testing.T) {
 	}
 
 	t.Run("restricted-road passes are issued by the police for approved permits", func(t *testing.T) {
-		e.must(t, 403, "POST", "/v1/muck/passes", zj, pass("pass-1", "pmt-ev-1"))
-		e.must(t, 403, "POST", "/v1/muck/passes", f1, pass("pass-1", "pmt-ev-1"))
-		e.must(t, 409, "POST", "/v1/muck/passes", police, pass("pass-x", "pmt-diesel-1"))
-		b := e.must(t, 201, "POST", "/v1/muck/passes", police, pass("pass-1", "pmt-ev-1"))
+		e.must(t, 403, "POST", "/v1/muck/passes", zj, pass("pass-1", "f1:pmt-ev-1"))
+		e.must(t, 403, "POST", "/v1/muck/passes", f1, pass("pass-1", "f1:pmt-ev-1"))
+		e.must(t, 409, "POST", "/v1/muck/passes", police, pass("pass-x", "f1:pmt-diesel-1"))
+		b := e.must(t, 201, "POST", "/v1/muck/passes", police, pass("pass-1", "f1:pmt-ev-1"))
 		if b["state"] != "active" || b["hours"].(map[string]any)["to"] != "05:00" || b["timezone"] != "Asia/Shanghai" {
 			t.Fatalf("pass = %v", b)
 		}
-		e.must(t, 200, "POST", "/v1/muck/passes", police, pass("pass-1", "pmt-ev-1"))
+		e.must(t, 200, "POST", "/v1/muck/passes", police, pass("pass-1", "f1:pmt-ev-1"))
 		m, _ := e.cached(t, "晋FD12345", vehicleid.YellowGreen)
-		if len(m.Passes) != 1 || m.Passes[0].Hours.From != "22:00" || m.Passes[0].PermitID != "pmt-ev-1" {
+		if len(m.Passes) != 1 || m.Passes[0].Hours.From != "22:00" || m.Passes[0].PermitID != "f1:pmt-ev-1" {
 			t.Fatalf("summary passes = %+v", m.Passes)
 		}
 		if b := e.must(t, 200, "GET", "/v1/muck/passes/pass-1", f1, nil); b["pass_id"] != "pass-1" {
@@ -445,11 +455,11 @@ func TestMuckHTTP(t *testing.T) {
 			t.Fatalf("bad at = %d %v", r.status, r.body)
 		}
 		// A pass for a suspended permit does not allow.
-		e.must(t, 200, "POST", "/v1/muck/permits/pmt-ev-1/suspend", zj, map[string]any{"reason": "inspection"})
+		e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-ev-1/suspend", zj, map[string]any{"reason": "inspection"})
 		if r := allowed(39.35, 112.45, night, police); r.body["allowed"] != false || reasonCodes(r.body)[0] != "permit_suspended" {
 			t.Fatalf("allowed on a suspended permit = %v", r.body)
 		}
-		e.must(t, 200, "POST", "/v1/muck/permits/pmt-ev-1/resume", zj, nil)
+		e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-ev-1/resume", zj, nil)
 	})
 
 	t.Run("violations are traced back to the site and revoke the permit", func(t *testing.T) {
@@ -459,10 +469,10 @@ func TestMuckHTTP(t *testing.T) {
 		e.must(t, 403, "POST", "/v1/muck/violations", f1, v)
 		e.must(t, 403, "POST", "/v1/muck/violations", zj, v)
 		b := e.must(t, 201, "POST", "/v1/muck/violations", police, v)
-		if b["vin"] != vinEV || b["from_site"] != "cs-shuocheng-01" || b["site_source"] != "permit" || b["permit_id"] != "pmt-ev-1" || b["fleet_id"] != "f1" {
+		if b["vin"] != vinEV || b["from_site"] != "cs-shuocheng-01" || b["site_source"] != "permit" || b["permit_id"] != "f1:pmt-ev-1" || b["fleet_id"] != "f1" {
 			t.Fatalf("violation trace-back = %v", b)
 		}
-		if rp := b["revoked_permits"].([]any); len(rp) != 1 || rp[0] != "pmt-ev-1" || b["revoke_pending"] != false {
+		if rp := b["revoked_permits"].([]any); len(rp) != 1 || rp[0] != "f1:pmt-ev-1" || b["revoke_pending"] != false {
 			t.Fatalf("revoked permits = %v", b)
 		}
 		e.must(t, 200, "POST", "/v1/muck/violations", police, v)
@@ -473,7 +483,7 @@ func TestMuckHTTP(t *testing.T) {
 		v2["note"] = "different"
 		e.must(t, 409, "POST", "/v1/muck/violations", police, v2)
 
-		p := e.must(t, 200, "GET", "/v1/muck/permits/pmt-ev-1", zj, nil)
+		p := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-ev-1", zj, nil)
 		hist := p["history"].([]any)
 		last := hist[len(hist)-1].(map[string]any)
 		if p["state"] != "revoked" || last["violation_id"] != "vio-1" || last["role"] != "police" {
@@ -560,7 +570,7 @@ func TestMuckHTTP(t *testing.T) {
 			{"POST", "/v1/muck/permits", zj, 403},
 			{"POST", "/v1/muck/permits", police, 403},
 			{"GET", "/v1/muck/permits", station, 403},
-			{"GET", "/v1/muck/permits/pmt-ev-1", system, 403},
+			{"GET", "/v1/muck/permits/f1:pmt-ev-1", system, 403},
 			{"POST", "/v1/muck/passes", bureau, 403},
 			{"POST", "/v1/muck/passes/pass-1/cancel", zj, 403},
 			{"GET", "/v1/muck/passes", station, 403},
@@ -568,7 +578,7 @@ func TestMuckHTTP(t *testing.T) {
 			{"GET", "/v1/muck/violations", system, 403},
 			{"GET", "/v1/muck/reports/sites", police, 403},
 			{"GET", "/v1/muck/status?plate=x&colour=yellow", zj, 403},
-			{"GET", "/v1/muck/permits/pmt-ev-1", police, 200},
+			{"GET", "/v1/muck/permits/f1:pmt-ev-1", police, 200},
 			{"GET", "/v1/muck/violations/vio-1", zj, 200},
 		}
 		for _, tc := range cases {
@@ -605,7 +615,7 @@ func TestMuckHTTP(t *testing.T) {
 		}
 		site := with(constructionSite(), "site_id", "cs-new")
 		app := application("pmt-new", vinEV, now)
-		ps := pass("pass-new", "pmt-diesel-1")
+		ps := pass("pass-new", "f1:pmt-diesel-1")
 		vio := map[string]any{"kind": "leaky_cover", "vin": vinEV, "observed_at": now.Format(time.RFC3339),
 			"location": map[string]any{"lat": 39.3, "lon": 112.5}, "photos": []string{"p.jpg"}}
 		cases := []struct {
@@ -694,14 +704,14 @@ func TestExpiryAndRepublish(t *testing.T) {
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, constructionSite())
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, disposalSite())
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-1", vinEV, now))
-	e.must(t, 200, "POST", "/v1/muck/permits/pmt-1/approve", zj, nil)
+	e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-1/approve", zj, nil)
 	// A plate nothing else touches: only the resync can bring its entry back.
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-2", vinNewD, now))
 	e.clock.advance(31 * 24 * time.Hour)
-	if b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-1", zj, nil); b["state"] != "expired" {
+	if b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-1", zj, nil); b["state"] != "expired" {
 		t.Fatalf("state read after the validity = %v, want expired before any sweep", b["state"])
 	}
-	e.must(t, 409, "POST", "/v1/muck/permits/pmt-1/suspend", zj, map[string]any{"reason": "x"})
+	e.must(t, 409, "POST", "/v1/muck/permits/f1:pmt-1/suspend", zj, map[string]any{"reason": "x"})
 	// Redis loses its data; the service's background work rebuilds it and sweeps.
 	ctx := context.Background()
 	evKey := summary.Key(prefix, vehicleid.Key("晋FD12345", vehicleid.YellowGreen), summary.Muck)
@@ -712,7 +722,7 @@ func TestExpiryAndRepublish(t *testing.T) {
 	stop := e.run(t)
 	defer stop()
 	e.eventually(t, "the sweep's expiry and the rebuilt summaries", func() bool {
-		b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-1", zj, nil)
+		b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-1", zj, nil)
 		hist := b["history"].([]any)
 		last := hist[len(hist)-1].(map[string]any)
 		ev, okEV := e.cached(t, "晋FD12345", vehicleid.YellowGreen)
@@ -756,16 +766,16 @@ func TestInterruptedRevocation(t *testing.T) {
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, constructionSite())
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, disposalSite())
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-ev", vinEV, now))
-	e.must(t, 200, "POST", "/v1/muck/permits/pmt-ev/approve", zj, nil)
+	e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-ev/approve", zj, nil)
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-old", vinOldD, now))
-	e.must(t, 200, "POST", "/v1/muck/permits/pmt-old/approve", zj, nil)
+	e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-old/approve", zj, nil)
 	vio := func(id, kind, vin string) map[string]any {
 		return map[string]any{"violation_id": id, "kind": kind, "vin": vin, "observed_at": now.Add(-time.Minute).Format(time.RFC3339),
 			"location": map[string]any{"lat": 39.33, "lon": 112.52}, "photos": []string{"p.jpg"}}
 	}
 	// Revoked, then reinstated on appeal.
 	e.must(t, 201, "POST", "/v1/muck/violations", police, vio("vio-a", "leaky_cover", vinEV))
-	e.must(t, 200, "POST", "/v1/muck/permits/pmt-ev/reinstate", bureau, map[string]any{"reason": "photo shows another truck"})
+	e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-ev/reinstate", bureau, map[string]any{"reason": "photo shows another truck"})
 	// A non-revoking violation of the other truck.
 	e.must(t, 201, "POST", "/v1/muck/violations", police, vio("vio-b", "muddy_wheels", vinOldD))
 	// The crash: both look as if their revocation had not finished.
@@ -779,10 +789,10 @@ func TestInterruptedRevocation(t *testing.T) {
 		n, _ := coll.CountDocuments(context.Background(), bson.D{{Key: "revoke_pending", Value: true}})
 		return n == 0
 	})
-	if b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-ev", zj, nil); b["state"] != "approved" {
+	if b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-ev", zj, nil); b["state"] != "approved" {
 		t.Fatalf("reinstated permit = %v, want still approved", b["state"])
 	}
-	b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-old", zj, nil)
+	b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-old", zj, nil)
 	hist := b["history"].([]any)
 	if last := hist[len(hist)-1].(map[string]any); b["state"] != "revoked" || last["violation_id"] != "vio-b" {
 		t.Fatalf("permit of the truck whose revocation was interrupted = %v %v", b["state"], last)
@@ -809,7 +819,7 @@ func TestRedisDown(t *testing.T) {
 	if b := down.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-1", vinEV, now)); b["state"] != "pending" {
 		t.Fatalf("application with Redis down = %v", b)
 	}
-	down.must(t, 200, "POST", "/v1/muck/permits/pmt-1/approve", zj, nil)
+	down.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-1/approve", zj, nil)
 	key := summary.Key(prefix, vehicleid.Key("晋FD12345", vehicleid.YellowGreen), summary.Muck)
 	if n, _ := live.Exists(context.Background(), key).Result(); n != 0 {
 		t.Fatal("summary present although Redis was down")
@@ -868,7 +878,7 @@ func TestDemoSeed(t *testing.T) {
 		}
 	}
 	bureau := e.token(t, auth.Bureau, "")
-	for id, want := range map[string]string{"pmt-demo-fd12345": "approved", "pmt-demo-f56789": "refused", "pmt-demo-f45678": "revoked"} {
+	for id, want := range map[string]string{"fleet-shuozhou-logistics:pmt-demo-fd12345": "approved", "fleet-shuozhou-logistics:pmt-demo-f56789": "refused", "fleet-shuozhou-logistics:pmt-demo-f45678": "revoked"} {
 		if b := e.must(t, 200, "GET", "/v1/muck/permits/"+id, bureau, nil); b["state"] != want {
 			t.Errorf("demo permit %s = %v, want %s", id, b["state"], want)
 		}
@@ -908,7 +918,7 @@ func TestRequireClean(t *testing.T) {
 	}
 	part, _ := summary.Encode(summary.RemoteSensing, time.Now(), summary.RemoteSensingStatus{OpenCases: []summary.RemoteSensingCase{{ID: "rsc-1", Pollutant: "opacity", State: "notified"}}})
 	rdb.Set(context.Background(), summary.Key(prefix, vehicleid.Key("晋FD12345", vehicleid.YellowGreen), summary.RemoteSensing), part, time.Minute)
-	if r := e.do(t, "POST", "/v1/muck/permits/pmt-1/approve", zj, nil); r.status != 409 {
+	if r := e.do(t, "POST", "/v1/muck/permits/f1:pmt-1/approve", zj, nil); r.status != 409 {
 		t.Fatalf("approval with an open case = %d %v, want 409", r.status, r.body)
 	}
 	b := e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-2", vinEV, now))
@@ -937,7 +947,7 @@ func TestPermitsAreDecidedByTheSiteAuthority(t *testing.T) {
 	fromPinglu := application("pmt-b", vinOldD, now)
 	fromPinglu["from_site"] = "cs-pinglu-01"
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, fromPinglu)
-	a, b := "/v1/muck/permits/pmt-a", "/v1/muck/permits/pmt-b"
+	a, b := "/v1/muck/permits/f1:pmt-a", "/v1/muck/permits/f1:pmt-b"
 
 	cases := []struct {
 		name, method, path, token string

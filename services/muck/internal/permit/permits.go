@@ -133,10 +133,16 @@ func (s *Service) check(ctx context.Context, a Application, v summary.Vehicle, n
 	return reasons, nil
 }
 
+// FleetPermitID is the id of the permit a fleet applies for under its own permit_id: the
+// fleet's tenant, a colon, and the id it chose. Client ids cannot hold a colon, so each fleet
+// has its own id space: a fleet's id can neither clash with nor reveal another fleet's permit.
+func FleetPermitID(fleet, clientID string) string { return fleet + ":" + clientID }
+
 // Apply files a transport company's application for one of its trucks. The permit rules are
 // checked at once: a truck that meets them is pending the construction bureau's decision, one
-// that does not is refused with every reason. A retry under the same permit_id with the same
-// content answers the stored permit (created false).
+// that does not is refused with every reason. A permit_id the fleet chooses is its own
+// (FleetPermitID); a retry under the same permit_id with the same content answers the stored
+// permit (created false), other content is ErrExists.
 func (s *Service) Apply(ctx context.Context, p auth.Principal, a Application) (Permit, bool, error) {
 	if !p.Is(auth.Fleet) {
 		return Permit{}, false, forbidden("role %s may not apply for permits; a transport company applies for its trucks", p.Role)
@@ -146,7 +152,9 @@ func (s *Service) Apply(ctx context.Context, p auth.Principal, a Application) (P
 		return Permit{}, false, err
 	}
 	clientID := a.PermitID != ""
-	if !clientID {
+	if clientID {
+		a.PermitID = FleetPermitID(p.Tenant, a.PermitID)
+	} else {
 		a.PermitID = newID("pmt")
 	}
 	fp := applicationFingerprint(a)
