@@ -203,9 +203,10 @@ func Parse(r io.Reader) (File, error) {
 			ve.Add(Field(line, "value"), err.Error())
 		}
 		reading := limits.Reading{Parameter: cells["parameter"], Value: value, Unit: cells["unit"]}
-		idx, seen := byID[in.ID]
+		key := in.SiteID + "\x00" + in.ID // sample numbers are per site
+		idx, seen := byID[key]
 		if !seen || in.ID == "" {
-			byID[in.ID] = len(items)
+			byID[key] = len(items)
 			in.Results = []limits.Reading{reading}
 			items = append(items, Item{Input: in, Row: line, ResultRows: []int{line}, ResultColumns: []string{"parameter"}, layout: layout})
 			continue
