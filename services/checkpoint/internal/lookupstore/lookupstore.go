@@ -386,7 +386,11 @@ func (s *Store) Recent(ctx context.Context, officer string, limit int) ([]verdic
 	for _, b := range batches {
 		entries, err := b.entries()
 		if err != nil {
-			return nil, err
+			// A batch this version cannot read (one written by a version that packed an
+			// unencodable lookup as nothing) is logged and passed over: it must not make every
+			// officer's trail unreadable for good.
+			s.log.ErrorContext(ctx, "checkpoint_lookup_batch_unreadable", "batch", b.ID, "error", err.Error())
+			continue
 		}
 		for _, e := range entries {
 			if e.Officer == officer {

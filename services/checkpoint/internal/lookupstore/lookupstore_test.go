@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/testenv"
@@ -101,5 +103,33 @@ func TestBadLookupDoesNotTakeItsBatch(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "checkpoint_lookup_not_recorded") || !strings.Contains(logged.String(), "晋F00001") {
 		t.Fatalf("the skipped lookup was not logged with what is known: %s", logged.String())
+	}
+}
+
+// TestUnreadableBatchIsPassedOver: a batch written before the fix (an unencodable lookup packed
+// as nothing) is logged and passed over; the officer's other lookups are still read.
+func TestUnreadableBatchIsPassedOver(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.Mongo(t)
+	var logged strings.Builder
+	s := New(db, 0, slog.New(slog.NewJSONHandler(&logged, nil)))
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	good := lookupDoc{Officer: "officer-1", Role: "police", Plate: "晋F00001", Colour: "blue", At: at, Verdict: "pass", Reasons: []string{}}
+	packed, _ := pack([]lookupDoc{good}, func(lookupDoc, error) {})
+	for _, b := range []batchDoc{
+		{ID: "poisoned", First: at, Last: at.Add(time.Minute), Officers: []string{"officer-1"}, Plates: []string{"晋F00002"},
+			Packing: packing, Packed: s2.Encode(nil, nil)},
+		{ID: "good", First: at, Last: at, Officers: []string{"officer-1"}, Plates: []string{"晋F00001"}, Packing: packing, Packed: packed},
+	} {
+		if _, err := db.Collection(Lookups).InsertOne(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Recent(ctx, "officer-1", 10)
+	if err != nil || len(got) != 1 || got[0].Plate != "晋F00001" {
+		t.Fatalf("Recent = %+v, %v; want the one readable lookup", got, err)
+	}
+	if !strings.Contains(logged.String(), "checkpoint_lookup_batch_unreadable") {
+		t.Fatalf("the unreadable batch was not logged: %s", logged.String())
 	}
 }
