@@ -32,7 +32,7 @@ const (
 	Transport    Role = "transport"    // transport bureau: repair confirmations
 	Repair       Role = "repair"       // repair shop: repairs it carried out
 	Sensor       Role = "sensor"       // remote-sensing station: uploads its measurements
-	Admin        Role = "admin"        // platform operator
+	Admin        Role = "admin"        // platform operator: accounts, configuration, reads; no enforcement decision
 	// System is a ClearSky service calling another on its own behalf (a status lookup while
 	// judging an upload); its tokens are minted by the services from the shared secret.
 	System Role = "system"
@@ -210,7 +210,11 @@ func Authenticate(k *Keys, onError func(*gin.Context, error)) gin.HandlerFunc {
 	}
 }
 
-// Require is gin middleware admitting only callers with one of roles (admin always passes).
+// Require is gin middleware admitting only callers with one of roles. The platform
+// administrator (Admin) also passes it on reads (GET and HEAD), and on nothing else unless the
+// route names Admin among roles: administrators manage accounts and configuration and may read
+// everything to support users, but they take no enforcement decision and act for no regulated
+// party (docs/architecture.md, "Identity and authorisation").
 func Require(onError func(*gin.Context, error), roles ...Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := FromContext(c.Request.Context())
@@ -218,13 +222,21 @@ func Require(onError func(*gin.Context, error), roles ...Role) gin.HandlerFunc {
 			onError(c, fmt.Errorf("this route needs a bearer token (run `clearsky token -role ROLE` for one): %w", apperr.ErrUnauthenticated))
 			return
 		}
-		if p.Role != Admin && !p.Is(roles...) {
+		if !p.Is(roles...) && !(p.Role == Admin && AdminReads(c.Request.Method)) {
+			if p.Role == Admin {
+				onError(c, fmt.Errorf("the platform admin reads but takes no enforcement decision and acts for no party; use an account of the deciding authority: %w", apperr.ErrForbidden))
+				return
+			}
 			onError(c, fmt.Errorf("role %s may not use this route: %w", p.Role, apperr.ErrForbidden))
 			return
 		}
 		c.Next()
 	}
 }
+
+// AdminReads reports whether Require lets the admin through a route of this method without the
+// route naming Admin: reads only.
+func AdminReads(method string) bool { return method == "GET" || method == "HEAD" }
 
 // Caller returns the principal of a request that passed Require.
 func Caller(c *gin.Context) Principal {

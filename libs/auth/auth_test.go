@@ -2,10 +2,12 @@ package auth
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/clearsky/clearsky/libs/apperr"
@@ -64,5 +66,45 @@ func TestIssueNeedsTenant(t *testing.T) {
 	}
 	if _, err := NewKeys([]byte("short")); err == nil {
 		t.Fatal("NewKeys(short) succeeded, want error")
+	}
+}
+
+// TestRequireAdmin: the admin reads every route but writes through none unless the route names
+// admin; other roles pass only the routes that name them.
+func TestRequireAdmin(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	refused := func(c *gin.Context, err error) {
+		c.AbortWithStatus(map[bool]int{true: 403, false: 401}[errors.Is(err, apperr.ErrForbidden)])
+	}
+	cases := []struct {
+		method string
+		role   Role
+		roles  []Role
+		want   int
+	}{
+		{"GET", Admin, []Role{Bureau}, 200},
+		{"HEAD", Admin, []Role{Bureau}, 200},
+		{"POST", Admin, []Role{Bureau}, 403},
+		{"PATCH", Admin, []Role{Fleet, Bureau, Police}, 403},
+		{"PUT", Admin, []Role{Bureau}, 403},
+		{"DELETE", Admin, []Role{Bureau}, 403},
+		{"POST", Admin, []Role{Bureau, Admin}, 200},
+		{"POST", Bureau, []Role{Bureau}, 200},
+		{"GET", Fleet, []Role{Bureau}, 403},
+		{"POST", System, []Role{Bureau}, 403},
+	}
+	for _, tc := range cases {
+		w := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(w)
+		c.Request = httptest.NewRequest(tc.method, "/x", nil)
+		c.Request = c.Request.WithContext(WithPrincipal(c.Request.Context(), Principal{Subject: "s", Role: tc.role}))
+		Require(refused, tc.roles...)(c)
+		got := w.Code
+		if !c.IsAborted() {
+			got = 200
+		}
+		if got != tc.want {
+			t.Errorf("%s by %s on a route for %v = %d, want %d", tc.method, tc.role, tc.roles, got, tc.want)
+		}
 	}
 }

@@ -157,10 +157,10 @@ func ring(c [][]float64, path string) (Ring, error) {
 			return nil, fail(fmt.Sprintf("%s[%d]", path, i), "a position is [lon, lat] (or [lon, lat, altitude])")
 		}
 		pt := Point{Lon: pos[0], Lat: pos[1]}
-		if pt.Lon < -180 || pt.Lon > 180 {
+		if !(pt.Lon >= -180 && pt.Lon <= 180) { // written so that NaN fails too
 			return nil, fail(fmt.Sprintf("%s[%d]", path, i), "longitude %v is outside [-180, 180]", pt.Lon)
 		}
-		if pt.Lat < -90 || pt.Lat > 90 {
+		if !(pt.Lat >= -90 && pt.Lat <= 90) {
 			return nil, fail(fmt.Sprintf("%s[%d]", path, i), "latitude %v is outside [-90, 90]", pt.Lat)
 		}
 		r = append(r, pt)

@@ -185,3 +185,39 @@ func TestOnlyQuery(t *testing.T) {
 		t.Errorf("OnlyQuery allocates %v times for plain names; the checkpoint's lookup calls it", n)
 	}
 }
+
+func TestFloat(t *testing.T) {
+	for _, s := range []string{"39.33", "-90", " 112.5 ", "0", "1e-400", "1.5e3"} {
+		if _, err := Float(s); err != nil {
+			t.Errorf("Float(%q) = %v, want a number", s, err)
+		}
+	}
+	for _, s := range []string{"NaN", "nan", "Inf", "+Inf", "-inf", "Infinity", "-infinity", "1e999", "-1e400"} {
+		if _, err := Float(s); !errors.Is(err, ErrNotFinite) {
+			t.Errorf("Float(%q) = %v, want ErrNotFinite", s, err)
+		}
+	}
+	for _, s := range []string{"", "abc", "1,5", "39.3N", "-NaN"} {
+		if _, err := Float(s); err == nil || errors.Is(err, ErrNotFinite) {
+			t.Errorf("Float(%q) = %v, want not a number", s, err)
+		}
+	}
+}
+
+// TestDecodeRefusesOverflow: a JSON body cannot carry NaN or an infinity, and a number that
+// overflows a float64 is refused naming its field.
+func TestDecodeRefusesOverflow(t *testing.T) {
+	var b struct {
+		Lat  float64  `json:"lat"`
+		Lon  *float64 `json:"lon"`
+		Vals []any    `json:"vals"`
+	}
+	for in, field := range map[string]string{`{"lat": 1e999}`: "lat", `{"lon": -1e400}`: "lon", `{"lat": NaN}`: "body",
+		`{"lon": Infinity}`: "body", `{"vals": [1e999]}`: "vals"} {
+		err := Decode(strings.NewReader(in), &b)
+		var ve *apperr.ValidationError
+		if !errors.As(err, &ve) || ve.Fields[0].Field != field {
+			t.Errorf("Decode(%s) = %v, want invalid %s", in, err, field)
+		}
+	}
+}

@@ -215,7 +215,7 @@ func TestCheckpointCoherence(t *testing.T) {
 	t.Run("muck: the permit is revoked", func(t *testing.T) {
 		expect(t, "晋FD12345", "yellow_green", "pass", "")
 		zjj := s.token(auth.Construction, "zjj-shuocheng", "")
-		if code, b := call(t, s.srv.URL, "POST", "/v1/muck/permits/pmt-demo-fd12345/revoke", zjj, map[string]any{"reason": "cover found open"}); code != 200 {
+		if code, b := call(t, s.srv.URL, "POST", "/v1/muck/permits/fleet-shuozhou-logistics:pmt-demo-fd12345/revoke", zjj, map[string]any{"reason": "cover found open"}); code != 200 {
 			t.Fatalf("revoke = %d %v", code, b)
 		}
 		expect(t, "晋FD12345", "yellow_green", "stop", "muck_no_valid_permit")
@@ -412,4 +412,94 @@ func fieldOf(body map[string]any) string {
 	}
 	f, _ := errs[0].(map[string]any)["field"].(string)
 	return f
+}
+
+// TestCheckpointRefusesNonFinitePosition: NaN and infinities are refused at the edge naming
+// the field (they used to answer 200, after which the officer's audit trail, and that of every
+// officer in the same batch, answered 500 for good), and the trail keeps answering.
+func TestCheckpointRefusesNonFinitePosition(t *testing.T) {
+	s := newStack(t)
+	police, other := s.token(auth.Police, "", "officer-nan"), s.token(auth.Police, "", "officer-beside")
+	for _, q := range []string{"lat=NaN&lon=NaN", "lat=39.3&lon=Inf", "lat=-Infinity&lon=112.4", "lat=1e999&lon=112.4", "lat=nan&lon=112.4"} {
+		code, body := call(t, s.srv.URL, "GET", "/v1/checkpoint/"+url.PathEscape("晋F23456")+"?colour=yellow&"+q, police, nil)
+		field := ""
+		if errs, _ := body["errors"].([]any); len(errs) > 0 {
+			field, _ = errs[0].(map[string]any)["field"].(string)
+		}
+		want := "lat"
+		if strings.HasPrefix(q, "lat=39.3") {
+			want = "lon"
+		}
+		if code != 400 || field != want {
+			t.Fatalf("lookup with %s = %d %v, want 400 naming %s", q, code, body, want)
+		}
+	}
+	for _, tok := range []string{police, other} {
+		if code, body := call(t, s.srv.URL, "GET", "/v1/checkpoint/"+url.PathEscape("晋F23456")+"?colour=yellow&lat=39.33&lon=112.43", tok, nil); code != 200 {
+			t.Fatalf("lookup with a real position = %d %v", code, body)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, tok := range []string{police, other} {
+		for {
+			code, body := call(t, s.srv.URL, "GET", "/v1/lookups/mine", tok, nil)
+			if code != 200 {
+				t.Fatalf("/v1/lookups/mine = %d %v, want 200", code, body)
+			}
+			if items, _ := body["items"].([]any); len(items) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/v1/lookups/mine = %v, want the one lookup with a real position", body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// TestFleetCannotClearItsOwnVerdict: a fleet moved its truck's scrap_due into the future, or its
+// emission standard up, with a PATCH, and the checkpoint's next answer dropped the STOP or the
+// phase-out reason. Now the change waits for the bureau and the verdict keeps the accepted
+// values; once the bureau accepts, the verdict follows.
+func TestFleetCannotClearItsOwnVerdict(t *testing.T) {
+	s := newStack(t)
+	police := s.token(auth.Police, "", "officer-integrity")
+	bureau := s.token(auth.Bureau, "", "bureau-officer")
+	fleet := s.token(auth.Fleet, "fleet-shuozhou-logistics", "")
+	expect := func(t *testing.T, plate, want, code string) {
+		t.Helper()
+		_, body := lookup(t, s.srv.URL, police, plate, "yellow")
+		if body["verdict"] != want || !has(codes(body), code) {
+			t.Fatalf("%s: verdict %v %v, want %s with %s", plate, body["verdict"], codes(body), want, code)
+		}
+	}
+	vin, _ := vehicleid.WithCheckDigit("LZZ1CLVB0N0000077")
+	if code, b := call(t, s.srv.URL, "POST", "/v1/vehicles", bureau, map[string]any{"vin": vin, "plate": "晋F77007", "plate_colour": "yellow",
+		"fuel_type": "diesel", "emission_standard": "VIa", "category": "N3", "use": "operating", "maker": "Sinotruk",
+		"registered_on": "2015-05-01", "scrap_due": "2025-06-01", "fleet_id": "fleet-shuozhou-logistics"}); code != 201 {
+		t.Fatalf("register = %d %v", code, b)
+	}
+	expect(t, "晋F77007", "stop", "past_forced_scrappage")
+	code, b := call(t, s.srv.URL, "PATCH", "/v1/vehicles/"+vin, fleet, map[string]any{"scrap_due": "2040-01-01"})
+	if code != 202 {
+		t.Fatalf("fleet PATCH scrap_due = %d %v, want 202 (a proposal)", code, b)
+	}
+	expect(t, "晋F77007", "stop", "past_forced_scrappage")
+
+	expect(t, "晋F34567", "inspect", "phase_out_overdue")
+	code, b = call(t, s.srv.URL, "PATCH", "/v1/vehicles/LZZ1CLVB6N0000003", fleet, map[string]any{"emission_standard": "VIa"})
+	if code != 202 {
+		t.Fatalf("fleet PATCH emission_standard = %d %v, want 202", code, b)
+	}
+	expect(t, "晋F34567", "inspect", "phase_out_overdue")
+
+	// The bureau accepts the standard (say the engine was replaced): the verdict follows.
+	id := b["proposal"].(map[string]any)["proposal_id"].(string)
+	if code, b := call(t, s.srv.URL, "POST", "/v1/vehicle-proposals/"+id+"/accept", bureau, map[string]any{"reason": "engine replacement certified"}); code != 200 {
+		t.Fatalf("accept = %d %v", code, b)
+	}
+	_, body := lookup(t, s.srv.URL, police, "晋F34567", "yellow")
+	if has(codes(body), "phase_out_overdue") {
+		t.Fatalf("after acceptance the verdict still lists the China III phase-out: %v", codes(body))
+	}
 }

@@ -446,8 +446,8 @@ func TestConsole(t *testing.T) {
 			t.Errorf("CSV error = %q, want it to name rows[2].unit", msg)
 		}
 		tb.do(chromedp.SetUploadFiles(css(csvForm+"input[name=file]"), []string{goodCSV}), chromedp.Click(css(csvForm+"button[type=submit]")))
-		wait[bool](tb, "the imported sample", `!!document.querySelector('.csv-result tr[data-sample-id="ST01-CSV-2"][data-verdict=fail]')`)
-		wait[bool](tb, "its verdict per parameter", `!!document.querySelector('.sample-verdict[data-sample-id="ST01-CSV-2"] tr[data-parameter=olefins][data-verdict=fail]')`)
+		wait[bool](tb, "the imported sample", `!!document.querySelector('.csv-result tr[data-sample-id="st-shuocheng-01:ST01-CSV-2"][data-verdict=fail]')`)
+		wait[bool](tb, "its verdict per parameter", `!!document.querySelector('.sample-verdict[data-sample-id="st-shuocheng-01:ST01-CSV-2"] tr[data-parameter=olefins][data-verdict=fail]')`)
 		s.shoot(tb, "samples")
 	})
 

@@ -2,6 +2,7 @@ package fuel_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -137,6 +138,7 @@ func TestFuelHTTP(t *testing.T) {
 	s1, s2 := e.token(t, auth.Station, "S1"), e.token(t, auth.Station, "S2")
 	lab1, lab2 := e.token(t, auth.Lab, "lab-1"), e.token(t, auth.Lab, "lab-2")
 	police, fleet := e.token(t, auth.Police, ""), e.token(t, auth.Fleet, "f1")
+	admin := e.token(t, auth.Admin, "")
 	seedSites(t, e, bureau)
 
 	ok92 := smp("S1-SELF-1", "S1", "gasoline", "92", "2026-03-02T09:00:00+08:00", res("sulfur", 8, "ppm"), res("olefins", 14, "%"))
@@ -159,10 +161,10 @@ func TestFuelHTTP(t *testing.T) {
 			{"lab without contract", "POST", "/v1/fuel/samples", lab2, smp("X3", "S1", "gasoline", "92", "2026-03-02T09:00:00Z", res("sulfur", 5, "ppm")), 403},
 			{"police may not upload", "POST", "/v1/fuel/samples", police, ok92, 403},
 			{"no token", "POST", "/v1/fuel/samples", "", ok92, 401},
-			{"station reads its sample", "GET", "/v1/fuel/samples/S1-SELF-1", s1, nil, 200},
-			{"another station cannot see it", "GET", "/v1/fuel/samples/S1-SELF-1", s2, nil, 404},
-			{"a contracted lab reads it", "GET", "/v1/fuel/samples/S1-SELF-1", lab1, nil, 200},
-			{"a lab without contract cannot see it", "GET", "/v1/fuel/samples/S1-SELF-1", lab2, nil, 404},
+			{"station reads its sample", "GET", "/v1/fuel/samples/S1:S1-SELF-1", s1, nil, 200},
+			{"another station cannot see it", "GET", "/v1/fuel/samples/S1:S1-SELF-1", s2, nil, 404},
+			{"a contracted lab reads it", "GET", "/v1/fuel/samples/S1:S1-SELF-1", lab1, nil, 200},
+			{"a lab without contract cannot see it", "GET", "/v1/fuel/samples/S1:S1-SELF-1", lab2, nil, 404},
 			{"station lists another site's samples", "GET", "/v1/fuel/samples?site_id=S2", s1, nil, 403},
 			{"station reads its site", "GET", "/v1/fuel/sites/S1", s1, nil, 200},
 			{"station cannot see another site", "GET", "/v1/fuel/sites/S2", s1, nil, 404},
@@ -170,8 +172,8 @@ func TestFuelHTTP(t *testing.T) {
 			{"lab cannot read another contract", "GET", "/v1/fuel/labs/lab-1", lab2, nil, 404},
 			{"station may not register sites", "POST", "/v1/fuel/sites", s1, mkSite("S9", "filling_station"), 403},
 			{"lab may not record contracts", "PUT", "/v1/fuel/labs/lab-1", lab1, map[string]any{"name": "x", "site_ids": []string{"S3"}}, 403},
-			{"lab may not correct a station's sample", "POST", "/v1/fuel/samples/S1-SELF-1/corrections", lab1, map[string]any{"base_revision": 1, "reason": "x", "results": []result{res("sulfur", 1, "ppm")}}, 403},
-			{"station may not correct", "POST", "/v1/fuel/samples/S1-SELF-1/corrections", s1, map[string]any{"base_revision": 1, "reason": "x", "results": []result{res("sulfur", 1, "ppm")}}, 403},
+			{"lab may not correct a station's sample", "POST", "/v1/fuel/samples/S1:S1-SELF-1/corrections", lab1, map[string]any{"base_revision": 1, "reason": "x", "results": []result{res("sulfur", 1, "ppm")}}, 403},
+			{"station may not correct", "POST", "/v1/fuel/samples/S1:S1-SELF-1/corrections", s1, map[string]any{"base_revision": 1, "reason": "x", "results": []result{res("sulfur", 1, "ppm")}}, 403},
 			{"station may not read cases", "GET", "/v1/fuel/cases", s1, nil, 403},
 			{"lab may not read coverage", "GET", "/v1/fuel/coverage", lab1, nil, 403},
 			{"lab may not plan", "GET", "/v1/fuel/plans/proposal", lab1, nil, 403},
@@ -179,6 +181,11 @@ func TestFuelHTTP(t *testing.T) {
 			{"station reads the limits", "GET", "/v1/fuel/limits", s1, nil, 200},
 			{"fleet may not read the limits", "GET", "/v1/fuel/limits", fleet, nil, 403},
 			{"station may not trace", "GET", "/v1/fuel/sites/S1/chain", s1, nil, 403},
+			{"admin reads a sample", "GET", "/v1/fuel/samples/S1:S1-SELF-1", admin, nil, 200},
+			{"admin may not upload", "POST", "/v1/fuel/samples", admin, smp("X4", "S1", "gasoline", "92", "2026-03-02T09:00:00Z", res("sulfur", 5, "ppm")), 403},
+			{"admin may not correct", "POST", "/v1/fuel/samples/S1:S1-SELF-1/corrections", admin, map[string]any{"base_revision": 1, "reason": "x", "results": []result{res("sulfur", 1, "ppm")}}, 403},
+			{"admin may not load limits", "PUT", "/v1/fuel/limits", admin, map[string]any{"name": "x"}, 403},
+			{"admin may not record lab contracts", "PUT", "/v1/fuel/labs/lab-9", admin, map[string]any{"name": "x", "site_ids": []string{"S1"}}, 403},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -191,7 +198,7 @@ func TestFuelHTTP(t *testing.T) {
 				}
 			})
 		}
-		if n := count(t, e.db, "fuel_samples", bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: []string{"X1", "X2", "X3"}}}}}); n != 0 {
+		if n := count(t, e.db, "fuel_samples", bson.D{{Key: "_id", Value: bson.D{{Key: "$regex", Value: ":X[1-4]$"}}}}); n != 0 {
 			t.Fatalf("%d refused uploads were written", n)
 		}
 		list := e.do(t, "GET", "/v1/fuel/samples", s2, nil)
@@ -201,6 +208,22 @@ func TestFuelHTTP(t *testing.T) {
 		list = e.do(t, "GET", "/v1/fuel/samples", lab1, nil)
 		if items := list.body["items"].([]any); len(items) != 2 {
 			t.Fatalf("lab-1 lists %d samples, want the 2 of S1", len(items))
+		}
+		// A sample number is the site's own: station S2 sending the number S1 used gets its own
+		// sample. It used to get 409, which told it that S1's record existed.
+		r := e.do(t, "POST", "/v1/fuel/samples", s2, smp("S1-SELF-1", "S2", "gasoline", "92", "2026-03-02T09:00:00+08:00", res("sulfur", 9, "ppm")))
+		if r.status != http.StatusCreated || r.body["sample_id"] != "S2:S1-SELF-1" || r.body["site_id"] != "S2" {
+			t.Fatalf("S2 uploading under S1's sample number = %d %s, want 201 S2:S1-SELF-1", r.status, r.raw)
+		}
+		if got := e.do(t, "GET", "/v1/fuel/samples/S1:S1-SELF-1", s2, nil); got.status != 404 {
+			t.Fatalf("S2 reads S1's sample = %d, want 404", got.status)
+		}
+		if got := e.do(t, "GET", "/v1/fuel/samples/S1:S1-SELF-1", s1, nil); got.status != 200 || got.body["results"].([]any)[0].(map[string]any)["value"].(float64) != 8 {
+			t.Fatalf("S1's sample after S2's upload = %d %s", got.status, got.raw)
+		}
+		list = e.do(t, "GET", "/v1/fuel/samples", s2, nil)
+		if items := list.body["items"].([]any); len(items) != 1 {
+			t.Fatalf("station S2 lists %d samples, want its own one", len(items))
 		}
 	})
 
@@ -247,6 +270,10 @@ func TestFuelHTTP(t *testing.T) {
 			{"unknown unit", with("results", []result{res("sulfur", 8, "furlongs")}), "results[0].unit"},
 			{"value not a number", with("results", []any{map[string]any{"parameter": "sulfur", "value": "low", "unit": "ppm"}}), "results[0].value"},
 			{"value missing", with("results", []any{map[string]any{"parameter": "sulfur", "unit": "ppm"}}), "results[0].value"},
+			{"value NaN", with("results", []any{map[string]any{"parameter": "sulfur", "value": "NaN", "unit": "ppm"}}), "results[0].value"},
+			{"value infinite", with("results", []any{map[string]any{"parameter": "sulfur", "value": "-Inf", "unit": "ppm"}}), "results[0].value"},
+			{"value overflowing", with("results", []any{map[string]any{"parameter": "sulfur", "value": "1e999", "unit": "ppm"}}), "results[0].value"},
+			{"value overflowing as a number", with("results", []any{map[string]any{"parameter": "sulfur", "value": json.RawMessage("1e999"), "unit": "ppm"}}), "results[0].value"},
 			{"not an instant", with("sampled_at", "2026-03-04"), "sampled_at"},
 			{"in the future", with("sampled_at", time.Now().Add(48*time.Hour).Format(time.RFC3339)), "sampled_at"},
 			{"grade missing", with("grade", ""), "grade"},
@@ -311,7 +338,7 @@ func TestFuelHTTP(t *testing.T) {
 			t.Fatalf("sulfur converted = %v", sulfur)
 		}
 		caseID, _ = r.body["case_id"].(string)
-		if caseID != "nc-LAB1-2" {
+		if caseID != "nc-S1:LAB1-2" {
 			t.Fatalf("case_id = %q", caseID)
 		}
 		c := e.do(t, "GET", "/v1/fuel/cases/"+caseID, bureau, nil)
@@ -337,7 +364,7 @@ func TestFuelHTTP(t *testing.T) {
 		if r.status != 201 || r.body["verdict"] != "fail" {
 			t.Fatalf("second failure = %d %s", r.status, r.raw)
 		}
-		c := e.do(t, "GET", "/v1/fuel/cases/nc-LAB1-3", bureau, nil)
+		c := e.do(t, "GET", "/v1/fuel/cases/nc-S1:LAB1-3", bureau, nil)
 		prior := c.body["prior_failures"].([]any)
 		if c.body["escalated"] != true || len(prior) != 2 || !strings.Contains(c.body["escalation_reason"].(string), "2 failing samples") {
 			t.Fatalf("case = %v", c.body)
@@ -350,27 +377,27 @@ func TestFuelHTTP(t *testing.T) {
 		if r := e.do(t, "POST", "/v1/fuel/samples", lab1, far); r.status != 201 {
 			t.Fatalf("third failure = %d %s", r.status, r.raw)
 		}
-		if c := e.do(t, "GET", "/v1/fuel/cases/nc-LAB1-4", bureau, nil); c.body["escalated"] != false {
+		if c := e.do(t, "GET", "/v1/fuel/cases/nc-S1:LAB1-4", bureau, nil); c.body["escalated"] != false {
 			t.Fatalf("a failure 19 months after the last escalated: %v", c.body)
 		}
 	})
 
 	t.Run("corrections keep the history and re-judge", func(t *testing.T) {
 		corr := map[string]any{"base_revision": 1, "reason": "transcription error: olefins 14.5, not 16.5", "results": []result{res("olefins", 14.5, "%(v/v)")}}
-		r := e.do(t, "POST", "/v1/fuel/samples/LAB1-2/corrections", lab1, corr)
+		r := e.do(t, "POST", "/v1/fuel/samples/S1:LAB1-2/corrections", lab1, corr)
 		if r.status != http.StatusCreated || r.body["verdict"] != "pass" || r.body["revision"].(float64) != 2 || len(r.body["results"].([]any)) != 2 {
 			t.Fatalf("correction = %d %s", r.status, r.raw)
 		}
-		if again := e.do(t, "POST", "/v1/fuel/samples/LAB1-2/corrections", lab1, corr); again.status != http.StatusOK || again.body["revision"].(float64) != 2 {
+		if again := e.do(t, "POST", "/v1/fuel/samples/S1:LAB1-2/corrections", lab1, corr); again.status != http.StatusOK || again.body["revision"].(float64) != 2 {
 			t.Fatalf("same correction again = %d %s, want 200", again.status, again.raw)
 		}
-		if stale := e.do(t, "POST", "/v1/fuel/samples/LAB1-2/corrections", lab1, map[string]any{"base_revision": 1, "reason": "other", "results": []result{res("olefins", 17, "%")}}); stale.status != http.StatusConflict {
+		if stale := e.do(t, "POST", "/v1/fuel/samples/S1:LAB1-2/corrections", lab1, map[string]any{"base_revision": 1, "reason": "other", "results": []result{res("olefins", 17, "%")}}); stale.status != http.StatusConflict {
 			t.Fatalf("correction of an old revision = %d, want 409", stale.status)
 		}
-		if bad := e.do(t, "POST", "/v1/fuel/samples/LAB1-2/corrections", lab1, map[string]any{"base_revision": 2, "reason": "x", "results": []result{res("olefins", 14, "%(m/m)")}}); bad.status != 400 || fields(bad)[0] != "results[0].unit" {
+		if bad := e.do(t, "POST", "/v1/fuel/samples/S1:LAB1-2/corrections", lab1, map[string]any{"base_revision": 2, "reason": "x", "results": []result{res("olefins", 14, "%(m/m)")}}); bad.status != 400 || fields(bad)[0] != "results[0].unit" {
 			t.Fatalf("bad correction = %d %v", bad.status, fields(bad))
 		}
-		revs := e.do(t, "GET", "/v1/fuel/samples/LAB1-2/revisions", lab1, nil)
+		revs := e.do(t, "GET", "/v1/fuel/samples/S1:LAB1-2/revisions", lab1, nil)
 		items := revs.body["items"].([]any)
 		if len(items) != 2 || items[0].(map[string]any)["verdict"] != "fail" || items[1].(map[string]any)["verdict"] != "pass" ||
 			!strings.Contains(items[1].(map[string]any)["reason"].(string), "transcription") {
@@ -381,7 +408,7 @@ func TestFuelHTTP(t *testing.T) {
 			t.Fatalf("case after a passing correction = %v", c.body)
 		}
 		back := map[string]any{"base_revision": 2, "reason": "re-measured", "results": []result{res("olefins", 15.5, "%")}}
-		if r := e.do(t, "POST", "/v1/fuel/samples/LAB1-2/corrections", bureau, back); r.status != 201 || r.body["verdict"] != "fail" {
+		if r := e.do(t, "POST", "/v1/fuel/samples/S1:LAB1-2/corrections", bureau, back); r.status != 201 || r.body["verdict"] != "fail" {
 			t.Fatalf("bureau correction = %d %s", r.status, r.raw)
 		}
 		if c := e.do(t, "GET", "/v1/fuel/cases/"+caseID, bureau, nil); c.body["status"] != "open" || len(c.body["events"].([]any)) != 3 {
@@ -413,7 +440,7 @@ func TestFuelHTTP(t *testing.T) {
 		if r := e.do(t, "POST", "/v1/fuel/samples", lab1, slurry); r.status != 201 || r.body["verdict"] != "fail" || r.body["grade"] != "slurry" {
 			t.Fatalf("coal slurry = %d %s", r.status, r.raw)
 		}
-		if r := e.do(t, "GET", "/v1/fuel/cases/nc-LAB1-7", bureau, nil); r.status != 200 || len(r.body["chain"].(map[string]any)["upstream"].([]any)) != 0 {
+		if r := e.do(t, "GET", "/v1/fuel/cases/nc-C1:LAB1-7", bureau, nil); r.status != 200 || len(r.body["chain"].(map[string]any)["upstream"].([]any)) != 0 {
 			t.Fatalf("coal case = %d %s", r.status, r.raw)
 		}
 	})
@@ -428,7 +455,7 @@ func TestFuelHTTP(t *testing.T) {
 		if r.status != http.StatusCreated || r.body["created"].(float64) != 2 || r.body["failed"].(float64) != 1 || r.body["layout"] != "per_parameter" {
 			t.Fatalf("import = %d %s", r.status, r.raw)
 		}
-		if got := e.do(t, "GET", "/v1/fuel/samples/CSV-2", bureau, nil); got.body["case_id"] != "nc-CSV-2" {
+		if got := e.do(t, "GET", "/v1/fuel/samples/C2:CSV-2", bureau, nil); got.body["case_id"] != "nc-C2:CSV-2" {
 			t.Fatalf("the failing imported sample has no case: %s", got.raw)
 		}
 		again := e.csv(t, lab1, long)
@@ -443,6 +470,12 @@ func TestFuelHTTP(t *testing.T) {
 		bad := e.csv(t, lab1, partly)
 		if bad.status != http.StatusBadRequest || !slices.Equal(fields(bad), []string{"rows[3].cetane_number", "rows[4].grade"}) {
 			t.Fatalf("partly invalid = %d %v %s", bad.status, fields(bad), bad.raw)
+		}
+		notFinite := "sample_id,site_id,product,grade,sampled_at,parameter,value,unit\n" +
+			"CSV-8,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,NaN,ppm\n" +
+			"CSV-9,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,Infinity,ppm\n"
+		if r := e.csv(t, lab1, notFinite); r.status != http.StatusBadRequest || !slices.Equal(fields(r), []string{"rows[2].value", "rows[3].value"}) {
+			t.Fatalf("NaN and Infinity in a CSV file = %d %v %s, want 400 naming both cells", r.status, fields(r), r.raw)
 		}
 		outside := "sample_id,site_id,product,grade,sampled_at,parameter,value,unit\n" +
 			"CSV-6,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,5,ppm\n" +
@@ -526,7 +559,7 @@ func TestFuelHTTP(t *testing.T) {
 		if up.body["verdict"] != "fail" || up.body["limits_version"].(float64) != 2 {
 			t.Fatalf("judged after the load = %s", up.raw)
 		}
-		if old := e.do(t, "GET", "/v1/fuel/samples/S1-SELF-1", s1, nil); old.body["limits_version"].(float64) != 1 {
+		if old := e.do(t, "GET", "/v1/fuel/samples/S1:S1-SELF-1", s1, nil); old.body["limits_version"].(float64) != 1 {
 			t.Fatalf("a stored verdict changed table: %s", old.raw)
 		}
 		if v1 := e.do(t, "GET", "/v1/fuel/limits?version=1", bureau, nil); v1.body["version"].(float64) != 1 {
@@ -593,7 +626,7 @@ func TestRedisDownAndPendingCases(t *testing.T) {
 	seedSites(t, e, bureau)
 	start := time.Now()
 	r := e.do(t, "POST", "/v1/fuel/samples", bureau, smp("B-1", "D1", "gasoline", "92", "2026-03-02T09:00:00+08:00", res("olefins", 20, "%")))
-	if r.status != http.StatusCreated || r.body["verdict"] != "fail" || r.body["case_id"] != "nc-B-1" {
+	if r.status != http.StatusCreated || r.body["verdict"] != "fail" || r.body["case_id"] != "nc-D1:B-1" {
 		t.Fatalf("upload with Redis down = %d %s", r.status, r.raw)
 	}
 	for i := range 5 {
@@ -611,10 +644,10 @@ func TestRedisDownAndPendingCases(t *testing.T) {
 
 	// A crash after the sample write: the case is missing and the sample still pending.
 	ctx := context.Background()
-	if _, err := db.Collection("fuel_cases").DeleteOne(ctx, bson.D{{Key: "_id", Value: "nc-B-1"}}); err != nil {
+	if _, err := db.Collection("fuel_cases").DeleteOne(ctx, bson.D{{Key: "_id", Value: "nc-D1:B-1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Collection("fuel_samples").UpdateOne(ctx, bson.D{{Key: "_id", Value: "B-1"}},
+	if _, err := db.Collection("fuel_samples").UpdateOne(ctx, bson.D{{Key: "_id", Value: "D1:B-1"}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "case_pending", Value: true}}}, {Key: "$unset", Value: bson.D{{Key: "case_id", Value: ""}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -623,17 +656,17 @@ func TestRedisDownAndPendingCases(t *testing.T) {
 	go func() { e.svc.Run(runCtx); close(done) }()
 	// The repair opens the case, then links the sample to it: wait for both.
 	deadline := time.Now().Add(10 * time.Second)
-	for count(t, db, "fuel_cases", bson.D{{Key: "_id", Value: "nc-B-1"}}) == 0 ||
-		count(t, db, "fuel_samples", bson.D{{Key: "_id", Value: "B-1"}, {Key: "case_id", Value: "nc-B-1"}}) == 0 {
+	for count(t, db, "fuel_cases", bson.D{{Key: "_id", Value: "nc-D1:B-1"}}) == 0 ||
+		count(t, db, "fuel_samples", bson.D{{Key: "_id", Value: "D1:B-1"}, {Key: "case_id", Value: "nc-D1:B-1"}}) == 0 {
 		if time.Now().After(deadline) {
-			got := e.do(t, "GET", "/v1/fuel/samples/B-1", bureau, nil)
+			got := e.do(t, "GET", "/v1/fuel/samples/D1:B-1", bureau, nil)
 			t.Fatalf("the pending case was not opened and linked within 10 s; sample = %s", got.raw)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
 	<-done
-	if got := e.do(t, "GET", "/v1/fuel/samples/B-1", bureau, nil); got.body["case_id"] != "nc-B-1" {
+	if got := e.do(t, "GET", "/v1/fuel/samples/D1:B-1", bureau, nil); got.body["case_id"] != "nc-D1:B-1" {
 		t.Fatalf("sample after the repair = %s", got.raw)
 	}
 }

@@ -218,8 +218,10 @@ func TestMuckHTTP(t *testing.T) {
 	e := newEnv(t, testenv.Mongo(t), rdb, prefix, "")
 	now := time.Now()
 	zj := e.token(t, auth.Construction, "zjj-shuocheng")
+	zjOther := e.token(t, auth.Construction, "zjj-pinglu") // another district bureau's tenant
 	f1, f2 := e.token(t, auth.Fleet, "f1"), e.token(t, auth.Fleet, "f2")
 	police, bureau, system, station := e.token(t, auth.Police, ""), e.token(t, auth.Bureau, ""), e.token(t, auth.System, ""), e.token(t, auth.Station, "s1")
+	admin := e.token(t, auth.Admin, "")
 
 	t.Run("sites: registered by the construction bureau, idempotent on site_id", func(t *testing.T) {
 		b := e.must(t, 201, "POST", "/v1/muck/sites", zj, constructionSite())
@@ -237,6 +239,10 @@ func TestMuckHTTP(t *testing.T) {
 		if b := e.must(t, 200, "GET", "/v1/muck/sites?kind=construction", police, nil); len(b["items"].([]any)) != 1 {
 			t.Fatalf("construction sites = %v", b)
 		}
+		if b := e.must(t, 200, "GET", "/v1/muck/sites/cs-shuocheng-01", f1, nil); b["authority"] != "zjj-shuocheng" {
+			t.Fatalf("site authority = %v, want the registering bureau's tenant", b["authority"])
+		}
+		e.must(t, 403, "POST", "/v1/muck/sites", admin, disposalSite())
 	})
 
 	t.Run("permit applications are checked against the rules", func(t *testing.T) {
@@ -268,7 +274,7 @@ func TestMuckHTTP(t *testing.T) {
 		if r.status != 400 || fieldOf(r) != "vin" {
 			t.Fatalf("f1 applying for f2's truck = %d %v, want 400 vin", r.status, r.body)
 		}
-		e.must(t, 404, "GET", "/v1/muck/permits/pmt-ev-1", f2, nil)
+		e.must(t, 404, "GET", "/v1/muck/permits/f1:pmt-ev-1", f2, nil)
 		if b := e.must(t, 200, "GET", "/v1/muck/permits", f2, nil); len(b["items"].([]any)) != 0 {
 			t.Fatalf("f2 lists %v", b)
 		}
@@ -276,10 +282,20 @@ func TestMuckHTTP(t *testing.T) {
 			t.Fatalf("f1 lists %d permits, want 3", len(b["items"].([]any)))
 		}
 		e.must(t, 403, "GET", "/v1/muck/permits?fleet_id=f2", f1, nil)
+		// A permit id a fleet chooses is its own: f2 choosing the id f1 used gets its own permit.
+		// It used to get 409, which told it that f1's record existed.
+		r = e.do(t, "POST", "/v1/muck/permits", f2, application("pmt-ev-1", vinOther, now))
+		if r.status != 201 || r.body["permit_id"] != "f2:pmt-ev-1" || r.body["fleet_id"] != "f2" {
+			t.Fatalf("f2 applying under f1's permit id = %d %v, want 201 f2:pmt-ev-1", r.status, r.body)
+		}
+		e.must(t, 404, "GET", "/v1/muck/permits/f1:pmt-ev-1", f2, nil)
+		if b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-ev-1", f1, nil); b["vin"] != vinEV {
+			t.Fatalf("f1's permit after f2's application = %v", b)
+		}
 	})
 
 	t.Run("permit lifecycle by role, and the summary follows every change", func(t *testing.T) {
-		p := "/v1/muck/permits/pmt-ev-1/"
+		p := "/v1/muck/permits/f1:pmt-ev-1/"
 		state := func() string {
 			m, ok := e.cached(t, "晋FD12345", vehicleid.YellowGreen)
 			if !ok {
@@ -294,6 +310,9 @@ func TestMuckHTTP(t *testing.T) {
 			wantState           string
 		}{
 			{"a fleet may not approve", "approve", f1, nil, 403, "pending"},
+			{"another construction bureau may not approve", "approve", zjOther, nil, 403, "pending"},
+			{"another construction bureau may not refuse", "refuse", zjOther, map[string]any{"reason": "x"}, 403, "pending"},
+			{"admin may not approve", "approve", admin, nil, 403, "pending"},
 			{"the police may not approve", "approve", police, nil, 403, "pending"},
 			{"the bureau may not approve", "approve", bureau, nil, 403, "pending"},
 			{"a pending permit cannot be suspended", "suspend", zj, map[string]any{"reason": "x"}, 409, "pending"},
@@ -304,10 +323,14 @@ func TestMuckHTTP(t *testing.T) {
 			{"an approved permit cannot be reinstated", "reinstate", bureau, map[string]any{"reason": "x"}, 409, "approved"},
 			{"suspension needs a reason", "suspend", zj, nil, 400, "approved"},
 			{"the police may not suspend", "suspend", police, map[string]any{"reason": "x"}, 403, "approved"},
+			{"another construction bureau may not suspend", "suspend", zjOther, map[string]any{"reason": "x"}, 403, "approved"},
+			{"another construction bureau may not revoke", "revoke", zjOther, map[string]any{"reason": "x"}, 403, "approved"},
+			{"admin may not revoke", "revoke", admin, map[string]any{"reason": "x"}, 403, "approved"},
 			{"the construction bureau suspends", "suspend", zj, map[string]any{"reason": "site under dust-control review"}, 200, "suspended"},
 			{"the construction bureau resumes", "resume", zj, nil, 200, "approved"},
 			{"the construction bureau revokes", "revoke", zj, map[string]any{"reason": "false statement on enclosure"}, 200, "revoked"},
 			{"a revoked permit cannot be resumed", "resume", zj, nil, 409, "revoked"},
+			{"admin may not reinstate", "reinstate", admin, map[string]any{"reason": "x"}, 403, "revoked"},
 			{"the construction bureau may not decide an appeal", "reinstate", zj, map[string]any{"reason": "x"}, 403, "revoked"},
 			{"the appeal needs a reason", "reinstate", bureau, map[string]any{}, 400, "revoked"},
 			{"the bureau upholds the appeal", "reinstate", bureau, map[string]any{"reason": "appeal upheld: enclosure certificate produced"}, 200, "approved"},
@@ -327,7 +350,7 @@ func TestMuckHTTP(t *testing.T) {
 				}
 			})
 		}
-		b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-ev-1", bureau, nil)
+		b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-ev-1", bureau, nil)
 		hist := b["history"].([]any)
 		var actions []string
 		for _, h := range hist {
@@ -350,7 +373,7 @@ func TestMuckHTTP(t *testing.T) {
 			t.Fatalf("reinstatement entry = %v", last)
 		}
 		// Refusing a pending application, and the rules re-checked on approval.
-		e.must(t, 200, "POST", "/v1/muck/permits/pmt-old-1/refuse", zj, map[string]any{"reason": "site quota reached"})
+		e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-old-1/refuse", zj, map[string]any{"reason": "site quota reached"})
 	})
 
 	from, to := now.Add(-time.Hour).UTC().Format(time.RFC3339), now.AddDate(0, 0, 10).UTC().Format(time.RFC3339)
@@ -360,16 +383,16 @@ func TestMuckHTTP(t *testing.T) {
 	}
 
 	t.Run("restricted-road passes are issued by the police for approved permits", func(t *testing.T) {
-		e.must(t, 403, "POST", "/v1/muck/passes", zj, pass("pass-1", "pmt-ev-1"))
-		e.must(t, 403, "POST", "/v1/muck/passes", f1, pass("pass-1", "pmt-ev-1"))
-		e.must(t, 409, "POST", "/v1/muck/passes", police, pass("pass-x", "pmt-diesel-1"))
-		b := e.must(t, 201, "POST", "/v1/muck/passes", police, pass("pass-1", "pmt-ev-1"))
+		e.must(t, 403, "POST", "/v1/muck/passes", zj, pass("pass-1", "f1:pmt-ev-1"))
+		e.must(t, 403, "POST", "/v1/muck/passes", f1, pass("pass-1", "f1:pmt-ev-1"))
+		e.must(t, 409, "POST", "/v1/muck/passes", police, pass("pass-x", "f1:pmt-diesel-1"))
+		b := e.must(t, 201, "POST", "/v1/muck/passes", police, pass("pass-1", "f1:pmt-ev-1"))
 		if b["state"] != "active" || b["hours"].(map[string]any)["to"] != "05:00" || b["timezone"] != "Asia/Shanghai" {
 			t.Fatalf("pass = %v", b)
 		}
-		e.must(t, 200, "POST", "/v1/muck/passes", police, pass("pass-1", "pmt-ev-1"))
+		e.must(t, 200, "POST", "/v1/muck/passes", police, pass("pass-1", "f1:pmt-ev-1"))
 		m, _ := e.cached(t, "晋FD12345", vehicleid.YellowGreen)
-		if len(m.Passes) != 1 || m.Passes[0].Hours.From != "22:00" || m.Passes[0].PermitID != "pmt-ev-1" {
+		if len(m.Passes) != 1 || m.Passes[0].Hours.From != "22:00" || m.Passes[0].PermitID != "f1:pmt-ev-1" {
 			t.Fatalf("summary passes = %+v", m.Passes)
 		}
 		if b := e.must(t, 200, "GET", "/v1/muck/passes/pass-1", f1, nil); b["pass_id"] != "pass-1" {
@@ -420,18 +443,23 @@ func TestMuckHTTP(t *testing.T) {
 		if r := allowed(39.35, 112.45, night, f1); r.status != 403 {
 			t.Fatalf("fleet asks allowed = %d", r.status)
 		}
-		if r := e.do(t, "GET", "/v1/muck/vehicles/"+vinEV+"/allowed?lat=91&lon=112", police, nil); r.status != 400 || fieldOf(r) != "lat" {
-			t.Fatalf("lat 91 = %d %v", r.status, r.body)
+		for _, q := range []string{"lat=91&lon=112", "lat=NaN&lon=112", "lat=Inf&lon=112", "lat=1e999&lon=112", "lat=-infinity&lon=NaN"} {
+			if r := e.do(t, "GET", "/v1/muck/vehicles/"+vinEV+"/allowed?"+q, police, nil); r.status != 400 || fieldOf(r) != "lat" {
+				t.Fatalf("%s = %d %v, want 400 naming lat", q, r.status, r.body)
+			}
+		}
+		if r := e.do(t, "GET", "/v1/muck/vehicles/"+vinEV+"/allowed?lat=39&lon=NaN", police, nil); r.status != 400 || fieldOf(r) != "lon" {
+			t.Fatalf("lon NaN = %d %v, want 400 naming lon", r.status, r.body)
 		}
 		if r := e.do(t, "GET", "/v1/muck/vehicles/"+vinEV+"/allowed?lat=39&lon=112&at=tonight", police, nil); r.status != 400 || fieldOf(r) != "at" {
 			t.Fatalf("bad at = %d %v", r.status, r.body)
 		}
 		// A pass for a suspended permit does not allow.
-		e.must(t, 200, "POST", "/v1/muck/permits/pmt-ev-1/suspend", zj, map[string]any{"reason": "inspection"})
+		e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-ev-1/suspend", zj, map[string]any{"reason": "inspection"})
 		if r := allowed(39.35, 112.45, night, police); r.body["allowed"] != false || reasonCodes(r.body)[0] != "permit_suspended" {
 			t.Fatalf("allowed on a suspended permit = %v", r.body)
 		}
-		e.must(t, 200, "POST", "/v1/muck/permits/pmt-ev-1/resume", zj, nil)
+		e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-ev-1/resume", zj, nil)
 	})
 
 	t.Run("violations are traced back to the site and revoke the permit", func(t *testing.T) {
@@ -441,10 +469,10 @@ func TestMuckHTTP(t *testing.T) {
 		e.must(t, 403, "POST", "/v1/muck/violations", f1, v)
 		e.must(t, 403, "POST", "/v1/muck/violations", zj, v)
 		b := e.must(t, 201, "POST", "/v1/muck/violations", police, v)
-		if b["vin"] != vinEV || b["from_site"] != "cs-shuocheng-01" || b["site_source"] != "permit" || b["permit_id"] != "pmt-ev-1" || b["fleet_id"] != "f1" {
+		if b["vin"] != vinEV || b["from_site"] != "cs-shuocheng-01" || b["site_source"] != "permit" || b["permit_id"] != "f1:pmt-ev-1" || b["fleet_id"] != "f1" {
 			t.Fatalf("violation trace-back = %v", b)
 		}
-		if rp := b["revoked_permits"].([]any); len(rp) != 1 || rp[0] != "pmt-ev-1" || b["revoke_pending"] != false {
+		if rp := b["revoked_permits"].([]any); len(rp) != 1 || rp[0] != "f1:pmt-ev-1" || b["revoke_pending"] != false {
 			t.Fatalf("revoked permits = %v", b)
 		}
 		e.must(t, 200, "POST", "/v1/muck/violations", police, v)
@@ -455,7 +483,7 @@ func TestMuckHTTP(t *testing.T) {
 		v2["note"] = "different"
 		e.must(t, 409, "POST", "/v1/muck/violations", police, v2)
 
-		p := e.must(t, 200, "GET", "/v1/muck/permits/pmt-ev-1", zj, nil)
+		p := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-ev-1", zj, nil)
 		hist := p["history"].([]any)
 		last := hist[len(hist)-1].(map[string]any)
 		if p["state"] != "revoked" || last["violation_id"] != "vio-1" || last["role"] != "police" {
@@ -542,7 +570,7 @@ func TestMuckHTTP(t *testing.T) {
 			{"POST", "/v1/muck/permits", zj, 403},
 			{"POST", "/v1/muck/permits", police, 403},
 			{"GET", "/v1/muck/permits", station, 403},
-			{"GET", "/v1/muck/permits/pmt-ev-1", system, 403},
+			{"GET", "/v1/muck/permits/f1:pmt-ev-1", system, 403},
 			{"POST", "/v1/muck/passes", bureau, 403},
 			{"POST", "/v1/muck/passes/pass-1/cancel", zj, 403},
 			{"GET", "/v1/muck/passes", station, 403},
@@ -550,7 +578,7 @@ func TestMuckHTTP(t *testing.T) {
 			{"GET", "/v1/muck/violations", system, 403},
 			{"GET", "/v1/muck/reports/sites", police, 403},
 			{"GET", "/v1/muck/status?plate=x&colour=yellow", zj, 403},
-			{"GET", "/v1/muck/permits/pmt-ev-1", police, 200},
+			{"GET", "/v1/muck/permits/f1:pmt-ev-1", police, 200},
 			{"GET", "/v1/muck/violations/vio-1", zj, 200},
 		}
 		for _, tc := range cases {
@@ -587,7 +615,7 @@ func TestMuckHTTP(t *testing.T) {
 		}
 		site := with(constructionSite(), "site_id", "cs-new")
 		app := application("pmt-new", vinEV, now)
-		ps := pass("pass-new", "pmt-diesel-1")
+		ps := pass("pass-new", "f1:pmt-diesel-1")
 		vio := map[string]any{"kind": "leaky_cover", "vin": vinEV, "observed_at": now.Format(time.RFC3339),
 			"location": map[string]any{"lat": 39.3, "lon": 112.5}, "photos": []string{"p.jpg"}}
 		cases := []struct {
@@ -676,14 +704,14 @@ func TestExpiryAndRepublish(t *testing.T) {
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, constructionSite())
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, disposalSite())
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-1", vinEV, now))
-	e.must(t, 200, "POST", "/v1/muck/permits/pmt-1/approve", zj, nil)
+	e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-1/approve", zj, nil)
 	// A plate nothing else touches: only the resync can bring its entry back.
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-2", vinNewD, now))
 	e.clock.advance(31 * 24 * time.Hour)
-	if b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-1", zj, nil); b["state"] != "expired" {
+	if b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-1", zj, nil); b["state"] != "expired" {
 		t.Fatalf("state read after the validity = %v, want expired before any sweep", b["state"])
 	}
-	e.must(t, 409, "POST", "/v1/muck/permits/pmt-1/suspend", zj, map[string]any{"reason": "x"})
+	e.must(t, 409, "POST", "/v1/muck/permits/f1:pmt-1/suspend", zj, map[string]any{"reason": "x"})
 	// Redis loses its data; the service's background work rebuilds it and sweeps.
 	ctx := context.Background()
 	evKey := summary.Key(prefix, vehicleid.Key("晋FD12345", vehicleid.YellowGreen), summary.Muck)
@@ -694,7 +722,7 @@ func TestExpiryAndRepublish(t *testing.T) {
 	stop := e.run(t)
 	defer stop()
 	e.eventually(t, "the sweep's expiry and the rebuilt summaries", func() bool {
-		b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-1", zj, nil)
+		b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-1", zj, nil)
 		hist := b["history"].([]any)
 		last := hist[len(hist)-1].(map[string]any)
 		ev, okEV := e.cached(t, "晋FD12345", vehicleid.YellowGreen)
@@ -738,16 +766,16 @@ func TestInterruptedRevocation(t *testing.T) {
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, constructionSite())
 	e.must(t, 201, "POST", "/v1/muck/sites", zj, disposalSite())
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-ev", vinEV, now))
-	e.must(t, 200, "POST", "/v1/muck/permits/pmt-ev/approve", zj, nil)
+	e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-ev/approve", zj, nil)
 	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-old", vinOldD, now))
-	e.must(t, 200, "POST", "/v1/muck/permits/pmt-old/approve", zj, nil)
+	e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-old/approve", zj, nil)
 	vio := func(id, kind, vin string) map[string]any {
 		return map[string]any{"violation_id": id, "kind": kind, "vin": vin, "observed_at": now.Add(-time.Minute).Format(time.RFC3339),
 			"location": map[string]any{"lat": 39.33, "lon": 112.52}, "photos": []string{"p.jpg"}}
 	}
 	// Revoked, then reinstated on appeal.
 	e.must(t, 201, "POST", "/v1/muck/violations", police, vio("vio-a", "leaky_cover", vinEV))
-	e.must(t, 200, "POST", "/v1/muck/permits/pmt-ev/reinstate", bureau, map[string]any{"reason": "photo shows another truck"})
+	e.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-ev/reinstate", bureau, map[string]any{"reason": "photo shows another truck"})
 	// A non-revoking violation of the other truck.
 	e.must(t, 201, "POST", "/v1/muck/violations", police, vio("vio-b", "muddy_wheels", vinOldD))
 	// The crash: both look as if their revocation had not finished.
@@ -761,10 +789,10 @@ func TestInterruptedRevocation(t *testing.T) {
 		n, _ := coll.CountDocuments(context.Background(), bson.D{{Key: "revoke_pending", Value: true}})
 		return n == 0
 	})
-	if b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-ev", zj, nil); b["state"] != "approved" {
+	if b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-ev", zj, nil); b["state"] != "approved" {
 		t.Fatalf("reinstated permit = %v, want still approved", b["state"])
 	}
-	b := e.must(t, 200, "GET", "/v1/muck/permits/pmt-old", zj, nil)
+	b := e.must(t, 200, "GET", "/v1/muck/permits/f1:pmt-old", zj, nil)
 	hist := b["history"].([]any)
 	if last := hist[len(hist)-1].(map[string]any); b["state"] != "revoked" || last["violation_id"] != "vio-b" {
 		t.Fatalf("permit of the truck whose revocation was interrupted = %v %v", b["state"], last)
@@ -791,7 +819,7 @@ func TestRedisDown(t *testing.T) {
 	if b := down.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-1", vinEV, now)); b["state"] != "pending" {
 		t.Fatalf("application with Redis down = %v", b)
 	}
-	down.must(t, 200, "POST", "/v1/muck/permits/pmt-1/approve", zj, nil)
+	down.must(t, 200, "POST", "/v1/muck/permits/f1:pmt-1/approve", zj, nil)
 	key := summary.Key(prefix, vehicleid.Key("晋FD12345", vehicleid.YellowGreen), summary.Muck)
 	if n, _ := live.Exists(context.Background(), key).Result(); n != 0 {
 		t.Fatal("summary present although Redis was down")
@@ -857,7 +885,7 @@ func TestDemoSeed(t *testing.T) {
 		}
 	}
 	bureau := e.token(t, auth.Bureau, "")
-	for id, want := range map[string]string{"pmt-demo-fd12345": "approved", "pmt-demo-f56789": "refused", "pmt-demo-f45678": "revoked"} {
+	for id, want := range map[string]string{"fleet-shuozhou-logistics:pmt-demo-fd12345": "approved", "fleet-shuozhou-logistics:pmt-demo-f56789": "refused", "fleet-shuozhou-logistics:pmt-demo-f45678": "revoked"} {
 		if b := e.must(t, 200, "GET", "/v1/muck/permits/"+id, bureau, nil); b["state"] != want {
 			t.Errorf("demo permit %s = %v, want %s", id, b["state"], want)
 		}
@@ -897,11 +925,63 @@ func TestRequireClean(t *testing.T) {
 	}
 	part, _ := summary.Encode(summary.RemoteSensing, time.Now(), summary.RemoteSensingStatus{OpenCases: []summary.RemoteSensingCase{{ID: "rsc-1", Pollutant: "opacity", State: "notified"}}})
 	rdb.Set(context.Background(), summary.Key(prefix, vehicleid.Key("晋FD12345", vehicleid.YellowGreen), summary.RemoteSensing), part, time.Minute)
-	if r := e.do(t, "POST", "/v1/muck/permits/pmt-1/approve", zj, nil); r.status != 409 {
+	if r := e.do(t, "POST", "/v1/muck/permits/f1:pmt-1/approve", zj, nil); r.status != 409 {
 		t.Fatalf("approval with an open case = %d %v, want 409", r.status, r.body)
 	}
 	b := e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-2", vinEV, now))
 	if got := reasonCodes(b); b["state"] != "refused" || len(got) != 1 || got[0] != "open_remote_sensing_case" {
 		t.Fatalf("application with an open case = %v %v", b["state"], got)
+	}
+}
+
+// TestPermitsAreDecidedByTheSiteAuthority: a construction bureau tenant approved a permit for a
+// truck hauling from another tenant's site (200). A permit is decided only by the bureau whose
+// construction site the loads come from; every construction bureau still reads every permit.
+func TestPermitsAreDecidedByTheSiteAuthority(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	seedRegistry(t, rdb, prefix)
+	e := newEnv(t, testenv.Mongo(t), rdb, prefix, "")
+	now := time.Now()
+	shuocheng, pinglu := e.token(t, auth.Construction, "zjj-shuocheng"), e.token(t, auth.Construction, "zjj-pinglu")
+	f1 := e.token(t, auth.Fleet, "f1")
+	e.must(t, 201, "POST", "/v1/muck/sites", shuocheng, constructionSite())
+	e.must(t, 201, "POST", "/v1/muck/sites", shuocheng, disposalSite())
+	other := constructionSite()
+	other["site_id"], other["name"] = "cs-pinglu-01", "平鲁区安置房项目"
+	e.must(t, 201, "POST", "/v1/muck/sites", pinglu, other)
+
+	e.must(t, 201, "POST", "/v1/muck/permits", f1, application("pmt-a", vinEV, now))
+	fromPinglu := application("pmt-b", vinOldD, now)
+	fromPinglu["from_site"] = "cs-pinglu-01"
+	e.must(t, 201, "POST", "/v1/muck/permits", f1, fromPinglu)
+	a, b := "/v1/muck/permits/f1:pmt-a", "/v1/muck/permits/f1:pmt-b"
+
+	cases := []struct {
+		name, method, path, token string
+		body                      any
+		want                      int
+	}{
+		{"the other bureau reads the permit", "GET", a, pinglu, nil, 200},
+		{"the other bureau may not approve", "POST", a + "/approve", pinglu, nil, 403},
+		{"the other bureau may not refuse", "POST", a + "/refuse", pinglu, map[string]any{"reason": "x"}, 403},
+		{"nor approve the other way round", "POST", b + "/approve", shuocheng, nil, 403},
+		{"the site's bureau approves", "POST", a + "/approve", shuocheng, nil, 200},
+		{"the other site's bureau approves its own", "POST", b + "/approve", pinglu, nil, 200},
+		{"the other bureau may not suspend", "POST", a + "/suspend", pinglu, map[string]any{"reason": "x"}, 403},
+		{"the other bureau may not revoke", "POST", a + "/revoke", pinglu, map[string]any{"reason": "x"}, 403},
+		{"the site's bureau suspends", "POST", a + "/suspend", shuocheng, map[string]any{"reason": "dust-control review"}, 200},
+		{"the other bureau may not resume", "POST", a + "/resume", pinglu, nil, 403},
+		{"the site's bureau resumes", "POST", a + "/resume", shuocheng, nil, 200},
+		{"the site's bureau revokes", "POST", b + "/revoke", pinglu, map[string]any{"reason": "cover found open"}, 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := e.do(t, tc.method, tc.path, tc.token, tc.body); r.status != tc.want {
+				t.Fatalf("%s %s = %d %v, want %d", tc.method, tc.path, r.status, r.body, tc.want)
+			}
+		})
+	}
+	if got := e.must(t, 200, "GET", a, shuocheng, nil); got["state"] != "approved" {
+		t.Fatalf("permit a = %v, want approved", got["state"])
 	}
 }

@@ -79,6 +79,7 @@ func TestRegistryHTTP(t *testing.T) {
 	e := newEnv(t, testenv.Mongo(t), rdb, prefix)
 	fleet1, fleet2 := e.token(t, auth.Fleet, "f1"), e.token(t, auth.Fleet, "f2")
 	police, bureau, station := e.token(t, auth.Police, ""), e.token(t, auth.Bureau, ""), e.token(t, auth.Station, "s1")
+	admin := e.token(t, auth.Admin, "")
 	t1 := truck(t, "01", "晋F12345")
 	vin := t1["vin"].(string)
 
@@ -107,6 +108,11 @@ func TestRegistryHTTP(t *testing.T) {
 			{"fleet may not read clean-energy report", "GET", "/v1/reports/clean-energy", fleet1, nil, 403},
 			{"fleet may not read another fleet's list", "GET", "/v1/vehicles?fleet_id=f2", fleet1, nil, 403},
 			{"fleet may not read status fallback", "GET", "/v1/registry/status?plate=" + url.QueryEscape("晋F12345") + "&colour=yellow", fleet1, nil, 403},
+			{"admin reads", "GET", "/v1/vehicles/" + vin, admin, nil, 200},
+			{"admin lists", "GET", "/v1/vehicles", admin, nil, 200},
+			{"admin may not change a vehicle", "PATCH", "/v1/vehicles/" + vin, admin, map[string]any{"status": "scrapped", "status_reason": "x"}, 403},
+			{"admin may not register", "POST", "/v1/vehicles", admin, truck(t, "04", "晋F44444"), 403},
+			{"admin may not screen", "POST", "/v1/screenings", admin, map[string]any{"purpose": "inspection_mark", "vin": vin}, 403},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -426,4 +432,189 @@ func TestRedisRolledBack(t *testing.T) {
 		return true
 	})
 	t.Logf("parts correct again %v after the rollback", time.Since(start).Round(time.Millisecond))
+}
+
+// registryPart reads the registry's Redis part of a plate.
+func (e *env) registryPart(t *testing.T, plate string, colour vehicleid.Colour) map[string]any {
+	t.Helper()
+	raw, err := e.rdb.Get(context.Background(), summary.Key(e.prefix, vehicleid.Key(plate, colour), summary.Registry)).Bytes()
+	if err != nil {
+		t.Fatalf("registry part of %s not in Redis: %v", plate, err)
+	}
+	env, err := summary.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(env.Data, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestFieldsTheVerdictRestsOn: a fleet moved its truck's scrap_due from 2025-06-01 to 2040-01-01
+// with a PATCH (200) and the checkpoint's next answer went from STOP to PASS. Now a fleet's
+// change of a field the authority owns is a pending proposal (202); the record, its Redis part
+// and the status route keep the accepted value until the bureau accepts it; every decision is in
+// the proposal's history. Fields the fleet owns still apply at once.
+func TestFieldsTheVerdictRestsOn(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	e := newEnv(t, testenv.Mongo(t), rdb, prefix)
+	fleet1, fleet2 := e.token(t, auth.Fleet, "f1"), e.token(t, auth.Fleet, "f2")
+	bureau, police, admin := e.token(t, auth.Bureau, ""), e.token(t, auth.Police, ""), e.token(t, auth.Admin, "")
+	system := e.token(t, auth.System, "")
+	body := truck(t, "50", "晋F55555")
+	body["scrap_due"], body["fleet_id"] = "2025-06-01", "f1"
+	vin := body["vin"].(string)
+	if r := e.do(t, "POST", "/v1/vehicles", bureau, body); r.status != 201 {
+		t.Fatalf("register = %d %v", r.status, r.body)
+	}
+	statusOf := func(t *testing.T) map[string]any {
+		t.Helper()
+		r := e.do(t, "GET", "/v1/registry/status?vin="+vin, system, nil)
+		if r.status != 200 {
+			t.Fatalf("status = %d %v", r.status, r.body)
+		}
+		return r.body
+	}
+	if st := statusOf(t); st["scrap_due"] != "2025-06-01" || st["past_scrap_due"] != true {
+		t.Fatalf("status before = %v", st)
+	}
+
+	// The fleet's scrap_due change: 202 and a pending proposal; nothing the verdict reads moves.
+	r := e.do(t, "PATCH", "/v1/vehicles/"+vin, fleet1, map[string]any{"scrap_due": "2040-01-01"})
+	if r.status != http.StatusAccepted || r.body["scrap_due"] != "2025-06-01" {
+		t.Fatalf("fleet PATCH scrap_due = %d %v, want 202 with the accepted 2025-06-01", r.status, r.body)
+	}
+	prop, _ := r.body["proposal"].(map[string]any)
+	changes, _ := prop["changes"].([]any)
+	if prop["state"] != "pending" || len(changes) != 1 {
+		t.Fatalf("proposal = %v", prop)
+	}
+	if ch := changes[0].(map[string]any); ch["field"] != "scrap_due" || ch["from"] != "2025-06-01" || ch["to"] != "2040-01-01" {
+		t.Fatalf("change = %v, want scrap_due 2025-06-01 → 2040-01-01", ch)
+	}
+	scrapID := prop["proposal_id"].(string)
+	if got := e.do(t, "GET", "/v1/vehicles/"+vin, fleet1, nil); got.body["scrap_due"] != "2025-06-01" || got.body["version"].(float64) != 1 {
+		t.Fatalf("vehicle after the proposal = %v, want scrap_due 2025-06-01 at version 1", got.body)
+	}
+	if st := e.registryPart(t, "晋F55555", vehicleid.Yellow); st["scrap_due"] != "2025-06-01" || st["past_scrap_due"] != true {
+		t.Fatalf("Redis part after the proposal = %v, want the accepted scrap_due, past", st)
+	}
+	if st := statusOf(t); st["scrap_due"] != "2025-06-01" || st["past_scrap_due"] != true {
+		t.Fatalf("status route after the proposal = %v", st)
+	}
+	// A retried PATCH proposes once.
+	if again := e.do(t, "PATCH", "/v1/vehicles/"+vin, fleet1, map[string]any{"scrap_due": "2040-01-01"}); again.status != 202 ||
+		again.body["proposal"].(map[string]any)["proposal_id"] != scrapID {
+		t.Fatalf("retried PATCH = %d %v, want the same proposal %s", again.status, again.body, scrapID)
+	}
+
+	// A mixed PATCH: the fleet's own field applies, the standard is proposed.
+	r = e.do(t, "PATCH", "/v1/vehicles/"+vin, fleet1, map[string]any{"maker": "FAW Jiefang", "emission_standard": "VIb"})
+	if r.status != 202 || r.body["maker"] != "FAW Jiefang" || r.body["emission_standard"] != "VIa" {
+		t.Fatalf("mixed PATCH = %d %v, want 202, maker applied, standard still VIa", r.status, r.body)
+	}
+	stdID := r.body["proposal"].(map[string]any)["proposal_id"].(string)
+	if st := e.registryPart(t, "晋F55555", vehicleid.Yellow); st["maker"] != "FAW Jiefang" || st["emission_standard"] != "VIa" {
+		t.Fatalf("Redis part after the mixed PATCH = %v", st)
+	}
+	// Only the fleet's own fields: 200, no proposal; an unchanged value proposes nothing.
+	if r := e.do(t, "PATCH", "/v1/vehicles/"+vin, fleet1, map[string]any{"owner": "Demo Logistics Ltd.", "fuel_type": "diesel"}); r.status != 200 || r.body["proposal"] != nil {
+		t.Fatalf("fleet PATCH of its own fields = %d %v, want 200 without a proposal", r.status, r.body)
+	}
+	// An invalid proposal is refused now, naming the field.
+	if r := e.do(t, "PATCH", "/v1/vehicles/"+vin, fleet1, map[string]any{"emission_standard": "VII"}); r.status != 400 || fieldOf(r) != "emission_standard" {
+		t.Fatalf("invalid proposal = %d %v", r.status, r.body)
+	}
+	// Status stays the authorities' alone: a fleet cannot even propose it.
+	if r := e.do(t, "PATCH", "/v1/vehicles/"+vin, fleet1, map[string]any{"status": "active"}); r.status != 400 || fieldOf(r) != "status" {
+		t.Fatalf("fleet PATCH status = %d %v", r.status, r.body)
+	}
+
+	t.Run("authorisation", func(t *testing.T) {
+		cases := []struct {
+			name, method, path, token string
+			body                      any
+			want                      int
+		}{
+			{"fleet lists its proposals", "GET", "/v1/vehicle-proposals?state=pending", fleet1, nil, 200},
+			{"fleet reads its proposal", "GET", "/v1/vehicle-proposals/" + scrapID, fleet1, nil, 200},
+			{"other fleet cannot see it", "GET", "/v1/vehicle-proposals/" + scrapID, fleet2, nil, 404},
+			{"other fleet cannot list f1's", "GET", "/v1/vehicle-proposals?fleet_id=f1", fleet2, nil, 403},
+			{"bureau reads", "GET", "/v1/vehicle-proposals/" + scrapID, bureau, nil, 200},
+			{"admin reads", "GET", "/v1/vehicle-proposals/" + scrapID, admin, nil, 200},
+			{"police may not read", "GET", "/v1/vehicle-proposals", police, nil, 403},
+			{"fleet may not accept its own", "POST", "/v1/vehicle-proposals/" + scrapID + "/accept", fleet1, nil, 403},
+			{"other fleet may not accept", "POST", "/v1/vehicle-proposals/" + scrapID + "/accept", fleet2, nil, 403},
+			{"police may not accept", "POST", "/v1/vehicle-proposals/" + scrapID + "/accept", police, nil, 403},
+			{"admin may not accept", "POST", "/v1/vehicle-proposals/" + scrapID + "/accept", admin, nil, 403},
+			{"fleet may not refuse", "POST", "/v1/vehicle-proposals/" + scrapID + "/refuse", fleet1, map[string]any{"reason": "x"}, 403},
+			{"admin may not refuse", "POST", "/v1/vehicle-proposals/" + scrapID + "/refuse", admin, map[string]any{"reason": "x"}, 403},
+			{"refusal needs a reason", "POST", "/v1/vehicle-proposals/" + scrapID + "/refuse", bureau, nil, 400},
+			{"unknown proposal", "POST", "/v1/vehicle-proposals/vp_nope/accept", bureau, nil, 404},
+			{"bad state filter", "GET", "/v1/vehicle-proposals?state=maybe", bureau, nil, 400},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				if got := e.do(t, tc.method, tc.path, tc.token, tc.body); got.status != tc.want {
+					t.Fatalf("%s %s = %d %v, want %d", tc.method, tc.path, got.status, got.body, tc.want)
+				}
+			})
+		}
+		if r := e.do(t, "GET", "/v1/vehicle-proposals", fleet2, nil); len(r.body["items"].([]any)) != 0 {
+			t.Fatalf("fleet 2 lists %v, want none", r.body["items"])
+		}
+		if r := e.do(t, "GET", "/v1/vehicle-proposals?state=pending&vin="+vin, bureau, nil); len(r.body["items"].([]any)) != 2 {
+			t.Fatalf("bureau's pending list = %v, want the 2 proposals", r.body["items"])
+		}
+	})
+
+	// The bureau refuses the scrap_due change: nothing moves; the history says who and why.
+	r = e.do(t, "POST", "/v1/vehicle-proposals/"+scrapID+"/refuse", bureau, map[string]any{"reason": "the scrappage day is the vehicle administration's"})
+	if r.status != 200 || r.body["state"] != "refused" || r.body["decided_by"] == "" {
+		t.Fatalf("refuse = %d %v", r.status, r.body)
+	}
+	hist := r.body["history"].([]any)
+	if len(hist) != 2 || hist[0].(map[string]any)["action"] != "proposed" || hist[0].(map[string]any)["role"] != "fleet" ||
+		hist[1].(map[string]any)["action"] != "refused" || hist[1].(map[string]any)["role"] != "bureau" || hist[1].(map[string]any)["reason"] == "" {
+		t.Fatalf("history = %v", hist)
+	}
+	if r := e.do(t, "POST", "/v1/vehicle-proposals/"+scrapID+"/accept", bureau, nil); r.status != 409 {
+		t.Fatalf("accepting a refused proposal = %d, want 409", r.status)
+	}
+	if st := statusOf(t); st["scrap_due"] != "2025-06-01" {
+		t.Fatalf("status after the refusal = %v", st)
+	}
+
+	// The bureau accepts the standard: the record, the part and the status route follow.
+	r = e.do(t, "POST", "/v1/vehicle-proposals/"+stdID+"/accept", bureau, nil)
+	if r.status != 200 || r.body["proposal"].(map[string]any)["state"] != "accepted" || r.body["vehicle"].(map[string]any)["emission_standard"] != "VIb" {
+		t.Fatalf("accept = %d %v", r.status, r.body)
+	}
+	if st := e.registryPart(t, "晋F55555", vehicleid.Yellow); st["emission_standard"] != "VIb" {
+		t.Fatalf("Redis part after acceptance = %v", st)
+	}
+	if st := statusOf(t); st["emission_standard"] != "VIb" {
+		t.Fatalf("status after acceptance = %v", st)
+	}
+	if r := e.do(t, "POST", "/v1/vehicle-proposals/"+stdID+"/accept", bureau, nil); r.status != 409 {
+		t.Fatalf("accepting twice = %d, want 409", r.status)
+	}
+
+	// A proposal the record has moved past since is not applied over the newer value.
+	r = e.do(t, "PATCH", "/v1/vehicles/"+vin, fleet1, map[string]any{"gross_mass_kg": 18000})
+	staleID := r.body["proposal"].(map[string]any)["proposal_id"].(string)
+	if r := e.do(t, "PATCH", "/v1/vehicles/"+vin, bureau, map[string]any{"gross_mass_kg": 31000}); r.status != 200 || r.body["gross_mass_kg"].(float64) != 31000 {
+		t.Fatalf("bureau PATCH = %d %v, want it applied at once", r.status, r.body)
+	}
+	if r := e.do(t, "POST", "/v1/vehicle-proposals/"+staleID+"/accept", bureau, nil); r.status != 409 {
+		t.Fatalf("accepting a stale proposal = %d %v, want 409", r.status, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/vehicles/"+vin, bureau, nil); r.body["gross_mass_kg"].(float64) != 31000 {
+		t.Fatalf("gross mass after the stale acceptance = %v", r.body["gross_mass_kg"])
+	}
+	if n := count(t, e.db, "vehicle_proposals", bson.D{}); n != 3 {
+		t.Fatalf("proposals stored = %d, want 3", n)
+	}
 }

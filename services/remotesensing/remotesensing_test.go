@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -187,7 +188,7 @@ func TestRemoteSensingHTTP(t *testing.T) {
 	sensor1, sensor2 := e.token(t, auth.Sensor, "op-1"), e.token(t, auth.Sensor, "op-2")
 	fleet, otherFleet := e.token(t, auth.Fleet, "fleet-shuozhou-logistics"), e.token(t, auth.Fleet, "fleet-jinbei-transport")
 	shop7, shop8 := e.token(t, auth.Repair, "shop-7"), e.token(t, auth.Repair, "shop-8")
-	system := e.token(t, auth.System, "")
+	system, admin := e.token(t, auth.System, ""), e.token(t, auth.Admin, "")
 	today := time.Now()
 
 	t.Run("stations", func(t *testing.T) {
@@ -230,7 +231,12 @@ func TestRemoteSensingHTTP(t *testing.T) {
 			{"sensor may not change stations", "PATCH", "/v1/remote-sensing/stations/RS-01", sensor1, map[string]any{"name": "x"}, 403},
 			{"police may not upload", "POST", "/v1/remote-sensing/measurements", police, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 403},
 			{"fleet may not upload", "POST", "/v1/remote-sensing/measurements", fleet, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 403},
-			{"another operator's station", "POST", "/v1/remote-sensing/measurements", sensor2, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 403},
+			{"another operator's station is answered as an unknown one", "POST", "/v1/remote-sensing/measurements", sensor2, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 400},
+			{"admin may not upload", "POST", "/v1/remote-sensing/measurements", admin, []any{rd("RS-01", "晋F12345", "yellow", time.Hour, 10)}, 403},
+			{"admin may not register stations", "POST", "/v1/remote-sensing/stations", admin, station("RS-02", "op-1", today), 403},
+			{"admin may not move cases", "POST", "/v1/remote-sensing/cases/x/transitions", admin, map[string]any{"to": "notified"}, 403},
+			{"admin may not report repairs", "POST", "/v1/remote-sensing/cases/x/repair-report", admin, map[string]any{"reference": "x"}, 403},
+			{"admin reads cases", "GET", "/v1/remote-sensing/cases", admin, nil, 200},
 			{"no token", "GET", "/v1/remote-sensing/measurements", "", nil, 401},
 			{"bad token", "GET", "/v1/remote-sensing/cases", "nope", nil, 401},
 			{"repair shop may not list readings", "GET", "/v1/remote-sensing/measurements", shop7, nil, 403},
@@ -439,18 +445,67 @@ func TestRemoteSensingHTTP(t *testing.T) {
 				}
 			})
 		}
-		if r := e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil); r.status != 200 {
-			t.Fatalf("a shop reads a penalised case = %d", r.status)
+		// Any repair shop could read any penalised case with its VIN and fleet, and one shop's
+		// report replaced another's. Now the owner chooses one shop; only it sees and reports.
+		choose := func(t *testing.T, tok string, body any) response {
+			t.Helper()
+			return e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-shop", tok, body)
 		}
-		if r := e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-report", shop7, map[string]any{}); r.status != 400 || fieldOf(r) != "reference" {
-			t.Fatalf("repair report without order = %d %v", r.status, r.body)
+		report := func(t *testing.T, tok, ref string) response {
+			t.Helper()
+			return e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-report", tok, map[string]any{"reference": ref})
+		}
+		shopRows := []struct {
+			name string
+			do   func(t *testing.T) response
+			want int
+		}{
+			{"an unassigned shop cannot read a penalised case", func(t *testing.T) response { return e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil) }, 404},
+			{"an unassigned shop cannot report", func(t *testing.T) response { return report(t, shop7, "WX-1") }, 404},
+			{"another fleet cannot choose", func(t *testing.T) response { return choose(t, otherFleet, map[string]any{"shop_id": "shop-7"}) }, 404},
+			{"transport cannot choose for a fleet", func(t *testing.T) response { return choose(t, transport, map[string]any{"shop_id": "shop-7"}) }, 403},
+			{"a shop cannot choose itself", func(t *testing.T) response { return choose(t, shop7, map[string]any{"shop_id": "shop-7"}) }, 403},
+			{"the bureau does not choose", func(t *testing.T) response { return choose(t, bureau, map[string]any{"shop_id": "shop-7"}) }, 403},
+			{"a choice names the shop", func(t *testing.T) response { return choose(t, fleet, map[string]any{}) }, 400},
+			{"the owner chooses shop-8", func(t *testing.T) response {
+				return choose(t, fleet, map[string]any{"shop_id": "shop-8", "note": "the fleet's contracted workshop"})
+			}, 200},
+			{"shop-8 reads it", func(t *testing.T) response { return e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil) }, 200},
+			{"shop-7 still cannot", func(t *testing.T) response { return e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop7, nil) }, 404},
+			{"shop-8 reports", func(t *testing.T) response { return report(t, shop8, "WX-88") }, 200},
+			{"shop-7 cannot replace shop-8's report", func(t *testing.T) response { return report(t, shop7, "WX-FAKE") }, 404},
+			{"the owner moves the case to shop-7", func(t *testing.T) response { return choose(t, fleet, map[string]any{"shop_id": "shop-7"}) }, 200},
+			{"shop-8's report left the case", func(t *testing.T) response { return move(t, transport, "repaired", nil) }, 409},
+			{"shop-8 no longer sees it", func(t *testing.T) response { return e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil) }, 404},
+			{"shop-7 needs the order number", func(t *testing.T) response {
+				return e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-report", shop7, map[string]any{})
+			}, 400},
+		}
+		for _, row := range shopRows {
+			t.Run(row.name, func(t *testing.T) {
+				if r := row.do(t); r.status != row.want {
+					t.Fatalf("= %d %v, want %d", r.status, r.body, row.want)
+				}
+			})
+		}
+		if r := e.do(t, "GET", "/v1/remote-sensing/cases", shop8, nil); r.status != 200 || len(items(r)) != 0 {
+			t.Fatalf("shop-8 lists %v, want no case", r.body)
+		}
+		if r := e.do(t, "GET", "/v1/remote-sensing/cases", shop7, nil); r.status != 200 || len(items(r)) != 1 {
+			t.Fatalf("shop-7 lists %v, want its one case", r.body)
 		}
 		r := e.do(t, "POST", "/v1/remote-sensing/cases/"+caseID+"/repair-report", shop7, map[string]any{"reference": "WX-77", "description": "DPF replaced"})
 		if r.status != 200 || r.body["state"] != "penalised" || r.body["chain"].(map[string]any)["repair_shop"] != "shop-7" {
 			t.Fatalf("repair report = %d %v", r.status, r.body)
 		}
+		if rep := r.body["repair"].(map[string]any); rep["shop_id"] != "shop-7" || rep["reference"] != "WX-77" {
+			t.Fatalf("repair on the case = %v", rep)
+		}
 		if r := move(t, transport, "repaired", map[string]any{"reason": "repair order checked"}); r.status != 200 || r.body["state"] != "repaired" {
 			t.Fatalf("transport confirms = %d %v", r.status, r.body)
+		}
+		if r := choose(t, fleet, map[string]any{"shop_id": "shop-8"}); r.status != 409 {
+			t.Fatalf("choosing a shop after the confirmation = %d, want 409", r.status)
 		}
 		if r := e.do(t, "GET", "/v1/remote-sensing/cases/"+caseID, shop8, nil); r.status != 404 {
 			t.Fatalf("another shop reads a case repaired by shop-7 = %d", r.status)
@@ -491,9 +546,21 @@ func TestRemoteSensingHTTP(t *testing.T) {
 				t.Fatalf("entry without who or when: %v", m)
 			}
 		}
-		want := "[system:detected bureau:notified police:penalised repair:penalised transport:repaired system:retested bureau:closed]"
+		want := "[system:detected bureau:notified police:penalised fleet:penalised repair:penalised fleet:penalised repair:penalised transport:repaired system:retested bureau:closed]"
 		if fmt.Sprint(path) != want {
 			t.Fatalf("history = %v, want %s", path, want)
+		}
+		var chosen []string
+		for _, h := range c["history"].([]any) {
+			if m := h.(map[string]any); m["event"] == "repair_shop_chosen" {
+				if m["tenant"] != "fleet-shuozhou-logistics" || m["by"] == "" {
+					t.Fatalf("choice without the owner: %v", m)
+				}
+				chosen = append(chosen, m["shop"].(string))
+			}
+		}
+		if fmt.Sprint(chosen) != "[shop-8 shop-7]" {
+			t.Fatalf("choices in the history = %v, want shop-8 then shop-7", chosen)
 		}
 		if st := e.part(t, "晋F12345", "yellow"); st["exceeding"] != false || len(st["open_cases"].([]any)) != 0 {
 			t.Fatalf("summary after closing = %v", st)
@@ -861,5 +928,50 @@ func TestLimitVersionAddedAtRunTime(t *testing.T) {
 			t.Fatal("the other replica did not take the version up within 5 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNoStationOrReadingLeaks: reading ids are the station's own (a reading is identified by
+// station and id), so two operators may both send R-1; and an operator is told the same of
+// another operator's station as of one that does not exist (it used to get 403 for the one and
+// 400 for the other, which told it which station ids exist).
+func TestNoStationOrReadingLeaks(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	reg := newFakeRegistry(t)
+	e := newEnv(t, testenv.Mongo(t), rdb, prefix, reg)
+	reg.add(truck)
+	e.cacheVehicle(t, truck)
+	bureau := e.token(t, auth.Bureau, "")
+	op1, op2 := e.token(t, auth.Sensor, "op-1"), e.token(t, auth.Sensor, "op-2")
+	today := time.Now()
+	for id, op := range map[string]string{"RS-A": "op-1", "RS-B": "op-2"} {
+		if r := e.do(t, "POST", "/v1/remote-sensing/stations", bureau, station(id, op, today.AddDate(0, 0, -10))); r.status != 201 {
+			t.Fatalf("register %s = %d %v", id, r.status, r.body)
+		}
+	}
+	a := rd("RS-A", "晋F12345", "yellow", time.Hour, 10)
+	a["reading_id"] = "R-1"
+	if r := e.do(t, "POST", "/v1/remote-sensing/measurements", op1, []any{a}); r.status != 200 || items(r)[0]["status"] != "created" {
+		t.Fatalf("op-1 R-1 = %d %v", r.status, r.body)
+	}
+	b := rd("RS-B", "晋F12345", "yellow", 30*time.Minute, 11)
+	b["reading_id"] = "R-1"
+	if r := e.do(t, "POST", "/v1/remote-sensing/measurements", op2, []any{b}); r.status != 200 || items(r)[0]["status"] != "created" {
+		t.Fatalf("op-2 R-1 at its own station = %d %v, want created (ids are per station)", r.status, r.body)
+	}
+	message := func(station string) (int, string) {
+		x := rd(station, "晋F12345", "yellow", time.Hour, 10)
+		r := e.do(t, "POST", "/v1/remote-sensing/measurements", op2, []any{x})
+		errs, _ := r.body["errors"].([]any)
+		if len(errs) == 0 {
+			return r.status, ""
+		}
+		m := errs[0].(map[string]any)
+		return r.status, m["field"].(string) + ": " + strings.ReplaceAll(m["message"].(string), station, "ID")
+	}
+	otherCode, other := message("RS-A")
+	noneCode, none := message("RS-NOPE")
+	if otherCode != 400 || noneCode != 400 || other != none || other == "" {
+		t.Fatalf("another operator's station = %d %q; a station that does not exist = %d %q; want the same 400", otherCode, other, noneCode, none)
 	}
 }

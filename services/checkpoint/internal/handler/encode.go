@@ -103,9 +103,9 @@ func appendAnswer(b []byte, a verdict.Answer) ([]byte, error) {
 	} else {
 		// Alerts are rare and their zones are GeoJSON: left to the answers' encoding (go-json
 		// would write the zero ended_at that omitzero leaves out).
-		out := make([]alertJSON, len(a.Alerts))
-		for i, al := range a.Alerts {
-			out[i] = alertOut(al)
+		out, err := alertsOut(a.Alerts)
+		if err != nil {
+			return nil, err
 		}
 		raw, err := httpserver.MarshalJSON(out)
 		if err != nil {

@@ -72,7 +72,11 @@ func reference(a verdict.Answer) answerJSON {
 		out.Reasons = append(out.Reasons, rj)
 	}
 	for _, al := range a.Alerts {
-		out.Alerts = append(out.Alerts, alertOut(al))
+		j, err := alertOut(al)
+		if err != nil {
+			panic(err)
+		}
+		out.Alerts = append(out.Alerts, j)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ package handler
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -56,8 +57,8 @@ func (h *Handler) lookup(c *gin.Context) error {
 	lat, lon := c.Query("lat"), c.Query("lon")
 	if lat != "" || lon != "" {
 		var ve apperr.ValidationError
-		la, err1 := strconv.ParseFloat(lat, 64)
-		lo, err2 := strconv.ParseFloat(lon, 64)
+		la, err1 := request.Float(lat)
+		lo, err2 := request.Float(lon)
 		if err1 != nil || la < -90 || la > 90 {
 			ve.Add("lat", "a latitude in degrees, -90 to 90, given together with lon")
 		}
@@ -114,20 +115,37 @@ type alertJSON struct {
 	EndedBy      string            `json:"ended_by,omitempty"`
 }
 
-func alertOut(a verdict.Alert) alertJSON {
+func alertOut(a verdict.Alert) (alertJSON, error) {
 	j := alertJSON{ID: a.ID, Level: string(a.Level), StartsAt: a.StartsAt, EndsAt: a.EndsAt, Reason: a.Reason,
 		Restrictions: []restrictionJSON{}, CreatedBy: a.CreatedBy, EndedAt: a.EndedAt, EndedBy: a.EndedBy}
 	for _, r := range a.Restrictions {
 		rj := restrictionJSON{Class: string(r.Class), MaxStandard: r.MaxStandard, ZoneName: r.ZoneName}
 		if r.Zone != nil {
-			rj.Zone, _ = json.Marshal(r.Zone)
+			z, err := json.Marshal(r.Zone)
+			if err != nil {
+				return alertJSON{}, fmt.Errorf("alert %s: encode zone: %w", a.ID, err)
+			}
+			rj.Zone = z
 		}
 		if r.Hours != nil {
 			rj.Hours = &hoursJSON{From: localtime.Clock(r.Hours.From), To: localtime.Clock(r.Hours.To)}
 		}
 		j.Restrictions = append(j.Restrictions, rj)
 	}
-	return j
+	return j, nil
+}
+
+// alertsOut is alertOut of each alert.
+func alertsOut(as []verdict.Alert) ([]alertJSON, error) {
+	out := make([]alertJSON, 0, len(as))
+	for _, a := range as {
+		j, err := alertOut(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
 }
 
 func (h *Handler) declare(c *gin.Context) error {
@@ -165,7 +183,11 @@ func (h *Handler) declare(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusCreated, alertOut(a))
+	j, err := alertOut(a)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, j)
 	return nil
 }
 
@@ -174,7 +196,11 @@ func (h *Handler) end(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, alertOut(a))
+	j, err := alertOut(a)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, j)
 	return nil
 }
 
@@ -187,14 +213,15 @@ func (h *Handler) alerts(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := gin.H{"current": []alertJSON{}, "history": []alertJSON{}}
-	for _, a := range cur {
-		out["current"] = append(out["current"].([]alertJSON), alertOut(a))
+	current, err := alertsOut(cur)
+	if err != nil {
+		return err
 	}
-	for _, a := range all {
-		out["history"] = append(out["history"].([]alertJSON), alertOut(a))
+	history, err := alertsOut(all)
+	if err != nil {
+		return err
 	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, gin.H{"current": current, "history": history})
 	return nil
 }
 

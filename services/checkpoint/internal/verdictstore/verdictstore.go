@@ -254,17 +254,41 @@ func (b batchDoc) entries() ([]lookupDoc, error) {
 // packing is how batches are packed now.
 const packing = "json+s2"
 
-// pack compresses entries for batchDoc.Packed.
-func pack(entries []lookupDoc) []byte {
-	raw, _ := gojson.Marshal(entries) // strings, numbers and times: cannot fail
-	return s2.Encode(nil, raw)
+// pack encodes entries for batchDoc.Packed, each on its own: an entry that cannot be encoded
+// (a value JSON cannot carry) is handed to skip and left out, so one bad record cannot take the
+// batch with it, nor make the batch unreadable for every officer in it. It returns the entries
+// kept, in order.
+func pack(entries []lookupDoc, skip func(lookupDoc, error)) ([]byte, []lookupDoc) {
+	raw := make([]byte, 0, 64+len(entries)*160)
+	raw = append(raw, '[')
+	kept := entries[:0:0]
+	for _, e := range entries {
+		b, err := gojson.Marshal(e)
+		if err != nil {
+			skip(e, err)
+			continue
+		}
+		if len(kept) > 0 {
+			raw = append(raw, ',')
+		}
+		raw = append(raw, b...)
+		kept = append(kept, e)
+	}
+	raw = append(raw, ']')
+	return s2.Encode(nil, raw), kept
 }
 
-func batchOf(entries []lookupDoc) batchDoc {
-	b := batchDoc{ID: fmt.Sprintf("%d-%s-%d", entries[0].At.UnixNano(), entries[0].Officer, len(entries)), First: entries[0].At, Last: entries[0].At,
-		Packing: packing, Packed: pack(entries)}
+// batchOf is the batch document of entries, without those pack skips; ok is false when no
+// entry is left.
+func batchOf(entries []lookupDoc, skip func(lookupDoc, error)) (b batchDoc, ok bool) {
+	packed, kept := pack(entries, skip)
+	if len(kept) == 0 {
+		return batchDoc{}, false
+	}
+	b = batchDoc{ID: fmt.Sprintf("%d-%s-%d", kept[0].At.UnixNano(), kept[0].Officer, len(kept)), First: kept[0].At, Last: kept[0].At,
+		Packing: packing, Packed: packed}
 	seenO, seenP := map[string]bool{}, map[string]bool{}
-	for _, e := range entries {
+	for _, e := range kept {
 		if e.At.Before(b.First) {
 			b.First = e.At
 		}
@@ -280,7 +304,16 @@ func batchOf(entries []lookupDoc) batchDoc {
 			b.Plates = append(b.Plates, e.Plate)
 		}
 	}
-	return b
+	return b, true
+}
+
+// skipped logs a lookup that cannot be stored with what is known of it (the audit trail loses
+// it, so the log keeps it).
+func (s *Store) skipped(ctx context.Context) func(lookupDoc, error) {
+	return func(e lookupDoc, err error) {
+		s.log.ErrorContext(ctx, "checkpoint_lookup_not_recorded", "officer", e.Officer, "role", e.Role, "plate", e.Plate,
+			"colour", e.Colour, "at", e.At, "verdict", e.Verdict, "reasons", e.Reasons, "error", err.Error())
+	}
 }
 
 // Run writes queued lookups in batches until ctx ends, then writes what is left.
@@ -289,9 +322,17 @@ func (s *Store) Run(ctx context.Context) {
 	defer t.Stop()
 	var batch []lookupDoc
 	flush := func(ctx context.Context) {
+		if len(batch) == 0 {
+			return
+		}
+		doc, ok := batchOf(batch, s.skipped(ctx))
+		if !ok {
+			batch = batch[:0]
+			return
+		}
 		for len(batch) > 0 {
 			// A retried batch keeps its id: a write that reached the server is not doubled.
-			if _, err := s.db.Collection(Lookups).InsertOne(ctx, batchOf(batch)); err != nil && !mongodb.IsDuplicateKey(err) {
+			if _, err := s.db.Collection(Lookups).InsertOne(ctx, doc); err != nil && !mongodb.IsDuplicateKey(err) {
 				s.log.WarnContext(ctx, "checkpoint_lookup_log_failed", "entries", len(batch), "error", err.Error())
 				if ctx.Err() != nil {
 					return
@@ -345,7 +386,11 @@ func (s *Store) Recent(ctx context.Context, officer string, limit int) ([]verdic
 	for _, b := range batches {
 		entries, err := b.entries()
 		if err != nil {
-			return nil, err
+			// A batch this version cannot read (one written by a version that packed an
+			// unencodable lookup as nothing) is logged and passed over: it must not make every
+			// officer's trail unreadable for good.
+			s.log.ErrorContext(ctx, "checkpoint_lookup_batch_unreadable", "batch", b.ID, "error", err.Error())
+			continue
 		}
 		for _, e := range entries {
 			if e.Officer == officer {

@@ -22,12 +22,12 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/localtime"
+	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
@@ -204,9 +204,10 @@ func Parse(r io.Reader) (File, error) {
 			ve.Add(Field(line, "value"), err.Error())
 		}
 		reading := limits.Reading{Parameter: cells["parameter"], Value: value, Unit: cells["unit"]}
-		idx, seen := byID[in.ID]
+		key := in.SiteID + "\x00" + in.ID // sample numbers are per site
+		idx, seen := byID[key]
 		if !seen || in.ID == "" {
-			byID[in.ID] = len(items)
+			byID[key] = len(items)
 			in.Results = []limits.Reading{reading}
 			items = append(items, Item{Input: in, Row: line, ResultRows: []int{line}, ResultColumns: []string{"parameter"}, layout: layout})
 			continue
@@ -317,9 +318,9 @@ func number(s string) (float64, error) {
 	if s == "" {
 		return 0, errors.New("required: a number")
 	}
-	v, err := strconv.ParseFloat(s, 64)
+	v, err := request.Float(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a number (use a decimal point, no thousands separator)", s)
+		return 0, fmt.Errorf("%q is not a finite number (use a decimal point, no thousands separator)", s)
 	}
 	return v, nil
 }

@@ -63,9 +63,9 @@ func number(raw json.RawMessage) (float64, error) {
 	if u, err := strconv.Unquote(s); err == nil {
 		s = strings.TrimSpace(u)
 	}
-	v, err := strconv.ParseFloat(s, 64)
+	v, err := request.Float(s)
 	if err != nil {
-		return 0, fmt.Errorf("%s is not a number", string(raw))
+		return 0, fmt.Errorf("%s is not a finite number", string(raw))
 	}
 	return v, nil
 }
@@ -79,7 +79,7 @@ func text(raw json.RawMessage) (string, error) {
 	if u, err := strconv.Unquote(s); err == nil {
 		return u, nil
 	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
+	if _, err := request.Float(s); err == nil {
 		return s, nil
 	}
 	return "", errors.New("must be a string or a number")

@@ -146,7 +146,7 @@ func (s *Service) ListCases(ctx context.Context, p auth.Principal, f CaseFilter,
 // CloseCase closes an open case with the bureau's resolution (the follow-up done, the site
 // penalised or shut down).
 func (s *Service) CloseCase(ctx context.Context, p auth.Principal, id, resolution string) (Case, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Case{}, forbidden("role %s may not close cases", p.Role)
 	}
 	resolution = strings.TrimSpace(resolution)

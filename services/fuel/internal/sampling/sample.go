@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ const (
 
 // SampleInput is a sample as uploaded.
 type SampleInput struct {
-	ID        string
+	ID        string // the uploader's own sample number; the stored sample is Key()
 	SiteID    string
 	Product   string
 	Grade     string
@@ -35,6 +36,14 @@ type SampleInput struct {
 	SampledAt time.Time
 	Results   []limits.Reading
 }
+
+// SampleID is the id of the sample a station or lab uploads as number for site: the site, a
+// colon, and the number. Sample numbers hold no colon, so every site has its own numbers: a
+// station's sample number can neither clash with nor reveal another site's sample.
+func SampleID(site, number string) string { return site + ":" + number }
+
+// Key is the id the upload is stored under (SampleID of its site and number).
+func (in SampleInput) Key() string { return SampleID(strings.TrimSpace(in.SiteID), in.ID) }
 
 // Hash is a digest of the upload's content: a re-upload with the same hash is the same sample.
 // Text is trimmed and parameter keys lowercased; the instant is compared in UTC.
@@ -56,7 +65,12 @@ func (in SampleInput) Hash() string {
 }
 
 func digest(v any) string {
-	b, _ := json.Marshal(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only parsed, finite values are digested: a bug, never to be hashed as nothing (every
+		// such sample would be a replay of another).
+		panic(fmt.Sprintf("sample digest: %v", err))
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

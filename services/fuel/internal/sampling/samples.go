@@ -22,7 +22,7 @@ import (
 var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // uploaders are the roles that upload samples.
-var uploaders = []auth.Role{auth.Station, auth.Lab, auth.Bureau, auth.Admin}
+var uploaders = []auth.Role{auth.Station, auth.Lab, auth.Bureau}
 
 // defaultSite fills a station's upload without site_id with its own site.
 func defaultSite(p auth.Principal, in *SampleInput) {
@@ -93,7 +93,7 @@ func (s *Service) prepare(ctx context.Context, p auth.Principal, in SampleInput,
 		return Sample{}, err
 	}
 	span.SetAttributes(attribute.String("clearsky.sample.verdict", string(j.Verdict)))
-	sm := Sample{ID: in.ID, SiteID: site.ID, SiteKind: site.Kind, Product: j.Product, Grade: j.Grade, Declared: j.Declared, Label: j.Label,
+	sm := Sample{ID: SampleID(site.ID, in.ID), SiteID: site.ID, SiteKind: site.Kind, Product: j.Product, Grade: j.Grade, Declared: j.Declared, Label: j.Label,
 		SampledAt: in.SampledAt.UTC(), Month: MonthOf(in.SampledAt).String(), Year: MonthOf(in.SampledAt).Year,
 		Source: Supervisory, UploadedBy: p.Subject, UploaderRole: p.Role, UploadedAt: now,
 		Verdict: j.Verdict, Results: j.Results, Findings: j.Findings, LimitsVersion: table.Version,
@@ -119,9 +119,11 @@ func firstRevision(sm Sample) Revision {
 	return revisionOf(sm, "uploaded", sm.ContentHash, sm.UploaderRole)
 }
 
-// Upload judges and stores a sample and, when it fails, opens its case. An upload with the id
-// of a stored sample is a replay: the same content answers the stored sample (created false),
-// different content is ErrSampleConflict.
+// Upload judges and stores a sample and, when it fails, opens its case. The sample is stored as
+// SampleID(site, sample number): numbers are per site. An upload of a number stored for its
+// site is a replay: the same content answers the stored sample (created false), different
+// content is ErrSampleConflict. The uploader's scope is checked before anything is looked up,
+// so nobody learns of a sample of a site outside it.
 func (s *Service) Upload(ctx context.Context, p auth.Principal, in SampleInput) (Sample, bool, error) {
 	ctx, span := s.tracer.Start(ctx, "fuel.upload_sample", trace.WithAttributes(attribute.String("clearsky.sample.id", in.ID)))
 	defer span.End()
@@ -133,8 +135,8 @@ func (s *Service) Upload(ctx context.Context, p auth.Principal, in SampleInput) 
 	if err := checkUploader(p, sc, in.SiteID); err != nil {
 		return Sample{}, false, err
 	}
-	if validID(in.ID) {
-		old, err := s.samples.GetSample(ctx, in.ID)
+	if validID(in.ID) && validID(in.SiteID) {
+		old, err := s.samples.GetSample(ctx, in.Key())
 		switch {
 		case err == nil:
 			return s.replay(ctx, old, in)
@@ -165,7 +167,7 @@ func (s *Service) Upload(ctx context.Context, p auth.Principal, in SampleInput) 
 		return Sample{}, false, err
 	}
 	if len(written) == 0 { // a concurrent upload of the same id won
-		old, err := s.samples.GetSample(ctx, in.ID)
+		old, err := s.samples.GetSample(ctx, in.Key())
 		if err != nil {
 			return Sample{}, false, err
 		}
@@ -281,7 +283,7 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 		if err := checkUploader(p, sc, in.SiteID); err != nil {
 			denied = append(denied, ItemError{i, err})
 		}
-		siteIDs, sampleIDs = append(siteIDs, in.SiteID), append(sampleIDs, in.ID)
+		siteIDs, sampleIDs = append(siteIDs, in.SiteID), append(sampleIDs, in.Key())
 	}
 	if len(denied) > 0 {
 		return ImportResult{}, &ImportError{Kind: apperr.ErrForbidden, Items: denied}
@@ -303,12 +305,12 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 	replays := map[int]Sample{}
 	first := map[string]int{}
 	for i, in := range inputs {
-		if j, dup := first[in.ID]; dup && validID(in.ID) {
-			invalid = append(invalid, ItemError{i, apperr.Invalid("sample_id", fmt.Sprintf("%s appears twice in the file (also sample %d)", in.ID, j+1))})
+		if j, dup := first[in.Key()]; dup && validID(in.ID) {
+			invalid = append(invalid, ItemError{i, apperr.Invalid("sample_id", fmt.Sprintf("%s appears twice in the file for site %s (also sample %d)", in.ID, in.SiteID, j+1))})
 			continue
 		}
-		first[in.ID] = i
-		if old, ok := stored[in.ID]; ok {
+		first[in.Key()] = i
+		if old, ok := stored[in.Key()]; ok {
 			if old.ContentHash != in.Hash() {
 				conflicts = append(conflicts, ItemError{i, ErrSampleConflict})
 			} else {
@@ -344,14 +346,14 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 		byID[sm.ID] = s.afterWrite(ctx, sm)
 	}
 	for i, in := range inputs {
-		if sm, ok := byID[in.ID]; ok {
+		if sm, ok := byID[in.Key()]; ok {
 			res.Created++
 			res.Samples = append(res.Samples, sm)
 			continue
 		}
 		old, ok := replays[i]
 		if !ok { // lost a race with a concurrent upload of the same id
-			if old, err = s.samples.GetSample(ctx, in.ID); err != nil {
+			if old, err = s.samples.GetSample(ctx, in.Key()); err != nil {
 				return res, err
 			}
 		}
@@ -433,7 +435,7 @@ func (s *Service) Revisions(ctx context.Context, p auth.Principal, id string) ([
 func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, c Correction) (Sample, bool, error) {
 	ctx, span := s.tracer.Start(ctx, "fuel.correct_sample", trace.WithAttributes(attribute.String("clearsky.sample.id", id)))
 	defer span.End()
-	if !p.Is(auth.Lab, auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Lab, auth.Bureau) {
 		return Sample{}, false, forbidden("role %s may not correct samples", p.Role)
 	}
 	old, err := s.GetSample(ctx, p, id)

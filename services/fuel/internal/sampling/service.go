@@ -254,7 +254,7 @@ func (s *Service) Limits(ctx context.Context, p auth.Principal, version int) (St
 // judged from now on (bureau only). Loading the table already in force changes nothing
 // (created is false). Stored verdicts keep the version they were judged with.
 func (s *Service) LoadLimits(ctx context.Context, p auth.Principal, t limits.Table) (StoredTable, bool, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return StoredTable{}, false, forbidden("role %s may not load limit tables", p.Role)
 	}
 	ctx, span := s.tracer.Start(ctx, "fuel.load_limits")

@@ -19,7 +19,7 @@ import (
 // inspections). Suppliers must be registered first. Registering the same site again changes
 // nothing (created is false); a different site under a taken id is ErrSiteExists.
 func (s *Service) RegisterSite(ctx context.Context, p auth.Principal, site Site) (Site, bool, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Site{}, false, forbidden("role %s may not register sites", p.Role)
 	}
 	now := s.now().UTC()
@@ -75,7 +75,7 @@ func (s *Service) checkSuppliers(ctx context.Context, site Site) error {
 // UpdateSite replaces a site's record (bureau only): its suppliers, licence, operator, closing
 // day. The kind is fixed at registration.
 func (s *Service) UpdateSite(ctx context.Context, p auth.Principal, id string, site Site) (Site, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Site{}, forbidden("role %s may not change sites", p.Role)
 	}
 	if site.ID == "" {
@@ -206,7 +206,7 @@ func (s *Service) trace(ctx context.Context, site Site, product limits.Product) 
 // PutLab records a lab and the sites it is contracted for (bureau only); created reports a new
 // lab. Every site must be registered.
 func (s *Service) PutLab(ctx context.Context, p auth.Principal, l Lab) (Lab, bool, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Lab{}, false, forbidden("role %s may not record lab contracts", p.Role)
 	}
 	if err := l.Validate(); err != nil {

@@ -2,7 +2,6 @@ package handler
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -88,6 +87,7 @@ type siteJSON struct {
 	OpeningHours      *hoursJSON    `json:"opening_hours,omitempty"`
 	CreatedAt         time.Time     `json:"created_at"`
 	CreatedBy         string        `json:"created_by"`
+	Authority         string        `json:"authority,omitempty"` // the construction bureau (tenant) that decides its permits
 }
 
 type dustOut struct {
@@ -110,7 +110,7 @@ func dateOrNil(t time.Time) *request.Date {
 func siteOut(s permit.Site) siteJSON {
 	j := siteJSON{SiteID: s.ID, Kind: string(s.Kind), Name: s.Name, Address: s.Address, District: s.District, Area: s.Area, BBox: bboxOf(s.Area),
 		Developer: s.Developer, Contractor: s.Contractor, PeriodFrom: dateOrNil(s.PeriodFrom), PeriodTo: dateOrNil(s.PeriodTo),
-		AcceptedMaterials: s.AcceptedMaterials, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy}
+		AcceptedMaterials: s.AcceptedMaterials, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy, Authority: s.Authority}
 	if s.Kind == permit.Construction {
 		j.DustControl = &dustOut{dustJSON: dustJSON(s.DustControl), Complete: s.DustControl.Complete()}
 	}
@@ -255,9 +255,9 @@ func coordinate(ve *apperr.ValidationError, c *gin.Context, name string) float64
 		ve.Add(name, "required: decimal degrees")
 		return 0
 	}
-	f, err := strconv.ParseFloat(s, 64)
+	f, err := request.Float(s)
 	if err != nil {
-		ve.Add(name, "must be decimal degrees, e.g. 39.33")
+		ve.Add(name, "must be finite decimal degrees, e.g. 39.33")
 		return 0
 	}
 	return f

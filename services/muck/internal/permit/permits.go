@@ -134,12 +134,18 @@ func (s *Service) check(ctx context.Context, a Application, v summary.Vehicle, n
 	return reasons, nil
 }
 
+// FleetPermitID is the id of the permit a fleet applies for under its own permit_id: the
+// fleet's tenant, a colon, and the id it chose. Client ids cannot hold a colon, so each fleet
+// has its own id space: a fleet's id can neither clash with nor reveal another fleet's permit.
+func FleetPermitID(fleet, clientID string) string { return fleet + ":" + clientID }
+
 // Apply files a transport company's application for one of its trucks. The permit rules are
 // checked at once: a truck that meets them is pending the construction bureau's decision, one
-// that does not is refused with every reason. A retry under the same permit_id with the same
-// content answers the stored permit (created false).
+// that does not is refused with every reason. A permit_id the fleet chooses is its own
+// (FleetPermitID); a retry under the same permit_id with the same content answers the stored
+// permit (created false), other content is ErrExists.
 func (s *Service) Apply(ctx context.Context, p auth.Principal, a Application) (Permit, bool, error) {
-	if !p.Is(auth.Fleet, auth.Admin) {
+	if !p.Is(auth.Fleet) {
 		return Permit{}, false, forbidden("role %s may not apply for permits; a transport company applies for its trucks", p.Role)
 	}
 	now := s.now().UTC()
@@ -147,7 +153,9 @@ func (s *Service) Apply(ctx context.Context, p auth.Principal, a Application) (P
 		return Permit{}, false, err
 	}
 	clientID := a.PermitID != ""
-	if !clientID {
+	if clientID {
+		a.PermitID = FleetPermitID(p.Tenant, a.PermitID)
+	} else {
 		a.PermitID = newID("pmt")
 	}
 	fp := applicationFingerprint(a)
@@ -251,8 +259,8 @@ func (s *Service) ListPermits(ctx context.Context, p auth.Principal, f PermitFil
 	return page(out, limit, func(x Permit) string { return x.ID })
 }
 
-// Act takes a lifecycle step on a permit: the construction bureau approves, refuses, suspends,
-// resumes and revokes; the bureau reinstates a revoked permit when it upholds an appeal. Steps
+// Act takes a lifecycle step on a permit: the construction bureau whose site the loads come from
+// approves, refuses, suspends, resumes and revokes; the bureau reinstates a revoked permit when it upholds an appeal. Steps
 // that lead to approved check the permit rules again first. Refusals, suspensions, revocations
 // and reinstatements need a reason. Each step is appended to the permit's history.
 func (s *Service) Act(ctx context.Context, p auth.Principal, id string, a Action, reason string) (Permit, error) {
@@ -262,6 +270,11 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id string, a Action
 	pm, err := s.store.GetPermit(ctx, id)
 	if err != nil {
 		return Permit{}, err
+	}
+	if p.Role == auth.Construction {
+		if err := s.checkAuthority(ctx, p, pm); err != nil {
+			return Permit{}, err
+		}
 	}
 	now := s.now().UTC()
 	reason = strings.TrimSpace(reason)
@@ -297,6 +310,25 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id string, a Action
 	}
 	return s.step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: st.To, Reason: reason, Findings: findings,
 		Event: Event{Action: a, From: pm.StateAt(now), To: st.To, At: now, By: p.Subject, Role: p.Role, Reason: reason}})
+}
+
+// checkAuthority refuses a construction bureau that is not the authority of the permit's
+// construction site: a permit is decided only by the bureau the site the loads come from
+// belongs to (the tenant that registered it). Every construction bureau still reads every
+// permit (one district, docs/muck.md), so the refusal reveals nothing it could not read.
+func (s *Service) checkAuthority(ctx context.Context, p auth.Principal, pm Permit) error {
+	site, err := s.store.GetSite(ctx, pm.FromSite)
+	switch {
+	case errors.Is(err, ErrSiteNotFound):
+		return forbidden("permit %s hauls from site %s, which is not on the site list: no construction bureau decides it", pm.ID, pm.FromSite)
+	case err != nil:
+		return err
+	case site.Authority == "":
+		return forbidden("site %s has no recorded authority: no construction bureau decides permit %s", site.ID, pm.ID)
+	case site.Authority != p.Tenant:
+		return forbidden("permit %s hauls from site %s, which construction bureau %s decides, not %s", pm.ID, site.ID, site.Authority, p.Tenant)
+	}
+	return nil
 }
 
 // step writes a state change and publishes the plate's summary.

@@ -141,14 +141,15 @@ type Step struct {
 // ErrNotAllowed is returned by Next for a role that may not take an action.
 var ErrNotAllowed = errors.New("role may not take this action")
 
-// Next returns where action leads from state for role (admin may take every step), or an error:
-// ErrNotAllowed for the role, or a description of why the state forbids it.
+// Next returns where action leads from state for role, or an error: ErrNotAllowed for the role,
+// or a description of why the state forbids it. Each step is its own authority's decision: the
+// platform admin takes none (docs/architecture.md, "Identity and authorisation").
 func Next(from State, a Action, role auth.Role) (Step, error) {
 	s, ok := lifecycle[a]
 	if !ok {
 		return Step{}, fmt.Errorf("%q is not a permit action", a)
 	}
-	if role != auth.Admin && !containsRole(s.roles, role) {
+	if !containsRole(s.roles, role) {
 		return Step{}, ErrNotAllowed
 	}
 	for _, f := range s.from {
@@ -162,7 +163,7 @@ func Next(from State, a Action, role auth.Role) (Step, error) {
 // MayTake reports whether role may ever take action (used to answer 403 before 409).
 func MayTake(a Action, role auth.Role) bool {
 	s, ok := lifecycle[a]
-	return ok && (role == auth.Admin || containsRole(s.roles, role))
+	return ok && containsRole(s.roles, role)
 }
 
 func containsRole(rs []auth.Role, r auth.Role) bool {

@@ -30,7 +30,7 @@ func siteFingerprint(s Site) string {
 // client's: a retry with the same content answers the stored site (created false), different
 // content ErrExists.
 func (s *Service) RegisterSite(ctx context.Context, p auth.Principal, in SiteInput) (Site, bool, error) {
-	if !p.Is(auth.Construction, auth.Admin) {
+	if !p.Is(auth.Construction) {
 		return Site{}, false, forbidden("role %s may not register sites", p.Role)
 	}
 	site, err := s.validateSite(in)

@@ -112,7 +112,7 @@ const MaxUpload = 10000
 // written), then packed into national-format frames and stored through the same pipeline as
 // terminal frames; a re-sent upload stores nothing twice.
 func (s *Service) Upload(ctx context.Context, p auth.Principal, rs []Reading) (UploadResult, error) {
-	if !p.Is(auth.Fleet, auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Fleet, auth.Bureau) {
 		return UploadResult{}, fmt.Errorf("role %s may not upload telemetry: %w", p.Role, apperr.ErrForbidden)
 	}
 	if len(rs) == 0 || len(rs) > MaxUpload {
@@ -287,7 +287,7 @@ func kindList() string {
 
 // CloseAlarm closes an open alarm by hand (the bureau, e.g. a tamper alarm after inspection).
 func (s *Service) CloseAlarm(ctx context.Context, p auth.Principal, vin string, kind detect.Kind) (Alarm, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Alarm{}, fmt.Errorf("only the bureau closes alarms: %w", apperr.ErrForbidden)
 	}
 	if !slices.Contains(detect.Kinds(), kind) {
@@ -306,7 +306,7 @@ func (s *Service) CloseAlarm(ctx context.Context, p auth.Principal, vin string, 
 
 // SetThresholds replaces the detection thresholds (the bureau).
 func (s *Service) SetThresholds(ctx context.Context, p auth.Principal, th detect.Thresholds) error {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return fmt.Errorf("only the bureau sets thresholds: %w", apperr.ErrForbidden)
 	}
 	return s.mon.SetThresholds(ctx, th, p.Subject)

@@ -45,6 +45,11 @@ func (h *Handler) Routes(r gin.IRouter) {
 	r.GET("/v1/screenings/:id", need(auth.Police, auth.Bureau), wrap(h.getScreening))
 	r.GET("/v1/reports/phase-out", need(auth.Fleet, auth.Bureau, auth.Police, auth.Transport), wrap(h.phaseOut))
 	r.GET("/v1/reports/clean-energy", need(auth.Bureau, auth.Transport), wrap(h.cleanEnergy))
+	pr := r.Group("/v1/vehicle-proposals")
+	pr.GET("", need(auth.Bureau, auth.Fleet), wrap(h.listProposals))
+	pr.GET("/:id", need(auth.Bureau, auth.Fleet), wrap(h.getProposal))
+	pr.POST("/:id/accept", need(auth.Bureau), wrap(h.acceptProposal))
+	pr.POST("/:id/refuse", need(auth.Bureau), wrap(h.refuseProposal))
 }
 
 // vehicleBody is a vehicle as clients send it on POST.
@@ -112,6 +117,8 @@ type vehicleJSON struct {
 	UpdatedBy        string            `json:"updated_by"`
 	Version          int64             `json:"version"`
 	PhaseOut         *vehicle.PhaseOut `json:"phase_out,omitempty"`
+	// Proposal is the pending proposal a fleet's PATCH made (202 only).
+	Proposal *proposalJSON `json:"proposal,omitempty"`
 }
 
 type inspectionJSON struct {
@@ -235,11 +242,21 @@ func (h *Handler) update(c *gin.Context) error {
 	if b.ScrapDue != nil {
 		p.ScrapDue = &b.ScrapDue.Time
 	}
-	v, err := h.svc.Update(c.Request.Context(), auth.Caller(c), c.Param("vin"), p)
+	v, pr, err := h.svc.Update(c.Request.Context(), auth.Caller(c), c.Param("vin"), p)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, h.toJSON(v))
+	if pr == nil {
+		c.JSON(http.StatusOK, h.toJSON(v))
+		return nil
+	}
+	// A fleet's change of fields the authority owns waits for the bureau: 202, the vehicle as it
+	// stands (with the fields the fleet owns applied) and the pending proposal.
+	j := h.toJSON(v)
+	out := proposalOut(*pr)
+	j.Proposal = &out
+	c.Header("Location", "/v1/vehicle-proposals/"+pr.ID)
+	c.JSON(http.StatusAccepted, j)
 	return nil
 }
 

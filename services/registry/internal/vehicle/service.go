@@ -57,6 +57,8 @@ type Store interface {
 	GetScreening(ctx context.Context, id string) (Screening, error)
 	// ListScreenings returns the newest decisions about vin.
 	ListScreenings(ctx context.Context, vin string, limit int) ([]Screening, error)
+	// The fleets' proposed changes of the fields the authority owns.
+	ProposalStore
 }
 
 // Parts writes the vehicles' registry parts to Redis (summary.Writer): an entry with nil Data
@@ -87,18 +89,19 @@ type Screening struct {
 
 // Service applies the registry's rules on top of a Store and the Redis parts.
 type Service struct {
-	store  Store
-	cache  Parts
-	audit  Auditor
-	policy Policy
-	log    *slog.Logger
-	tracer trace.Tracer
-	now    func() time.Time
+	store     Store
+	proposals ProposalStore
+	cache     Parts
+	audit     Auditor
+	policy    Policy
+	log       *slog.Logger
+	tracer    trace.Tracer
+	now       func() time.Time
 }
 
 // NewService returns the registry's core.
 func NewService(store Store, cache Parts, audit Auditor, policy Policy, log *slog.Logger, tp trace.TracerProvider) *Service {
-	return &Service{store: store, cache: cache, audit: audit, policy: policy, log: log,
+	return &Service{store: store, proposals: store, cache: cache, audit: audit, policy: policy, log: log,
 		tracer: tp.Tracer("github.com/clearsky/clearsky/services/registry"), now: time.Now}
 }
 
@@ -120,8 +123,8 @@ func canSee(p auth.Principal, v Vehicle) bool {
 	return false
 }
 
-// Register adds a vehicle. A fleet registers for itself; the bureau and admin may name the
-// fleet. Only the bureau, police and admin may set a status other than active.
+// Register adds a vehicle. A fleet registers for itself; the bureau may name the fleet. Only the
+// bureau sets a status other than active on registration.
 //
 // Registering again what is registered is not an error: the same vehicle (every field given
 // equal to the record's) answers with the record and created false, so a client may retry a
@@ -136,7 +139,7 @@ func (s *Service) Register(ctx context.Context, p auth.Principal, v Vehicle) (_ 
 		if v.Status != "" && v.Status != Active {
 			return Vehicle{}, false, apperr.Invalid("status", "only the bureau or the police set a vehicle's status")
 		}
-	case auth.Bureau, auth.Admin:
+	case auth.Bureau:
 	default:
 		return Vehicle{}, false, forbidden("role %s may not register vehicles", p.Role)
 	}
@@ -286,54 +289,84 @@ type Patch struct {
 	FleetID          *string
 }
 
-// Update applies a patch. The owning fleet may change its vehicle's details; only the bureau,
-// the police and admin change the status; only the bureau and admin move it to another fleet.
-func (s *Service) Update(ctx context.Context, p auth.Principal, vin string, patch Patch) (Vehicle, error) {
-	if !p.Is(auth.Fleet, auth.Bureau, auth.Police, auth.Admin) {
-		return Vehicle{}, forbidden("role %s may not change vehicles", p.Role)
+// Update applies a patch. The owning fleet sets the fields it owns (maker, owner) at once; its
+// change of a field the authority owns (docs/ownership.md) becomes a pending proposal that the
+// bureau accepts or refuses, and the record, its Redis part and every verdict keep the accepted
+// value until then. The bureau changes any field directly; only the bureau and the police
+// change the status; only the bureau moves a vehicle to another fleet. The proposal made, if
+// any, is returned with the vehicle as it now stands.
+func (s *Service) Update(ctx context.Context, p auth.Principal, vin string, patch Patch) (Vehicle, *Proposal, error) {
+	if !p.Is(auth.Fleet, auth.Bureau, auth.Police) {
+		return Vehicle{}, nil, forbidden("role %s may not change vehicles", p.Role)
 	}
 	vin, err := vehicleid.NormaliseVIN(vin)
 	if err != nil {
-		return Vehicle{}, apperr.Invalid("vin", err.Error())
+		return Vehicle{}, nil, apperr.Invalid("vin", err.Error())
 	}
 	old, err := s.store.Get(ctx, vin)
 	if err != nil {
-		return Vehicle{}, err
+		return Vehicle{}, nil, err
 	}
 	if !canSee(p, old) {
-		return Vehicle{}, ErrNotFound
+		return Vehicle{}, nil, ErrNotFound
 	}
-	if (patch.Status != nil || patch.StatusReason != nil) && !p.Is(auth.Bureau, auth.Police, auth.Admin) {
-		return Vehicle{}, apperr.Invalid("status", "only the bureau or the police change a vehicle's status")
+	if (patch.Status != nil || patch.StatusReason != nil) && !p.Is(auth.Bureau, auth.Police) {
+		return Vehicle{}, nil, apperr.Invalid("status", "only the bureau or the police change a vehicle's status")
 	}
-	if patch.FleetID != nil && !p.Is(auth.Bureau, auth.Admin) {
-		return Vehicle{}, apperr.Invalid("fleet_id", "only the bureau moves a vehicle to another fleet")
+	if patch.FleetID != nil && !p.Is(auth.Bureau) {
+		return Vehicle{}, nil, apperr.Invalid("fleet_id", "only the bureau moves a vehicle to another fleet")
 	}
 	if p.Role == auth.Police && patchTouchesDetails(patch) {
-		return Vehicle{}, apperr.Invalid("body", "the police change only status and status_reason")
+		return Vehicle{}, nil, apperr.Invalid("body", "the police change only status and status_reason")
+	}
+	var proposed Patch
+	if p.Role == auth.Fleet {
+		proposed, patch = authorityPart(normalisePatch(patch))
+		proposed = withoutNoOps(old, proposed)
+		// The proposal is validated now, on the record as it would be, so that the bureau decides
+		// on values that make a valid record.
+		would := old
+		applyPatch(&would, proposed)
+		applyPatch(&would, patch)
+		if err := would.Validate(); err != nil {
+			return Vehicle{}, nil, err
+		}
 	}
 	v := old
 	applyPatch(&v, patch)
 	if err := v.Validate(); err != nil {
-		return Vehicle{}, err
+		return Vehicle{}, nil, err
 	}
 	if v.Status != Active && strings.TrimSpace(v.StatusReason) == "" && v.Status != old.Status {
-		return Vehicle{}, apperr.Invalid("status_reason", "say why the status changes")
+		return Vehicle{}, nil, apperr.Invalid("status_reason", "say why the status changes")
 	}
 	if v.Plate != old.Plate || v.PlateColour != old.PlateColour {
 		// FerretDB reports a unique-index clash on update as an internal error, so check first.
 		if other, err := s.store.GetByPlate(ctx, v.Plate, v.PlateColour); err == nil && other.VIN != v.VIN {
-			return Vehicle{}, ErrDuplicatePlate
+			return Vehicle{}, nil, ErrDuplicatePlate
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
-			return Vehicle{}, err
+			return Vehicle{}, nil, err
 		}
 	}
-	v.UpdatedAt, v.UpdatedBy, v.Version = s.now().UTC(), p.Subject, old.Version+1
-	if err := s.save(ctx, v, old); err != nil {
-		return Vehicle{}, err
+	if !withoutNoOps(old, patch).Empty() || !sameStatus(old, v) || v.FleetID != old.FleetID {
+		v.UpdatedAt, v.UpdatedBy, v.Version = s.now().UTC(), p.Subject, old.Version+1
+		if err := s.save(ctx, v, old); err != nil {
+			return Vehicle{}, nil, err
+		}
+	} else {
+		v = old
 	}
-	return v, nil
+	if proposed.Empty() {
+		return v, nil, nil
+	}
+	pr, err := s.propose(ctx, p, v, proposed)
+	if err != nil {
+		return Vehicle{}, nil, err
+	}
+	return v, &pr, nil
 }
+
+func sameStatus(a, b Vehicle) bool { return a.Status == b.Status && a.StatusReason == b.StatusReason }
 
 func patchTouchesDetails(p Patch) bool {
 	return p.Plate != nil || p.PlateColour != nil || p.FuelType != nil || p.EmissionStandard != nil ||
@@ -392,7 +425,7 @@ func applyPatch(v *Vehicle, p Patch) {
 // BindTerminal binds an OBD terminal (by its SIM's ICCID) to a heavy vehicle; the OBD gateway
 // accepts logins only from bound vehicles. The owning fleet or the bureau may bind.
 func (s *Service) BindTerminal(ctx context.Context, p auth.Principal, vin, iccid, chipID string) (Vehicle, error) {
-	if !p.Is(auth.Fleet, auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Fleet, auth.Bureau) {
 		return Vehicle{}, forbidden("role %s may not bind terminals", p.Role)
 	}
 	vin, err := vehicleid.NormaliseVIN(vin)
@@ -411,7 +444,7 @@ func (s *Service) BindTerminal(ctx context.Context, p auth.Principal, vin, iccid
 	if err != nil {
 		return Vehicle{}, err
 	}
-	if !canSee(p, old) || (p.Role != auth.Fleet && !p.Is(auth.Bureau, auth.Admin)) {
+	if !canSee(p, old) || (p.Role != auth.Fleet && !p.Is(auth.Bureau)) {
 		return Vehicle{}, ErrNotFound
 	}
 	if old.Status != Active {
@@ -629,7 +662,7 @@ type ScreeningRequest struct {
 // registration) and the bureau's; inspection-mark screenings also the police's. An approved
 // inspection mark records the report as the vehicle's last inspection, for trace-back.
 func (s *Service) Screen(ctx context.Context, p auth.Principal, req ScreeningRequest) (Screening, error) {
-	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Police, auth.Bureau) {
 		return Screening{}, forbidden("role %s may not screen vehicles", p.Role)
 	}
 	ctx, span := s.tracer.Start(ctx, "registry.screen", trace.WithAttributes(attribute.String("clearsky.screening.purpose", string(req.Purpose))))

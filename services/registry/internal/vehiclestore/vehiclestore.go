@@ -35,17 +35,21 @@ var Indexes = []mongodb.Index{
 	{Collection: Vehicles, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Vehicles, Keys: bson.D{{Key: "registered_on", Value: 1}}, Name: "registered_on"},
 	{Collection: Screenings, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "decided_at", Value: -1}}, Name: "vin_decided_at"},
+	{Collection: Proposals, Keys: bson.D{{Key: "state", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "state_proposed_at"},
+	{Collection: Proposals, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "vin_proposed_at"},
+	{Collection: Proposals, Keys: bson.D{{Key: "fleet_id", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "fleet_proposed_at"},
 }
 
 // Store is the MongoDB implementation of vehicle.Store.
 type Store struct {
 	vehicles   *mongo.Collection
 	screenings *mongo.Collection
+	proposals  *mongo.Collection
 }
 
 // New returns a store on db.
 func New(db *mongo.Database) *Store {
-	return &Store{vehicles: db.Collection(Vehicles), screenings: db.Collection(Screenings)}
+	return &Store{vehicles: db.Collection(Vehicles), screenings: db.Collection(Screenings), proposals: db.Collection(Proposals)}
 }
 
 // EnsureIndexes creates the store's indexes that policy keeps.

@@ -235,7 +235,7 @@ func TestIndexes(t *testing.T) {
 	if err := s.EnsureIndexes(ctx, mongodb.AllIndexes); err != nil {
 		t.Fatalf("EnsureIndexes twice: %v", err)
 	}
-	for _, coll := range []string{vehiclestore.Vehicles, vehiclestore.Screenings} {
+	for _, coll := range []string{vehiclestore.Vehicles, vehiclestore.Screenings, vehiclestore.Proposals} {
 		cur, err := db.Collection(coll).Indexes().List(ctx)
 		if err != nil {
 			t.Fatal(err)

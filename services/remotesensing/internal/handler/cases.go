@@ -60,6 +60,22 @@ func (h *Handler) transition(c *gin.Context) error {
 	return nil
 }
 
+func (h *Handler) chooseRepairShop(c *gin.Context) error {
+	var b struct {
+		ShopID string `json:"shop_id"`
+		Note   string `json:"note"`
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	cs, err := h.svc.ChooseRepairShop(c.Request.Context(), auth.Caller(c), c.Param("id"), sensing.ShopChoice{ShopID: b.ShopID, Note: b.Note})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, caseOut(cs))
+	return nil
+}
+
 func (h *Handler) reportRepair(c *gin.Context) error {
 	var b struct {
 		Reference   string `json:"reference"`

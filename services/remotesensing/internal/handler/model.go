@@ -206,6 +206,7 @@ type entryJSON struct {
 	At        time.Time `json:"at"`
 	Reason    string    `json:"reason,omitempty"`
 	Reference string    `json:"reference,omitempty"`
+	Shop      string    `json:"shop,omitempty"`
 }
 
 // chainJSON is the case's full supervision chain (task 15).
@@ -253,7 +254,7 @@ func caseOut(cs sensing.Case) caseJSON {
 	}
 	for _, e := range cs.History {
 		j.History = append(j.History, entryJSON{Event: e.Event, From: string(e.From), To: string(e.To), By: e.By, Role: string(e.Role),
-			Tenant: e.Tenant, At: e.At, Reason: e.Reason, Reference: e.Reference})
+			Tenant: e.Tenant, At: e.At, Reason: e.Reason, Reference: e.Reference, Shop: e.Shop})
 	}
 	return j
 }

@@ -43,6 +43,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/cases", need(caseReaders...), wrap(h.listCases))
 	g.GET("/cases/:id", need(caseReaders...), wrap(h.getCase))
 	g.POST("/cases/:id/transitions", need(auth.Bureau, auth.Police, auth.Transport), wrap(h.transition))
+	g.POST("/cases/:id/repair-shop", need(auth.Fleet, auth.Transport), wrap(h.chooseRepairShop))
 	g.POST("/cases/:id/repair-report", need(auth.Repair), wrap(h.reportRepair))
 	g.GET("/reports/exceedance", need(auth.Bureau, auth.Transport), wrap(h.exceedanceReport))
 	g.GET("/reports/repeat-offenders", need(auth.Bureau, auth.Transport), wrap(h.repeatOffenders))

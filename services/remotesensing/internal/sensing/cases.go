@@ -2,6 +2,7 @@ package sensing
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -133,12 +134,16 @@ func Apply(c Case, p auth.Principal, m Move, now time.Time) (Case, Entry) {
 	return n, e
 }
 
-// CheckRepairReport decides whether a repair shop may report the repair of c: only a repair
-// shop, only while the case is penalised (the owner was penalised and sent to repair), and
-// with the repair order number.
-func CheckRepairReport(c Case, role auth.Role, r RepairReport) error {
-	if role != auth.Repair {
-		return fmt.Errorf("repairs are reported by repair shops only, not %s: %w", role, apperr.ErrForbidden)
+// CheckRepairReport decides whether repair shop p may report the repair of c: only a repair
+// shop, only the one the owner chose for the case (any other shop is told the case does not
+// exist: it may not see it), only while the case is penalised (the owner was penalised and sent
+// to repair), and with the repair order number.
+func CheckRepairReport(c Case, p auth.Principal, r RepairReport) error {
+	if p.Role != auth.Repair {
+		return fmt.Errorf("repairs are reported by repair shops only, not %s: %w", p.Role, apperr.ErrForbidden)
+	}
+	if c.RepairShopID == "" || c.RepairShopID != p.Tenant {
+		return ErrCaseNotFound
 	}
 	if c.State != Penalised {
 		return fmt.Errorf("case %s is %s; a repair is reported while the case is penalised: %w", c.ID, c.State, ErrOutOfOrder)
@@ -154,15 +159,70 @@ func CheckRepairReport(c Case, role auth.Role, r RepairReport) error {
 }
 
 // ApplyRepairReport returns c carrying the report of shop p, with the history entry appended;
-// the state stays penalised until the transport bureau confirms. A later report replaces the
-// earlier one on the case; both stay in the history.
+// the state stays penalised until the transport bureau confirms. A later report of the same shop
+// replaces its earlier one on the case; both stay in the history.
 func ApplyRepairReport(c Case, p auth.Principal, r RepairReport, now time.Time) (Case, Entry) {
 	r.ShopID, r.ReportedAt, r.ReportedBy = p.Tenant, now, p.Subject
 	r.Reference, r.Description = strings.TrimSpace(r.Reference), strings.TrimSpace(r.Description)
 	e := Entry{Event: EventRepairReported, From: c.State, To: c.State, By: p.Subject, Role: p.Role, Tenant: p.Tenant, At: now,
-		Reason: r.Description, Reference: r.Reference}
+		Reason: r.Description, Reference: r.Reference, Shop: p.Tenant}
 	n := c
 	n.History = append(slices.Clip(c.History), e)
-	n.Repair, n.RepairShopID, n.UpdatedAt, n.Version = &r, p.Tenant, now, c.Version+1
+	n.Repair, n.UpdatedAt, n.Version = &r, now, c.Version+1
+	return n, e
+}
+
+// shopPattern is a repair shop's id: its tenant id.
+var shopPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ShopChoice is the owner's choice of the repair shop for a case.
+type ShopChoice struct {
+	ShopID string
+	Note   string
+}
+
+// CheckShopChoice decides whether p may record the owner's choice of repair shop for c: the fleet
+// whose vehicle it is, or, for a vehicle no fleet account manages, the transport bureau on the
+// owner's word; while the case is open and not yet repaired (detected, notified or penalised).
+// Another fleet is told the case does not exist.
+func CheckShopChoice(c Case, p auth.Principal, ch ShopChoice) error {
+	switch {
+	case p.Role == auth.Fleet:
+		if c.Trace.FleetID == "" || c.Trace.FleetID != p.Tenant {
+			return ErrCaseNotFound
+		}
+	case p.Role == auth.Transport:
+		if c.Trace.FleetID != "" {
+			return fmt.Errorf("the vehicle of case %s is managed by fleet %s, which chooses its repair shop: %w", c.ID, c.Trace.FleetID, apperr.ErrForbidden)
+		}
+	default:
+		return fmt.Errorf("the repair shop is the owner's choice (its fleet, or the transport bureau for an owner without a fleet account), not %s's: %w", p.Role, apperr.ErrForbidden)
+	}
+	if !slices.Contains([]State{Detected, Notified, Penalised}, c.State) {
+		return fmt.Errorf("case %s is %s; a repair shop is chosen before the repair is confirmed: %w", c.ID, c.State, ErrOutOfOrder)
+	}
+	var ve apperr.ValidationError
+	if !shopPattern.MatchString(strings.TrimSpace(ch.ShopID)) {
+		ve.Add("shop_id", "required: the repair shop's id (its account's tenant), 1 to 64 letters, digits, '.', '_' or '-'")
+	}
+	if len(ch.Note) > 2000 {
+		ve.Add("note", "at most 2000 characters")
+	}
+	return ve.Err()
+}
+
+// ApplyShopChoice returns c assigned to the chosen shop, with the history entry appended. A report
+// by the shop chosen before stays in the history but leaves the case: the transport bureau
+// confirms only a report of the shop the case is assigned to.
+func ApplyShopChoice(c Case, p auth.Principal, ch ShopChoice, now time.Time) (Case, Entry) {
+	shop := strings.TrimSpace(ch.ShopID)
+	e := Entry{Event: EventShopChosen, From: c.State, To: c.State, By: p.Subject, Role: p.Role, Tenant: p.Tenant, At: now,
+		Reason: strings.TrimSpace(ch.Note), Shop: shop}
+	n := c
+	n.History = append(slices.Clip(c.History), e)
+	n.RepairShopID, n.UpdatedAt, n.Version = shop, now, c.Version+1
+	if c.Repair != nil && c.Repair.ShopID != shop {
+		n.Repair = nil
+	}
 	return n, e
 }

@@ -97,37 +97,86 @@ func TestMoveRequirements(t *testing.T) {
 }
 
 func TestRepairReport(t *testing.T) {
+	shop7 := auth.Principal{Subject: "repair@shop-7", Role: auth.Repair, Tenant: "shop-7"}
+	shop8 := auth.Principal{Subject: "repair@shop-8", Role: auth.Repair, Tenant: "shop-8"}
+	assigned := func(s State) Case { c := caseIn(s); c.RepairShopID = "shop-7"; return c }
 	cases := []struct {
 		name string
 		c    Case
-		role auth.Role
+		p    auth.Principal
 		r    RepairReport
 		want error
 	}{
-		{"repair shop on a penalised case", caseIn(Penalised), auth.Repair, RepairReport{Reference: "WX-9"}, nil},
-		{"without the repair order", caseIn(Penalised), auth.Repair, RepairReport{}, apperr.ErrInvalid},
-		{"before the penalty", caseIn(Notified), auth.Repair, RepairReport{Reference: "WX-9"}, apperr.ErrConflict},
-		{"after the confirmation", caseIn(Repaired), auth.Repair, RepairReport{Reference: "WX-9"}, apperr.ErrConflict},
-		{"the transport bureau does not report repairs", caseIn(Penalised), auth.Transport, RepairReport{Reference: "WX-9"}, apperr.ErrForbidden},
-		{"nor does a fleet", caseIn(Penalised), auth.Fleet, RepairReport{Reference: "WX-9"}, apperr.ErrForbidden},
+		{"the chosen shop on a penalised case", assigned(Penalised), shop7, RepairReport{Reference: "WX-9"}, nil},
+		{"without the repair order", assigned(Penalised), shop7, RepairReport{}, apperr.ErrInvalid},
+		{"before the penalty", assigned(Notified), shop7, RepairReport{Reference: "WX-9"}, apperr.ErrConflict},
+		{"after the confirmation", assigned(Repaired), shop7, RepairReport{Reference: "WX-9"}, apperr.ErrConflict},
+		{"another shop: no such case", assigned(Penalised), shop8, RepairReport{Reference: "WX-9"}, apperr.ErrNotFound},
+		{"no shop chosen yet: no such case", caseIn(Penalised), shop7, RepairReport{Reference: "WX-9"}, apperr.ErrNotFound},
+		{"the transport bureau does not report repairs", assigned(Penalised), auth.Principal{Role: auth.Transport}, RepairReport{Reference: "WX-9"}, apperr.ErrForbidden},
+		{"nor does a fleet", assigned(Penalised), auth.Principal{Role: auth.Fleet, Tenant: "f1"}, RepairReport{Reference: "WX-9"}, apperr.ErrForbidden},
+		{"nor the admin", assigned(Penalised), auth.Principal{Role: auth.Admin}, RepairReport{Reference: "WX-9"}, apperr.ErrForbidden},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckRepairReport(tc.c, tc.role, tc.r)
+			err := CheckRepairReport(tc.c, tc.p, tc.r)
 			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Fatalf("CheckRepairReport = %v, want %v", err, tc.want)
 			}
 		})
 	}
 	now := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
-	c := caseIn(Penalised)
+	c := assigned(Penalised)
 	c.Repair = nil
-	n, e := ApplyRepairReport(c, auth.Principal{Subject: "repair@shop-7", Role: auth.Repair, Tenant: "shop-7"}, RepairReport{Reference: " WX-9 "}, now)
+	n, e := ApplyRepairReport(c, shop7, RepairReport{Reference: " WX-9 "}, now)
 	if n.State != Penalised || n.RepairShopID != "shop-7" || n.Repair.ShopID != "shop-7" || n.Repair.Reference != "WX-9" || n.Version != c.Version+1 {
 		t.Fatalf("after the report: %+v", n)
 	}
-	if e.Event != EventRepairReported || e.From != Penalised || e.To != Penalised || len(n.History) != 2 || len(c.History) != 1 {
+	if e.Event != EventRepairReported || e.From != Penalised || e.To != Penalised || e.Shop != "shop-7" || len(n.History) != 2 || len(c.History) != 1 {
 		t.Fatalf("history entry %+v; history %d (original %d)", e, len(n.History), len(c.History))
+	}
+}
+
+func TestShopChoice(t *testing.T) {
+	owned := func(s State, fleet string) Case { c := caseIn(s); c.Trace.FleetID = fleet; return c }
+	f1, f2 := auth.Principal{Subject: "fleet@f1", Role: auth.Fleet, Tenant: "f1"}, auth.Principal{Role: auth.Fleet, Tenant: "f2"}
+	transport := auth.Principal{Subject: "transport:wang", Role: auth.Transport}
+	cases := []struct {
+		name string
+		c    Case
+		p    auth.Principal
+		ch   ShopChoice
+		want error
+	}{
+		{"the owning fleet, penalised", owned(Penalised, "f1"), f1, ShopChoice{ShopID: "shop-7"}, nil},
+		{"the owning fleet, early", owned(Detected, "f1"), f1, ShopChoice{ShopID: "shop-7"}, nil},
+		{"another fleet: no such case", owned(Penalised, "f1"), f2, ShopChoice{ShopID: "shop-7"}, apperr.ErrNotFound},
+		{"a fleet, for a vehicle of no fleet", owned(Penalised, ""), f1, ShopChoice{ShopID: "shop-7"}, apperr.ErrNotFound},
+		{"transport for an owner without a fleet account", owned(Penalised, ""), transport, ShopChoice{ShopID: "shop-7"}, nil},
+		{"transport may not choose for a fleet", owned(Penalised, "f1"), transport, ShopChoice{ShopID: "shop-7"}, apperr.ErrForbidden},
+		{"a repair shop does not choose itself", owned(Penalised, "f1"), auth.Principal{Role: auth.Repair, Tenant: "shop-7"}, ShopChoice{ShopID: "shop-7"}, apperr.ErrForbidden},
+		{"nor the bureau", owned(Penalised, "f1"), auth.Principal{Role: auth.Bureau}, ShopChoice{ShopID: "shop-7"}, apperr.ErrForbidden},
+		{"nor the admin", owned(Penalised, "f1"), auth.Principal{Role: auth.Admin}, ShopChoice{ShopID: "shop-7"}, apperr.ErrForbidden},
+		{"after the confirmation", owned(Repaired, "f1"), f1, ShopChoice{ShopID: "shop-7"}, apperr.ErrConflict},
+		{"no shop named", owned(Penalised, "f1"), f1, ShopChoice{}, apperr.ErrInvalid},
+		{"a bad shop id", owned(Penalised, "f1"), f1, ShopChoice{ShopID: "shop 7"}, apperr.ErrInvalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckShopChoice(tc.c, tc.p, tc.ch)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("CheckShopChoice = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	now := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	c := owned(Penalised, "f1") // carries shop-1's report
+	n, e := ApplyShopChoice(c, f1, ShopChoice{ShopID: " shop-7 ", Note: "closer to the depot"}, now)
+	if n.RepairShopID != "shop-7" || n.Repair != nil || n.State != Penalised || n.Version != c.Version+1 || c.Repair == nil {
+		t.Fatalf("after the choice: %+v (original repair %v)", n, c.Repair)
+	}
+	if e.Event != EventShopChosen || e.Shop != "shop-7" || e.Role != auth.Fleet || e.Tenant != "f1" || e.Reason != "closer to the depot" || len(n.History) != 2 {
+		t.Fatalf("history entry %+v", e)
 	}
 }
 

@@ -46,7 +46,7 @@ func (s *Service) ReportRepair(ctx context.Context, p auth.Principal, id string,
 	if err != nil {
 		return Case{}, err
 	}
-	if err := CheckRepairReport(c, p.Role, r); err != nil {
+	if err := CheckRepairReport(c, p, r); err != nil {
 		return Case{}, err
 	}
 	n, e := ApplyRepairReport(c, p, r, s.now().UTC())
@@ -58,17 +58,43 @@ func (s *Service) ReportRepair(ctx context.Context, p auth.Principal, id string,
 	return n, nil
 }
 
+// ChooseRepairShop records the owner's choice of the repair shop for a case (the owning fleet,
+// or the transport bureau for an owner without a fleet account): from then on that shop, and
+// only it, sees the case and reports its repair. Choosing the shop the case is assigned to
+// already changes nothing.
+func (s *Service) ChooseRepairShop(ctx context.Context, p auth.Principal, id string, ch ShopChoice) (Case, error) {
+	ctx, span := s.tracer.Start(ctx, "remotesensing.choose_repair_shop", trace.WithAttributes(attribute.String("clearsky.case.id", id)))
+	defer span.End()
+	c, err := s.store.GetCase(ctx, id)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := CheckShopChoice(c, p, ch); err != nil {
+		return Case{}, err
+	}
+	if c.RepairShopID == strings.TrimSpace(ch.ShopID) {
+		return c, nil
+	}
+	n, e := ApplyShopChoice(c, p, ch, s.now().UTC())
+	if err := s.store.UpdateCase(ctx, n, c.State, e); err != nil {
+		return Case{}, err
+	}
+	s.log.InfoContext(ctx, "repair_shop_chosen", "case_id", n.ID, "repair_shop", n.RepairShopID, "by", p.Subject)
+	s.publishPlate(ctx, n)
+	return n, nil
+}
+
 // canSeeCase: the bureau, police and transport bureau see every case; a fleet the cases of its
-// vehicles; a repair shop the cases it repaired and those awaiting repair (a penalised owner
-// brings the case number to the shop).
+// vehicles; a repair shop only the cases assigned to it (the owner's choice), whatever their
+// state.
 func canSeeCase(p auth.Principal, c Case) bool {
 	switch p.Role {
 	case auth.Bureau, auth.Police, auth.Transport, auth.Admin:
 		return true
 	case auth.Fleet:
-		return c.Trace.FleetID == p.Tenant
+		return c.Trace.FleetID != "" && c.Trace.FleetID == p.Tenant
 	case auth.Repair:
-		return c.RepairShopID == p.Tenant || c.State == Penalised
+		return c.RepairShopID != "" && c.RepairShopID == p.Tenant
 	}
 	return false
 }

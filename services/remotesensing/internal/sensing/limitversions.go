@@ -27,7 +27,7 @@ var ErrLimitVersionExists = fmt.Errorf("limit version %w", apperr.ErrConflict)
 // effective day: today at the earliest, so that no reading already judged would have been
 // judged otherwise. Every replica takes it up at its next RefreshLimits; this one at once.
 func (s *Service) AddLimitVersion(ctx context.Context, p auth.Principal, v limits.Version) (limits.Version, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return limits.Version{}, forbidden("role %s may not change the limit table", p.Role)
 	}
 	if today := localtime.DayOf(s.now()); !v.EffectiveFrom.IsZero() && v.EffectiveFrom.Before(today) {

@@ -179,10 +179,10 @@ var OpenStates = []State{Detected, Notified, Penalised, Repaired, Retested}
 // Open reports whether a case in s is still in progress.
 func (s State) Open() bool { return s != Closed && s != Dismissed }
 
-// Entry is one line of a case's history: a transition, or an event that keeps the state (a
-// repair report). Entries are only ever appended.
+// Entry is one line of a case's history: a transition, or an event that keeps the state (the
+// owner's choice of repair shop, a repair report). Entries are only ever appended.
 type Entry struct {
-	Event     string // "transition" or "repair_reported"
+	Event     string // "transition", "repair_shop_chosen" or "repair_reported"
 	From      State  // empty for the opening entry
 	To        State
 	By        string // the principal's subject
@@ -191,11 +191,13 @@ type Entry struct {
 	At        time.Time
 	Reason    string
 	Reference string // notice, penalty decision, repair order or inspection report number
+	Shop      string // the repair shop chosen, or reporting
 }
 
 // Entry events.
 const (
 	EventTransition     = "transition"
+	EventShopChosen     = "repair_shop_chosen"
 	EventRepairReported = "repair_reported"
 )
 
@@ -230,7 +232,8 @@ type Case struct {
 	StateSince  time.Time
 	EndedAt     time.Time // when closed or dismissed
 	Triggers    []Trigger
-	// Trace is the vehicle's chain when the case opened; RepairShopID joins it with the repair.
+	// Trace is the vehicle's chain when the case opened; RepairShopID joins it when the owner
+	// chooses the repair shop: the one shop that may see the case and report its repair.
 	Trace        Trace
 	RepairShopID string
 	Repair       *RepairReport

@@ -313,7 +313,7 @@ func (s *Service) remember(st Station) {
 // again with the same details answers the stored one (created false); other details are a
 // conflict.
 func (s *Service) RegisterStation(ctx context.Context, p auth.Principal, st Station) (Station, bool, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Station{}, false, forbidden("role %s may not register remote-sensing stations", p.Role)
 	}
 	now := s.now().UTC()
@@ -352,7 +352,7 @@ type StationPatch struct {
 
 // UpdateStation changes a station (bureau): a new calibration, another operator, a moved device.
 func (s *Service) UpdateStation(ctx context.Context, p auth.Principal, id string, patch StationPatch) (Station, error) {
-	if !p.Is(auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Bureau) {
 		return Station{}, forbidden("role %s may not change remote-sensing stations", p.Role)
 	}
 	old, err := s.store.GetStation(ctx, id)

@@ -57,7 +57,7 @@ var system = auth.Principal{Subject: "service:remotesensing", Role: auth.System}
 // registry: an unknown plate is stored as unknown_vehicle, and when the registry does not answer
 // the reading is stored as pending and judged later by Run.
 func (s *Service) Upload(ctx context.Context, p auth.Principal, ins []ReadingInput) (UploadResult, error) {
-	if !p.Is(auth.Sensor, auth.Bureau, auth.Admin) {
+	if !p.Is(auth.Sensor, auth.Bureau) {
 		return UploadResult{}, forbidden("role %s may not upload remote-sensing readings", p.Role)
 	}
 	if len(ins) == 0 {
@@ -149,6 +149,15 @@ func (s *Service) prepare(ctx context.Context, p auth.Principal, ins []ReadingIn
 	if err := ve.Err(); err != nil {
 		return nil, nil, err
 	}
+	// A sensor operator is told the same of another operator's station as of a station that does
+	// not exist (it may not see the other's stations, so it may not learn their ids either).
+	unknown := func(i int, id string) {
+		if p.Role == auth.Sensor {
+			ve.Add(fmt.Sprintf("[%d].station_id", i), fmt.Sprintf("operator %s runs no remote-sensing station %q", p.Tenant, id))
+			return
+		}
+		ve.Add(fmt.Sprintf("[%d].station_id", i), fmt.Sprintf("no remote-sensing station %q is registered", id))
+	}
 	stations := map[string]Station{}
 	for i, r := range rs {
 		st, ok := stations[r.StationID]
@@ -156,7 +165,7 @@ func (s *Service) prepare(ctx context.Context, p auth.Principal, ins []ReadingIn
 			var err error
 			st, err = s.station(ctx, r.StationID)
 			if errors.Is(err, ErrStationNotFound) {
-				ve.Add(fmt.Sprintf("[%d].station_id", i), fmt.Sprintf("no remote-sensing station %q is registered", r.StationID))
+				unknown(i, r.StationID)
 				continue
 			}
 			if err != nil {
@@ -165,10 +174,13 @@ func (s *Service) prepare(ctx context.Context, p auth.Principal, ins []ReadingIn
 			stations[r.StationID] = st
 		}
 		if p.Role == auth.Sensor && st.OperatorID != p.Tenant {
-			return nil, nil, forbidden("reading [%d]: station %s is not run by operator %s", i, st.ID, p.Tenant)
+			unknown(i, r.StationID)
 		}
 	}
-	return rs, stations, ve.Err()
+	if err := ve.Err(); err != nil {
+		return nil, nil, err
+	}
+	return rs, stations, nil
 }
 
 // judgeAll looks up the readings' vehicles and judges each reading in place.

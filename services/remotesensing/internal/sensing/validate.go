@@ -151,7 +151,7 @@ func (in ReadingInput) Normalise(now time.Time, prefix string) (Reading, error) 
 // fingerprint hashes what the station sent, normalised, so that a repeat of the same reading is
 // told from a different reading re-using its id.
 func fingerprint(r Reading) string {
-	b, _ := json.Marshal(struct {
+	b, err := json.Marshal(struct {
 		ID, Station, Plate, Colour string
 		At                         time.Time
 		Values                     limits.Values
@@ -162,6 +162,11 @@ func fingerprint(r Reading) string {
 		Photos                     []string
 	}{r.ReadingID, r.StationID, r.Plate, string(r.PlateColour), r.MeasuredAt, r.Values, r.SpeedKmh, r.AccelMS2,
 		r.WindMS, r.TemperatureC, r.HumidityPct, r.Rain, r.Fog, r.Lane, r.Photos})
+	if err != nil {
+		// A validated reading holds finite numbers and text only: this is a bug, not bad input,
+		// and a fingerprint of nothing would make every such reading a "duplicate" of another.
+		panic(fmt.Sprintf("fingerprint of reading %s|%s: %v", r.StationID, r.ReadingID, err))
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

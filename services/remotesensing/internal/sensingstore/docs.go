@@ -211,6 +211,7 @@ type entryDoc struct {
 	At        time.Time `bson:"at"`
 	Reason    string    `bson:"reason,omitempty"`
 	Reference string    `bson:"reference,omitempty"`
+	Shop      string    `bson:"shop,omitempty"`
 }
 
 // caseDoc is a stored case. OpenKey makes "one open case per plate and pollutant" a unique
@@ -247,7 +248,7 @@ type caseDoc struct {
 
 func entryToDoc(e sensing.Entry) entryDoc {
 	return entryDoc{Event: e.Event, From: string(e.From), To: string(e.To), By: e.By, Role: string(e.Role), Tenant: e.Tenant, At: e.At.UTC(),
-		Reason: e.Reason, Reference: e.Reference}
+		Reason: e.Reason, Reference: e.Reference, Shop: e.Shop}
 }
 
 func repairToDoc(r *sensing.RepairReport) *repairDoc {
@@ -295,7 +296,7 @@ func caseFromDoc(d caseDoc) sensing.Case {
 	}
 	for _, e := range d.History {
 		c.History = append(c.History, sensing.Entry{Event: e.Event, From: sensing.State(e.From), To: sensing.State(e.To), By: e.By,
-			Role: auth.Role(e.Role), Tenant: e.Tenant, At: e.At.UTC(), Reason: e.Reason, Reference: e.Reference})
+			Role: auth.Role(e.Role), Tenant: e.Tenant, At: e.At.UTC(), Reason: e.Reason, Reference: e.Reference, Shop: e.Shop})
 	}
 	return c
 }

@@ -355,16 +355,20 @@ func (s *Store) UpdateCase(ctx context.Context, c sensing.Case, from sensing.Sta
 	if d.EndedAt != nil {
 		set = append(set, bson.E{Key: "ended_at", Value: *d.EndedAt})
 	}
+	upd := bson.D{{Key: "$push", Value: bson.D{{Key: "history", Value: entryToDoc(e)}}}}
 	if d.Repair != nil {
 		set = append(set, bson.E{Key: "repair", Value: d.Repair})
+	} else {
+		// A change of repair shop takes the earlier shop's report off the case (it stays in the
+		// history); the case carries whatever report it has, so this is a no-op otherwise.
+		upd = append(upd, bson.E{Key: "$unset", Value: bson.D{{Key: "repair", Value: ""}}})
 	}
 	if d.RetestReadingKey != "" {
 		set = append(set, bson.E{Key: "retest_reading_key", Value: d.RetestReadingKey})
 	}
 	res, err := s.cases.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: c.ID}, {Key: "state", Value: string(from)}, {Key: "version", Value: c.Version - 1}},
-		outbox.Append(bson.D{{Key: "$set", Value: set}, {Key: "$push", Value: bson.D{{Key: "history", Value: entryToDoc(e)}}}},
-			c.UpdatedAt, outbox.Part(c.PlateKey())))
+		outbox.Append(append(bson.D{{Key: "$set", Value: set}}, upd...), c.UpdatedAt, outbox.Part(c.PlateKey())))
 	if err != nil {
 		return fmt.Errorf("update case %s: %w", c.ID, err)
 	}
