@@ -154,7 +154,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	parts := summary.NewWriter(deps.Redis, deps.RedisPrefix, summary.Muck)
 	signals := permitcache.New(deps.Redis, deps.RedisPrefix,
 		owners.New(Name, cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, 0))
-	core := permit.NewService(permit.Deps{Store: store, Cache: parts, Vehicles: deps.Vehicles, Signals: signals, Policy: policy,
+	core := permit.NewService(permit.Deps{Stores: permit.Stores{Sites: store, Permits: store, Passes: store, Violations: store, Records: store}, Cache: parts, Vehicles: deps.Vehicles, Signals: signals, Policy: policy,
 		Logger: deps.Logger, Tracer: deps.Telemetry.Tracer, Now: cfg.Clock})
 	sync := partsync.New(parts, core, deps.Telemetry.Tracer, store.PartSources()...)
 	every := cfg.SweepEvery

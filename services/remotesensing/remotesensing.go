@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	opt := sensing.Options{Limits: table, CycleDays: cfg.CycleDays, CalibrationValidDays: cfg.CalibrationValidDays, MaxBatch: cfg.MaxBatch,
 		FraudFactor: cfg.FraudFactor, FraudMinVehicles: cfg.FraudMinVehicles, JobGrace: cfg.JobGrace, JobRetry: cfg.JobRetry}
 	parts := summary.NewWriter(deps.Redis, deps.RedisPrefix, summary.RemoteSensing)
-	core := sensing.NewService(store, deps.Vehicles, parts, audit.NewRecorder(deps.DB, Name),
+	core := sensing.NewService(sensing.Stores{Stations: store, Readings: store, Cases: store, Limits: store, Jobs: store, Reports: store}, deps.Vehicles, parts, audit.NewRecorder(deps.DB, Name),
 		opt, deps.Logger, deps.Telemetry.Tracer)
 	sync := partsync.New(parts, core, deps.Telemetry.Tracer, store.PartSources()...)
 	// The versions the bureau added at run time: a release whose table no longer admits them

@@ -74,11 +74,11 @@ func (s *Service) IssuePass(ctx context.Context, p auth.Principal, in PassInput)
 		ValidFrom: in.ValidFrom.UTC(), ValidTo: in.ValidTo.UTC()})
 	fpOf := func(x Pass) string { return x.Fingerprint }
 	if clientID {
-		if got, ok, err := idempotent(ctx, s.store.GetPass, fpOf, in.PassID, fp); ok || (err != nil && !errors.Is(err, ErrPassNotFound)) {
+		if got, ok, err := idempotent(ctx, s.passes.GetPass, fpOf, in.PassID, fp); ok || (err != nil && !errors.Is(err, ErrPassNotFound)) {
 			return got, false, err
 		}
 	}
-	pm, err := s.store.GetPermit(ctx, in.PermitID)
+	pm, err := s.permits.GetPermit(ctx, in.PermitID)
 	if errors.Is(err, ErrPermitNotFound) {
 		return Pass{}, false, apperr.Invalid("permit_id", fmt.Sprintf("no permit %q", in.PermitID))
 	} else if err != nil {
@@ -99,8 +99,8 @@ func (s *Service) IssuePass(ctx context.Context, p auth.Principal, in PassInput)
 	ps := Pass{ID: in.PassID, PermitID: pm.ID, VIN: pm.VIN, Plate: pm.Plate, PlateColour: pm.PlateColour, FleetID: pm.FleetID,
 		Zone: zone, Hours: hours, ValidFrom: in.ValidFrom.UTC(), ValidTo: in.ValidTo.UTC(), Route: in.Route,
 		IssuedAt: now, IssuedBy: p.Subject, Fingerprint: fp, Version: 1}
-	if err := s.store.InsertPass(ctx, ps); errors.Is(err, ErrDuplicateID) {
-		got, _, err := idempotent(ctx, s.store.GetPass, fpOf, ps.ID, fp)
+	if err := s.passes.InsertPass(ctx, ps); errors.Is(err, ErrDuplicateID) {
+		got, _, err := idempotent(ctx, s.passes.GetPass, fpOf, ps.ID, fp)
 		return got, false, err
 	} else if err != nil {
 		return Pass{}, false, err
@@ -114,7 +114,7 @@ func (s *Service) GetPass(ctx context.Context, p auth.Principal, id string) (Pas
 	if !p.Is(auth.Police, auth.Bureau, auth.Construction, auth.Fleet, auth.Admin) {
 		return Pass{}, forbidden("role %s may not read passes", p.Role)
 	}
-	ps, err := s.store.GetPass(ctx, id)
+	ps, err := s.passes.GetPass(ctx, id)
 	if err != nil {
 		return Pass{}, err
 	}
@@ -141,7 +141,7 @@ func (s *Service) ListPasses(ctx context.Context, p auth.Principal, f PassFilter
 		}
 		f.VIN = vin
 	}
-	out, err := s.store.ListPasses(ctx, f, afterID, limit+1)
+	out, err := s.passes.ListPasses(ctx, f, afterID, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -157,14 +157,14 @@ func (s *Service) CancelPass(ctx context.Context, p auth.Principal, id, reason s
 	if reason == "" {
 		return Pass{}, apperr.Invalid("reason", "say why the pass is cancelled")
 	}
-	ps, err := s.store.GetPass(ctx, id)
+	ps, err := s.passes.GetPass(ctx, id)
 	if err != nil {
 		return Pass{}, err
 	}
 	if ps.Cancelled {
 		return Pass{}, conflict("pass %s was already cancelled", ps.ID)
 	}
-	out, err := s.store.CancelPass(ctx, ps.ID, ps.PlateKey(), ps.Version, s.now().UTC(), p.Subject, reason)
+	out, err := s.passes.CancelPass(ctx, ps.ID, ps.PlateKey(), ps.Version, s.now().UTC(), p.Subject, reason)
 	if err != nil {
 		return Pass{}, err
 	}
@@ -195,17 +195,17 @@ func (s *Service) AllowedHere(ctx context.Context, p auth.Principal, vin string,
 	}
 	ctx, span := s.tracer.Start(ctx, "muck.allowed_here", trace.WithAttributes(attribute.String("clearsky.vehicle.vin", vin)))
 	defer span.End()
-	permits, err := s.store.PermitsByVIN(ctx, vin)
+	permits, err := s.permits.PermitsByVIN(ctx, vin)
 	if err != nil {
 		return Verdict{}, err
 	}
-	near, err := s.store.PassesNear(ctx, vin, pt)
+	near, err := s.passes.PassesNear(ctx, vin, pt)
 	if err != nil {
 		return Verdict{}, err
 	}
 	has := len(near) > 0
 	if !has {
-		if has, err = s.store.HasPasses(ctx, vin); err != nil {
+		if has, err = s.passes.HasPasses(ctx, vin); err != nil {
 			return Verdict{}, err
 		}
 	}

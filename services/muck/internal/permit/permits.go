@@ -87,7 +87,7 @@ func (s *Service) checkSites(ctx context.Context, from, to string) error {
 		field, id string
 		kind      SiteKind
 	}{{"from_site", from, Construction}, {"to_site", to, Disposal}} {
-		site, err := s.store.GetSite(ctx, c.id)
+		site, err := s.sites.GetSite(ctx, c.id)
 		switch {
 		case errors.Is(err, ErrSiteNotFound):
 			ve.Add(c.field, fmt.Sprintf("no site %q on the site list", c.id))
@@ -161,7 +161,7 @@ func (s *Service) Apply(ctx context.Context, p auth.Principal, a Application) (P
 	fp := applicationFingerprint(a)
 	fpOf := func(x Permit) string { return x.Fingerprint }
 	if clientID {
-		got, ok, err := idempotent(ctx, s.store.GetPermit, fpOf, a.PermitID, fp)
+		got, ok, err := idempotent(ctx, s.permits.GetPermit, fpOf, a.PermitID, fp)
 		if ok || (err != nil && !errors.Is(err, ErrPermitNotFound)) {
 			if ok && !canSeeFleet(p, got.FleetID) {
 				return Permit{}, false, ErrExists
@@ -190,8 +190,8 @@ func (s *Service) Apply(ctx context.Context, p auth.Principal, a Application) (P
 		ev.Reason = pm.StateReason
 	}
 	pm.History = []Event{ev}
-	if err := s.store.InsertPermit(ctx, pm); errors.Is(err, ErrDuplicateID) {
-		got, _, err := idempotent(ctx, s.store.GetPermit, fpOf, pm.ID, fp)
+	if err := s.permits.InsertPermit(ctx, pm); errors.Is(err, ErrDuplicateID) {
+		got, _, err := idempotent(ctx, s.permits.GetPermit, fpOf, pm.ID, fp)
 		return got, false, err
 	} else if err != nil {
 		return Permit{}, false, err
@@ -213,7 +213,7 @@ func (s *Service) GetPermit(ctx context.Context, p auth.Principal, id string) (P
 	if !p.Is(auth.Fleet, auth.Construction, auth.Bureau, auth.Police, auth.Admin) {
 		return Permit{}, forbidden("role %s may not read permits", p.Role)
 	}
-	pm, err := s.store.GetPermit(ctx, id)
+	pm, err := s.permits.GetPermit(ctx, id)
 	if err != nil {
 		return Permit{}, err
 	}
@@ -252,7 +252,7 @@ func (s *Service) ListPermits(ctx context.Context, p auth.Principal, f PermitFil
 	if err := ve.Err(); err != nil {
 		return nil, "", err
 	}
-	out, err := s.store.ListPermits(ctx, f, afterID, limit+1)
+	out, err := s.permits.ListPermits(ctx, f, afterID, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -267,7 +267,7 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id string, a Action
 	if !MayTake(a, p.Role) || a == Expire {
 		return Permit{}, forbidden("role %s may not %s permits", p.Role, a)
 	}
-	pm, err := s.store.GetPermit(ctx, id)
+	pm, err := s.permits.GetPermit(ctx, id)
 	if err != nil {
 		return Permit{}, err
 	}
@@ -317,7 +317,7 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id string, a Action
 // belongs to (the tenant that registered it). Every construction bureau still reads every
 // permit (one district, docs/muck.md), so the refusal reveals nothing it could not read.
 func (s *Service) checkAuthority(ctx context.Context, p auth.Principal, pm Permit) error {
-	site, err := s.store.GetSite(ctx, pm.FromSite)
+	site, err := s.sites.GetSite(ctx, pm.FromSite)
 	switch {
 	case errors.Is(err, ErrSiteNotFound):
 		return forbidden("permit %s hauls from site %s, which is not on the site list: no construction bureau decides it", pm.ID, pm.FromSite)
@@ -333,7 +333,7 @@ func (s *Service) checkAuthority(ctx context.Context, p auth.Principal, pm Permi
 
 // step writes a state change and publishes the plate's summary.
 func (s *Service) step(ctx context.Context, c StepChange) (Permit, error) {
-	out, err := s.store.Step(ctx, c)
+	out, err := s.permits.Step(ctx, c)
 	if err != nil {
 		return Permit{}, err
 	}

@@ -85,16 +85,18 @@ type StepChange struct {
 	Event       Event
 }
 
-// Store keeps sites, permits, passes and violations (MongoDB in production). Every write of a
-// permit, pass or violation adds the outbox record (libs/outbox) that its plate's summary must
-// be published; Ack clears them for records still at the given version.
-type Store interface {
+// SiteStore keeps construction and disposal sites (MongoDB in production).
+type SiteStore interface {
 	InsertSite(ctx context.Context, s Site) error // ErrDuplicateID when the id is taken
 	GetSite(ctx context.Context, id string) (Site, error)
 	ListSites(ctx context.Context, kind SiteKind, afterID string, limit int) ([]Site, error)
 	// SitesAt returns the sites of kind whose area's bounding box holds pt.
 	SitesAt(ctx context.Context, kind SiteKind, pt geo.Point) ([]Site, error)
+}
 
+// PermitStore keeps permits and their histories. Every write adds the outbox record
+// (libs/outbox) that the plate's summary must be published.
+type PermitStore interface {
 	InsertPermit(ctx context.Context, p Permit) error
 	GetPermit(ctx context.Context, id string) (Permit, error)
 	ListPermits(ctx context.Context, f PermitFilter, afterID string, limit int) ([]Permit, error)
@@ -105,7 +107,10 @@ type Store interface {
 	Step(ctx context.Context, c StepChange) (Permit, error)
 	// DuePermits returns approved or suspended permits whose validity ended by now.
 	DuePermits(ctx context.Context, now time.Time, limit int) ([]Permit, error)
+}
 
+// PassStore keeps restricted-road passes; every write adds the plate's outbox record.
+type PassStore interface {
 	InsertPass(ctx context.Context, p Pass) error
 	GetPass(ctx context.Context, id string) (Pass, error)
 	ListPasses(ctx context.Context, f PassFilter, afterID string, limit int) ([]Pass, error)
@@ -115,7 +120,11 @@ type Store interface {
 	PassesByPlate(ctx context.Context, plateKey string) ([]Pass, error)
 	// CancelPass cancels a pass still at version; ErrStateChanged otherwise.
 	CancelPass(ctx context.Context, id, plateKey string, version int64, at time.Time, by, reason string) (Pass, error)
+}
 
+// ViolationStore keeps recorded violations and the automatic revocations they start;
+// every write of one with a plate adds the plate's outbox record.
+type ViolationStore interface {
 	InsertViolation(ctx context.Context, v Violation, day, month string) error
 	GetViolation(ctx context.Context, id string) (Violation, error)
 	ListViolations(ctx context.Context, f ViolationFilter, afterID string, limit int) ([]Violation, error)
@@ -127,12 +136,24 @@ type Store interface {
 	FinishRevocation(ctx context.Context, id, plateKey string, permits []string) (Violation, error)
 	// SiteCounts counts violations by construction site and kind over local days [fromDay, toDay].
 	SiteCounts(ctx context.Context, fromDay, toDay string) ([]SiteCount, error)
+}
 
+// RecordStore is what the part protocol needs across permits, passes and violations.
+type RecordStore interface {
 	// Ack clears the outbox records of records still at the versions given, once their plate's
 	// summary is published.
 	Ack(ctx context.Context, refs []Ref) error
 	// PlateKeys calls fn for every plate key the service holds records of.
 	PlateKeys(ctx context.Context, fn func(plateKey string) error) error
+}
+
+// Stores are the service's stores, one per aggregate; one MongoDB store implements them all.
+type Stores struct {
+	Sites      SiteStore
+	Permits    PermitStore
+	Passes     PassStore
+	Violations ViolationStore
+	Records    RecordStore
 }
 
 // Cache writes each plate's summary for the checkpoint (Redis, summary.Writer).
@@ -154,7 +175,7 @@ type SignalSource interface {
 
 // Deps are the core's collaborators.
 type Deps struct {
-	Store    Store
+	Stores   Stores
 	Cache    Cache
 	Vehicles Vehicles
 	Signals  SignalSource
@@ -167,15 +188,19 @@ type Deps struct {
 
 // Service applies the muck rules on top of its Store, Cache, Vehicles and SignalSource.
 type Service struct {
-	store    Store
-	cache    Cache
-	vehicles Vehicles
-	signals  SignalSource
-	policy   Policy
-	loc      *time.Location
-	log      *slog.Logger
-	tracer   trace.Tracer
-	now      func() time.Time
+	sites      SiteStore
+	permits    PermitStore
+	passes     PassStore
+	violations ViolationStore
+	records    RecordStore
+	cache      Cache
+	vehicles   Vehicles
+	signals    SignalSource
+	policy     Policy
+	loc        *time.Location
+	log        *slog.Logger
+	tracer     trace.Tracer
+	now        func() time.Time
 }
 
 // NewService returns the muck core.
@@ -184,7 +209,7 @@ func NewService(d Deps) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: d.Store, cache: d.Cache, vehicles: d.Vehicles, signals: d.Signals, policy: d.Policy, loc: Shanghai(),
+	return &Service{sites: d.Stores.Sites, permits: d.Stores.Permits, passes: d.Stores.Passes, violations: d.Stores.Violations, records: d.Stores.Records, cache: d.Cache, vehicles: d.Vehicles, signals: d.Signals, policy: d.Policy, loc: Shanghai(),
 		log: d.Logger, tracer: d.Tracer.Tracer("github.com/clearsky/clearsky/services/muck"), now: now}
 }
 

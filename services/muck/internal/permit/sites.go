@@ -40,11 +40,11 @@ func (s *Service) RegisterSite(ctx context.Context, p auth.Principal, in SiteInp
 	site.Fingerprint = siteFingerprint(site)
 	site.CreatedAt, site.CreatedBy, site.Authority = s.now().UTC(), p.Subject, p.Tenant
 	fp := func(x Site) string { return x.Fingerprint }
-	if got, ok, err := idempotent(ctx, s.store.GetSite, fp, site.ID, site.Fingerprint); ok || (err != nil && !errors.Is(err, ErrSiteNotFound)) {
+	if got, ok, err := idempotent(ctx, s.sites.GetSite, fp, site.ID, site.Fingerprint); ok || (err != nil && !errors.Is(err, ErrSiteNotFound)) {
 		return got, false, err
 	}
-	if err := s.store.InsertSite(ctx, site); errors.Is(err, ErrDuplicateID) {
-		got, _, err := idempotent(ctx, s.store.GetSite, fp, site.ID, site.Fingerprint)
+	if err := s.sites.InsertSite(ctx, site); errors.Is(err, ErrDuplicateID) {
+		got, _, err := idempotent(ctx, s.sites.GetSite, fp, site.ID, site.Fingerprint)
 		return got, false, err
 	} else if err != nil {
 		return Site{}, false, err
@@ -111,7 +111,7 @@ func (s *Service) GetSite(ctx context.Context, p auth.Principal, id string) (Sit
 	if !p.Is(auth.Construction, auth.Bureau, auth.Police, auth.Fleet, auth.Admin) {
 		return Site{}, forbidden("role %s may not read sites", p.Role)
 	}
-	return s.store.GetSite(ctx, id)
+	return s.sites.GetSite(ctx, id)
 }
 
 // ListSites returns a page of sites, optionally of one kind, and the id to continue after.
@@ -122,7 +122,7 @@ func (s *Service) ListSites(ctx context.Context, p auth.Principal, kind SiteKind
 	if kind != "" && kind != Construction && kind != Disposal {
 		return nil, "", apperr.Invalid("kind", "must be construction or disposal")
 	}
-	out, err := s.store.ListSites(ctx, kind, afterID, limit+1)
+	out, err := s.sites.ListSites(ctx, kind, afterID, limit+1)
 	if err != nil {
 		return nil, "", err
 	}

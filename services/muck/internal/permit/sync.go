@@ -23,16 +23,16 @@ const systemActor = "service:muck"
 func (s *Service) build(ctx context.Context, plate string, colour vehicleid.Colour) (summary.MuckStatus, error) {
 	key := vehicleid.Key(plate, colour)
 	now := s.now()
-	permits, err := s.store.PermitsByPlate(ctx, key)
+	permits, err := s.permits.PermitsByPlate(ctx, key)
 	if err != nil {
 		return summary.MuckStatus{}, err
 	}
-	passes, err := s.store.PassesByPlate(ctx, key)
+	passes, err := s.passes.PassesByPlate(ctx, key)
 	if err != nil {
 		return summary.MuckStatus{}, err
 	}
 	since := now.Add(-time.Duration(s.policy.RecentViolationDays) * 24 * time.Hour)
-	vs, err := s.store.ViolationsByPlate(ctx, key, since, maxRecentViolations)
+	vs, err := s.violations.ViolationsByPlate(ctx, key, since, maxRecentViolations)
 	if err != nil {
 		return summary.MuckStatus{}, err
 	}
@@ -50,7 +50,7 @@ func (s *Service) publish(ctx context.Context, plate string, colour vehicleid.Co
 		s.log.WarnContext(ctx, "summary_cache_put_failed", "plate", plate, "error", err.Error())
 		return
 	}
-	if err := s.store.Ack(ctx, refs); err != nil {
+	if err := s.records.Ack(ctx, refs); err != nil {
 		s.log.WarnContext(ctx, "summary_cache_flag_failed", "plate", plate, "error", err.Error())
 	}
 }
@@ -104,7 +104,7 @@ func (s *Service) Summarise(ctx context.Context, plateKeys []string) ([]summary.
 // EachPlate implements partsync.Owner: every plate the service holds records of, 200 at a time.
 func (s *Service) EachPlate(ctx context.Context, fn func(plateKeys []string) error) error {
 	var keys []string
-	err := s.store.PlateKeys(ctx, func(k string) error {
+	err := s.records.PlateKeys(ctx, func(k string) error {
 		keys = append(keys, k)
 		if len(keys) == 200 {
 			err := fn(keys)
@@ -127,7 +127,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	ctx, span := s.tracer.Start(ctx, "muck.sweep")
 	defer span.End()
 	now := s.now().UTC()
-	due, err := s.store.DuePermits(ctx, now, 200)
+	due, err := s.permits.DuePermits(ctx, now, 200)
 	if err != nil {
 		return 0, err
 	}
@@ -146,7 +146,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	pending, err := s.store.PendingRevocations(ctx, 100)
+	pending, err := s.violations.PendingRevocations(ctx, 100)
 	if err != nil {
 		return n, err
 	}

@@ -123,12 +123,12 @@ func (s *Service) RecordViolation(ctx context.Context, p auth.Principal, in Viol
 		FromSite: in.FromSite, Kind: in.Kind, ObservedAt: in.ObservedAt, Location: in.Location, Photos: in.Photos})
 	fpOf := func(x Violation) string { return x.Fingerprint }
 	if clientID {
-		if got, ok, err := idempotent(ctx, s.store.GetViolation, fpOf, in.ViolationID, fp); ok || (err != nil && !errors.Is(err, ErrViolationNotFound)) {
+		if got, ok, err := idempotent(ctx, s.violations.GetViolation, fpOf, in.ViolationID, fp); ok || (err != nil && !errors.Is(err, ErrViolationNotFound)) {
 			return got, false, err
 		}
 	}
 	if in.FromSite != "" {
-		site, err := s.store.GetSite(ctx, in.FromSite)
+		site, err := s.sites.GetSite(ctx, in.FromSite)
 		if errors.Is(err, ErrSiteNotFound) {
 			return Violation{}, false, apperr.Invalid("from_site", fmt.Sprintf("no site %q on the site list", in.FromSite))
 		} else if err != nil {
@@ -161,8 +161,8 @@ func (s *Service) RecordViolation(ctx context.Context, p auth.Principal, in Viol
 	}
 	v.RevokePending = s.policy.Revokes(v.Kind) && v.VIN != ""
 	day := v.ObservedAt.In(s.loc).Format(time.DateOnly)
-	if err := s.store.InsertViolation(ctx, v, day, day[:7]); errors.Is(err, ErrDuplicateID) {
-		got, _, err := idempotent(ctx, s.store.GetViolation, fpOf, v.ID, fp)
+	if err := s.violations.InsertViolation(ctx, v, day, day[:7]); errors.Is(err, ErrDuplicateID) {
+		got, _, err := idempotent(ctx, s.violations.GetViolation, fpOf, v.ID, fp)
 		return got, false, err
 	} else if err != nil {
 		return Violation{}, false, err
@@ -188,7 +188,7 @@ func (s *Service) RecordViolation(ctx context.Context, p auth.Principal, in Viol
 
 // outsideDisposal refuses an unauthorised-dumping record at a point inside a disposal site.
 func (s *Service) outsideDisposal(ctx context.Context, pt geo.Point) error {
-	sites, err := s.store.SitesAt(ctx, Disposal, pt)
+	sites, err := s.sites.SitesAt(ctx, Disposal, pt)
 	if err != nil {
 		return err
 	}
@@ -207,9 +207,9 @@ func (s *Service) identify(ctx context.Context, v *Violation) ([]Permit, error) 
 	var permits []Permit
 	var err error
 	if v.VIN != "" {
-		permits, err = s.store.PermitsByVIN(ctx, v.VIN)
+		permits, err = s.permits.PermitsByVIN(ctx, v.VIN)
 	} else {
-		permits, err = s.store.PermitsByPlate(ctx, v.PlateKey())
+		permits, err = s.permits.PermitsByPlate(ctx, v.PlateKey())
 	}
 	if err != nil {
 		return nil, err
@@ -282,7 +282,7 @@ func (s *Service) revokeFor(ctx context.Context, v Violation) (Violation, []Ref,
 		attribute.String("clearsky.violation.id", v.ID), attribute.String("clearsky.violation.kind", string(v.Kind)),
 		attribute.String("clearsky.vehicle.vin", v.VIN)))
 	defer span.End()
-	permits, err := s.store.PermitsByVIN(ctx, v.VIN)
+	permits, err := s.permits.PermitsByVIN(ctx, v.VIN)
 	if err != nil {
 		return Violation{}, nil, err
 	}
@@ -302,7 +302,7 @@ func (s *Service) revokeFor(ctx context.Context, v Violation) (Violation, []Ref,
 		if from != Approved && from != Suspended {
 			continue
 		}
-		out, err := s.store.Step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: Revoked, Reason: reason,
+		out, err := s.permits.Step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: Revoked, Reason: reason,
 			Event: Event{Action: Revoke, From: from, To: Revoked, At: now, By: v.RecordedBy, Role: v.Role, Reason: reason, ViolationID: v.ID}})
 		if err != nil {
 			return Violation{}, nil, fmt.Errorf("revoke permit %s for violation %s: %w", pm.ID, v.ID, err)
@@ -312,7 +312,7 @@ func (s *Service) revokeFor(ctx context.Context, v Violation) (Violation, []Ref,
 		refs = append(refs, Ref{Coll: PermitRecords, ID: out.ID, Version: out.Version, PlateKey: out.PlateKey()})
 	}
 	sort.Strings(revoked)
-	out, err := s.store.FinishRevocation(ctx, v.ID, v.PlateKey(), revoked)
+	out, err := s.violations.FinishRevocation(ctx, v.ID, v.PlateKey(), revoked)
 	if err != nil {
 		return Violation{}, nil, err
 	}
@@ -325,7 +325,7 @@ func (s *Service) GetViolation(ctx context.Context, p auth.Principal, id string)
 	if !p.Is(auth.Police, auth.Bureau, auth.Construction, auth.Fleet, auth.Admin) {
 		return Violation{}, forbidden("role %s may not read violations", p.Role)
 	}
-	v, err := s.store.GetViolation(ctx, id)
+	v, err := s.violations.GetViolation(ctx, id)
 	if err != nil {
 		return Violation{}, err
 	}
@@ -358,7 +358,7 @@ func (s *Service) ListViolations(ctx context.Context, p auth.Principal, f Violat
 	if err := ve.Err(); err != nil {
 		return nil, "", err
 	}
-	out, err := s.store.ListViolations(ctx, f, afterID, limit+1)
+	out, err := s.violations.ListViolations(ctx, f, afterID, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -385,7 +385,7 @@ func (s *Service) SiteReport(ctx context.Context, p auth.Principal, from, to tim
 	if to.Before(from) {
 		return nil, apperr.Invalid("to", "must not be before from")
 	}
-	counts, err := s.store.SiteCounts(ctx, from.Format(time.DateOnly), to.Format(time.DateOnly))
+	counts, err := s.violations.SiteCounts(ctx, from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +396,7 @@ func (s *Service) SiteReport(ctx context.Context, p auth.Principal, from, to tim
 			r = &SiteReportRow{SiteID: c.SiteID, ByKind: map[ViolationKind]int{}}
 			rows[c.SiteID] = r
 			if c.SiteID != "" {
-				if site, err := s.store.GetSite(ctx, c.SiteID); err == nil {
+				if site, err := s.sites.GetSite(ctx, c.SiteID); err == nil {
 					r.Name, r.Developer, r.Contractor = site.Name, site.Developer, site.Contractor
 				} else if !errors.Is(err, ErrSiteNotFound) {
 					return nil, err

@@ -27,7 +27,7 @@ func (s *Store) collection(c permit.Collection) (*mongo.Collection, error) {
 
 var outboxColls = []permit.Collection{permit.PermitRecords, permit.PassRecords, permit.ViolationRecords}
 
-// Ack implements permit.Store: a record's outbox is cleared only if it is still at the version
+// Ack implements the permit stores: a record's outbox is cleared only if it is still at the version
 // the summary was built from.
 func (s *Store) Ack(ctx context.Context, refs []permit.Ref) error {
 	for _, r := range refs {
@@ -52,7 +52,7 @@ func (s *Store) PartSources() []partsync.Source {
 	return out
 }
 
-// PlateKeys implements permit.Store with distinct over the three collections.
+// PlateKeys implements the permit stores with distinct over the three collections.
 func (s *Store) PlateKeys(ctx context.Context, fn func(string) error) error {
 	seen := map[string]bool{}
 	for _, c := range outboxColls {
@@ -84,4 +84,10 @@ func (s *Store) PlateKeys(ctx context.Context, fn func(string) error) error {
 	return nil
 }
 
-var _ permit.Store = (*Store)(nil)
+var (
+	_ permit.SiteStore      = (*Store)(nil)
+	_ permit.PermitStore    = (*Store)(nil)
+	_ permit.PassStore      = (*Store)(nil)
+	_ permit.ViolationStore = (*Store)(nil)
+	_ permit.RecordStore    = (*Store)(nil)
+)

@@ -66,7 +66,7 @@ func passFromDoc(d passDoc) (permit.Pass, error) {
 		Version: d.Version}, nil
 }
 
-// InsertPass implements permit.Store.
+// InsertPass implements the permit stores.
 func (s *Store) InsertPass(ctx context.Context, p permit.Pass) error {
 	d, err := passToDoc(p)
 	if err != nil {
@@ -75,23 +75,23 @@ func (s *Store) InsertPass(ctx context.Context, p permit.Pass) error {
 	return insert(ctx, s.passes, d)
 }
 
-// GetPass implements permit.Store.
+// GetPass implements the permit stores.
 func (s *Store) GetPass(ctx context.Context, id string) (permit.Pass, error) {
 	return findOne(ctx, s.passes, id, permit.ErrPassNotFound, passFromDoc)
 }
 
-// ListPasses implements permit.Store.
+// ListPasses implements the permit stores.
 func (s *Store) ListPasses(ctx context.Context, f permit.PassFilter, afterID string, limit int) ([]permit.Pass, error) {
 	filter, opts := paged(filterOf("fleet_id", f.FleetID, "vin", f.VIN, "permit_id", f.PermitID), afterID, limit)
 	return findAll(ctx, s.passes, filter, opts, passFromDoc)
 }
 
-// PassesNear implements permit.Store: the bounding-box pre-filter of the allowed-here query.
+// PassesNear implements the permit stores: the bounding-box pre-filter of the allowed-here query.
 func (s *Store) PassesNear(ctx context.Context, vin string, pt geo.Point) ([]permit.Pass, error) {
 	return findAll(ctx, s.passes, append(bson.D{key("vin", vin)}, boxHolds(pt)...), options.Find(), passFromDoc)
 }
 
-// HasPasses implements permit.Store.
+// HasPasses implements the permit stores.
 func (s *Store) HasPasses(ctx context.Context, vin string) (bool, error) {
 	n, err := s.passes.CountDocuments(ctx, bson.D{key("vin", vin)}, options.Count().SetLimit(1))
 	if err != nil {
@@ -100,12 +100,12 @@ func (s *Store) HasPasses(ctx context.Context, vin string) (bool, error) {
 	return n > 0, nil
 }
 
-// PassesByPlate implements permit.Store.
+// PassesByPlate implements the permit stores.
 func (s *Store) PassesByPlate(ctx context.Context, plateKey string) ([]permit.Pass, error) {
 	return findAll(ctx, s.passes, bson.D{key("plate_key", plateKey)}, options.Find().SetSort(asc("issued_at")), passFromDoc)
 }
 
-// CancelPass implements permit.Store.
+// CancelPass implements the permit stores.
 func (s *Store) CancelPass(ctx context.Context, id, plateKey string, version int64, at time.Time, by, reason string) (permit.Pass, error) {
 	update := outbox.Append(bson.D{
 		key("$set", bson.D{key("cancelled", true), key("cancelled_at", at.UTC()), key("cancelled_by", by), key("cancel_reason", reason)}),

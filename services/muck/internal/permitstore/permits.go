@@ -98,33 +98,33 @@ func permitFromDoc(d permitDoc) (permit.Permit, error) {
 	return p, nil
 }
 
-// InsertPermit implements permit.Store.
+// InsertPermit implements the permit stores.
 func (s *Store) InsertPermit(ctx context.Context, p permit.Permit) error {
 	return insert(ctx, s.permits, permitToDoc(p))
 }
 
-// GetPermit implements permit.Store.
+// GetPermit implements the permit stores.
 func (s *Store) GetPermit(ctx context.Context, id string) (permit.Permit, error) {
 	return findOne(ctx, s.permits, id, permit.ErrPermitNotFound, permitFromDoc)
 }
 
-// ListPermits implements permit.Store.
+// ListPermits implements the permit stores.
 func (s *Store) ListPermits(ctx context.Context, f permit.PermitFilter, afterID string, limit int) ([]permit.Permit, error) {
 	filter, opts := paged(filterOf("fleet_id", f.FleetID, "vin", f.VIN, "state", string(f.State), "from_site", f.FromSite), afterID, limit)
 	return findAll(ctx, s.permits, filter, opts, permitFromDoc)
 }
 
-// PermitsByVIN implements permit.Store.
+// PermitsByVIN implements the permit stores.
 func (s *Store) PermitsByVIN(ctx context.Context, vin string) ([]permit.Permit, error) {
 	return findAll(ctx, s.permits, bson.D{key("vin", vin)}, options.Find().SetSort(asc("created_at")), permitFromDoc)
 }
 
-// PermitsByPlate implements permit.Store.
+// PermitsByPlate implements the permit stores.
 func (s *Store) PermitsByPlate(ctx context.Context, plateKey string) ([]permit.Permit, error) {
 	return findAll(ctx, s.permits, bson.D{key("plate_key", plateKey)}, options.Find().SetSort(asc("created_at")), permitFromDoc)
 }
 
-// Step implements permit.Store: one atomic update guarded by the state and version read, which
+// Step implements the permit stores: one atomic update guarded by the state and version read, which
 // appends to the history with $push (FerretDB has no positional updates, and needs none).
 func (s *Store) Step(ctx context.Context, c permit.StepChange) (permit.Permit, error) {
 	set := bson.D{key("state", string(c.To)), key("state_reason", c.Reason), key("updated_at", c.Event.At.UTC())}
@@ -152,7 +152,7 @@ func (s *Store) Step(ctx context.Context, c permit.StepChange) (permit.Permit, e
 	return permitFromDoc(d)
 }
 
-// DuePermits implements permit.Store.
+// DuePermits implements the permit stores.
 func (s *Store) DuePermits(ctx context.Context, now time.Time, limit int) ([]permit.Permit, error) {
 	filter := bson.D{
 		key("state", bson.D{key("$in", bson.A{string(permit.Approved), string(permit.Suspended)})}),

@@ -82,7 +82,7 @@ func siteFromDoc(d siteDoc) (permit.Site, error) {
 	return s, nil
 }
 
-// InsertSite implements permit.Store.
+// InsertSite implements the permit stores.
 func (s *Store) InsertSite(ctx context.Context, site permit.Site) error {
 	d, err := siteToDoc(site)
 	if err != nil {
@@ -91,18 +91,18 @@ func (s *Store) InsertSite(ctx context.Context, site permit.Site) error {
 	return insert(ctx, s.sites, d)
 }
 
-// GetSite implements permit.Store.
+// GetSite implements the permit stores.
 func (s *Store) GetSite(ctx context.Context, id string) (permit.Site, error) {
 	return findOne(ctx, s.sites, id, permit.ErrSiteNotFound, siteFromDoc)
 }
 
-// ListSites implements permit.Store.
+// ListSites implements the permit stores.
 func (s *Store) ListSites(ctx context.Context, kind permit.SiteKind, afterID string, limit int) ([]permit.Site, error) {
 	f, opts := paged(filterOf("kind", string(kind)), afterID, limit)
 	return findAll(ctx, s.sites, f, opts, siteFromDoc)
 }
 
-// SitesAt implements permit.Store: the bounding-box pre-filter.
+// SitesAt implements the permit stores: the bounding-box pre-filter.
 func (s *Store) SitesAt(ctx context.Context, kind permit.SiteKind, pt geo.Point) ([]permit.Site, error) {
 	f := append(filterOf("kind", string(kind)), boxHolds(pt)...)
 	return findAll(ctx, s.sites, f, options.Find(), siteFromDoc)

@@ -83,17 +83,17 @@ func violationFromDoc(d violationDoc) (permit.Violation, error) {
 	return v, nil
 }
 
-// InsertViolation implements permit.Store.
+// InsertViolation implements the permit stores.
 func (s *Store) InsertViolation(ctx context.Context, v permit.Violation, day, month string) error {
 	return insert(ctx, s.violations, violationToDoc(v, day, month))
 }
 
-// GetViolation implements permit.Store.
+// GetViolation implements the permit stores.
 func (s *Store) GetViolation(ctx context.Context, id string) (permit.Violation, error) {
 	return findOne(ctx, s.violations, id, permit.ErrViolationNotFound, violationFromDoc)
 }
 
-// ListViolations implements permit.Store.
+// ListViolations implements the permit stores.
 func (s *Store) ListViolations(ctx context.Context, f permit.ViolationFilter, afterID string, limit int) ([]permit.Violation, error) {
 	filter := filterOf("fleet_id", f.FleetID, "vin", f.VIN, "from_site", f.FromSite, "kind", string(f.Kind))
 	if days := dayRange(f.FromDay, f.ToDay); len(days) > 0 {
@@ -114,18 +114,18 @@ func dayRange(from, to string) bson.D {
 	return d
 }
 
-// ViolationsByPlate implements permit.Store.
+// ViolationsByPlate implements the permit stores.
 func (s *Store) ViolationsByPlate(ctx context.Context, plateKey string, since time.Time, limit int) ([]permit.Violation, error) {
 	filter := bson.D{key("plate_key", plateKey), key("observed_at", bson.D{key("$gte", since.UTC())})}
 	return findAll(ctx, s.violations, filter, options.Find().SetSort(bson.D{key("observed_at", -1)}).SetLimit(int64(limit)), violationFromDoc)
 }
 
-// PendingRevocations implements permit.Store.
+// PendingRevocations implements the permit stores.
 func (s *Store) PendingRevocations(ctx context.Context, limit int) ([]permit.Violation, error) {
 	return findAll(ctx, s.violations, bson.D{key("revoke_pending", true)}, options.Find().SetLimit(int64(limit)), violationFromDoc)
 }
 
-// FinishRevocation implements permit.Store.
+// FinishRevocation implements the permit stores.
 func (s *Store) FinishRevocation(ctx context.Context, id, plateKey string, permits []string) (permit.Violation, error) {
 	if permits == nil {
 		permits = []string{}
@@ -149,7 +149,7 @@ func (s *Store) FinishRevocation(ctx context.Context, id, plateKey string, permi
 	return violationFromDoc(d)
 }
 
-// SiteCounts implements permit.Store with $match on the stored day bucket and $group with $sum,
+// SiteCounts implements the permit stores with $match on the stored day bucket and $group with $sum,
 // the only accumulator FerretDB offers.
 func (s *Store) SiteCounts(ctx context.Context, fromDay, toDay string) ([]permit.SiteCount, error) {
 	pipeline := mongo.Pipeline{

@@ -320,8 +320,8 @@ func (d *deadlineConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// frameDone restarts the frame clock after a frame (or a rejected candidate): from now if bytes
-// of the next one are already buffered, else from its first byte.
+// frameDone restarts the frame clock before the next frame is read: from now if bytes of it are
+// already buffered, else from its first byte.
 func (d *deadlineConn) frameDone(buffered int) {
 	if buffered > 0 {
 		d.since = time.Now()
@@ -377,8 +377,10 @@ func (g *Gateway) handle(ctx context.Context, c net.Conn) {
 	r := protocol.NewReader(dc, g.cfg.MaxFrame)
 	dec := protocol.Decoder{Layout: g.cfg.Layout, Verified: true} // the Reader checked the BCC
 	for {
-		raw, err := r.Next()
+		// The frame clock restarts here, not when the last frame was read: the time the gateway
+		// spent on it (a full queue slowing it down, say) is not the terminal's.
 		dc.frameDone(r.Buffered())
+		raw, err := r.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				if errors.Is(err, protocol.ErrTruncated) {

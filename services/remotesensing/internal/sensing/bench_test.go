@@ -20,7 +20,12 @@ import (
 // memStore is an in-memory Store for the benchmark: it keeps nothing but the stations, so the
 // benchmark measures the service's own work (validation, lookups, judging, deriving).
 type memStore struct {
-	Store
+	StationStore
+	ReadingStore
+	CaseStore
+	LimitStore
+	JobStore
+	ReportStore
 	station Station
 }
 
@@ -69,7 +74,7 @@ func BenchmarkUploadBatch(b *testing.B) {
 		vs[vehicleid.Key(p, vehicleid.Yellow)] = summary.Vehicle{Plate: p, PlateColour: "yellow", FuelType: "diesel", Maker: "Sinotruk", FleetID: "f", InspectionStation: "JC"}
 	}
 	store := &memStore{station: Station{ID: "RS-1", OperatorID: "op", CalibratedOn: now.AddDate(0, 0, -10)}}
-	svc := NewService(store, vs, memCache{}, nil, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider())
+	svc := NewService(allStores(store), vs, memCache{}, nil, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider())
 	batch := make([]ReadingInput, 1000)
 	for i := range batch {
 		opacity := 12.0
@@ -89,4 +94,16 @@ func BenchmarkUploadBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/reading")
+}
+
+// allStores is x as every store of the service.
+func allStores(x interface {
+	StationStore
+	ReadingStore
+	CaseStore
+	LimitStore
+	JobStore
+	ReportStore
+}) Stores {
+	return Stores{Stations: x, Readings: x, Cases: x, Limits: x, Jobs: x, Reports: x}
 }

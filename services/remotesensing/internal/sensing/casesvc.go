@@ -20,7 +20,7 @@ func (s *Service) Transition(ctx context.Context, p auth.Principal, id string, m
 	ctx, span := s.tracer.Start(ctx, "remotesensing.transition", trace.WithAttributes(
 		attribute.String("clearsky.case.id", id), attribute.String("clearsky.case.to", string(m.To)), attribute.String("clearsky.principal.role", string(p.Role))))
 	defer span.End()
-	c, err := s.store.GetCase(ctx, id)
+	c, err := s.cases.GetCase(ctx, id)
 	if err != nil {
 		return Case{}, err
 	}
@@ -28,7 +28,7 @@ func (s *Service) Transition(ctx context.Context, p auth.Principal, id string, m
 		return Case{}, err
 	}
 	n, e := Apply(c, p, m, s.now().UTC())
-	if err := s.store.UpdateCase(ctx, n, c.State, e); err != nil {
+	if err := s.cases.UpdateCase(ctx, n, c.State, e); err != nil {
 		return Case{}, err
 	}
 	span.SetAttributes(attribute.String("clearsky.case.from", string(c.State)))
@@ -42,7 +42,7 @@ func (s *Service) Transition(ctx context.Context, p auth.Principal, id string, m
 func (s *Service) ReportRepair(ctx context.Context, p auth.Principal, id string, r RepairReport) (Case, error) {
 	ctx, span := s.tracer.Start(ctx, "remotesensing.report_repair", trace.WithAttributes(attribute.String("clearsky.case.id", id)))
 	defer span.End()
-	c, err := s.store.GetCase(ctx, id)
+	c, err := s.cases.GetCase(ctx, id)
 	if err != nil {
 		return Case{}, err
 	}
@@ -50,7 +50,7 @@ func (s *Service) ReportRepair(ctx context.Context, p auth.Principal, id string,
 		return Case{}, err
 	}
 	n, e := ApplyRepairReport(c, p, r, s.now().UTC())
-	if err := s.store.UpdateCase(ctx, n, c.State, e); err != nil {
+	if err := s.cases.UpdateCase(ctx, n, c.State, e); err != nil {
 		return Case{}, err
 	}
 	s.log.InfoContext(ctx, "repair_reported", "case_id", n.ID, "repair_shop", p.Tenant)
@@ -65,7 +65,7 @@ func (s *Service) ReportRepair(ctx context.Context, p auth.Principal, id string,
 func (s *Service) ChooseRepairShop(ctx context.Context, p auth.Principal, id string, ch ShopChoice) (Case, error) {
 	ctx, span := s.tracer.Start(ctx, "remotesensing.choose_repair_shop", trace.WithAttributes(attribute.String("clearsky.case.id", id)))
 	defer span.End()
-	c, err := s.store.GetCase(ctx, id)
+	c, err := s.cases.GetCase(ctx, id)
 	if err != nil {
 		return Case{}, err
 	}
@@ -76,7 +76,7 @@ func (s *Service) ChooseRepairShop(ctx context.Context, p auth.Principal, id str
 		return c, nil
 	}
 	n, e := ApplyShopChoice(c, p, ch, s.now().UTC())
-	if err := s.store.UpdateCase(ctx, n, c.State, e); err != nil {
+	if err := s.cases.UpdateCase(ctx, n, c.State, e); err != nil {
 		return Case{}, err
 	}
 	s.log.InfoContext(ctx, "repair_shop_chosen", "case_id", n.ID, "repair_shop", n.RepairShopID, "by", p.Subject)
@@ -104,7 +104,7 @@ func (s *Service) GetCase(ctx context.Context, p auth.Principal, id string) (Cas
 	if !p.Is(auth.Bureau, auth.Police, auth.Transport, auth.Fleet, auth.Repair, auth.Admin) {
 		return Case{}, forbidden("role %s may not read cases", p.Role)
 	}
-	c, err := s.store.GetCase(ctx, id)
+	c, err := s.cases.GetCase(ctx, id)
 	if err != nil {
 		return Case{}, err
 	}
@@ -188,7 +188,7 @@ func (s *Service) ListCases(ctx context.Context, p auth.Principal, f CaseFilter,
 	if err := s.auditPlate(ctx, p, "list_cases", f.Plate, f.PlateKey); err != nil {
 		return nil, nil, err
 	}
-	cs, err := s.store.ListCases(ctx, f, after, limit+1)
+	cs, err := s.cases.ListCases(ctx, f, after, limit+1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -227,7 +227,7 @@ func (s *Service) ListReadings(ctx context.Context, p auth.Principal, f ReadingF
 	if err := s.auditPlate(ctx, p, "list_readings", f.Plate, f.PlateKey); err != nil {
 		return nil, nil, err
 	}
-	rs, err := s.store.ListReadings(ctx, f, after, limit+1)
+	rs, err := s.readings.ListReadings(ctx, f, after, limit+1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -271,11 +271,11 @@ func (s *Service) build(ctx context.Context, plates []Plate) ([]summary.RemoteSe
 	for i, p := range plates {
 		keys[i] = vehicleid.Key(p.Plate, p.Colour)
 	}
-	exc, err := s.store.ExceedancesOf(ctx, keys, now.Add(-s.opt.cycle()))
+	exc, err := s.readings.ExceedancesOf(ctx, keys, now.Add(-s.opt.cycle()))
 	if err != nil {
 		return nil, err
 	}
-	cases, err := s.store.CasesOf(ctx, keys, now)
+	cases, err := s.cases.CasesOf(ctx, keys, now)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ func (s *Service) Summarise(ctx context.Context, plateKeys []string) ([]summary.
 // EachPlate implements partsync.Owner: every plate with an open case or an exceedance within
 // the cycle, 500 at a time.
 func (s *Service) EachPlate(ctx context.Context, fn func(plateKeys []string) error) error {
-	plates, err := s.store.ActivePlates(ctx, s.now().Add(-s.opt.cycle()))
+	plates, err := s.reports.ActivePlates(ctx, s.now().Add(-s.opt.cycle()))
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func TestConcurrentUploadsDeriveTogether(t *testing.T) {
 	store := &gatedStore{memStore: memStore{station: Station{ID: "RS-1", OperatorID: "op", CalibratedOn: now.AddDate(0, 0, -10)}},
 		plates: map[string]bool{}, release: make(chan struct{})}
 	exp := tracetest.NewInMemoryExporter()
-	svc := NewService(store, vs, memCache{}, nil, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	svc := NewService(allStores(store), vs, memCache{}, nil, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
 	batch := func(i int) []ReadingInput {
 		return []ReadingInput{{ReadingID: fmt.Sprintf("R%d", i), StationID: "RS-1", Plate: fmt.Sprintf("晋F%05d", i), PlateColour: "yellow",
 			MeasuredAt: now.Add(-time.Minute).Format(time.RFC3339), Opacity: fp(45), NO: fp(400), Ringelmann: fp(0),

@@ -40,7 +40,7 @@ func (s *Service) AddLimitVersion(ctx context.Context, p auth.Principal, v limit
 	if err := checkVersion(s.table(), v); err != nil {
 		return limits.Version{}, err
 	}
-	if err := s.store.InsertLimitVersion(ctx, StoredLimitVersion{Version: v, AddedAt: s.now().UTC(), AddedBy: p.Subject}); err != nil {
+	if err := s.limitStore.InsertLimitVersion(ctx, StoredLimitVersion{Version: v, AddedAt: s.now().UTC(), AddedBy: p.Subject}); err != nil {
 		if errors.Is(err, ErrLimitVersionExists) {
 			return limits.Version{}, fmt.Errorf("a version named %q or in force from %s is stored (added meanwhile?): %w", v.Version,
 				v.EffectiveFrom.Format(time.DateOnly), err)
@@ -78,7 +78,7 @@ func checkVersion(t limits.Table, v limits.Version) error {
 // stored version that no longer fits the table (a release brought a version with its name or
 // day) is refused with an error and the table in force is kept.
 func (s *Service) RefreshLimits(ctx context.Context) error {
-	stored, err := s.store.LimitVersions(ctx)
+	stored, err := s.limitStore.LimitVersions(ctx)
 	if err != nil {
 		return err
 	}

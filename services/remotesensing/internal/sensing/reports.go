@@ -92,7 +92,7 @@ func (s *Service) ExceedanceReport(ctx context.Context, p auth.Principal, by Gro
 	}
 	ctx, span := s.tracer.Start(ctx, "remotesensing.report", trace.WithAttributes(attribute.String("clearsky.report.by", string(by))))
 	defer span.End()
-	tally, err := s.store.Tally(ctx, from, to)
+	tally, err := s.reports.Tally(ctx, from, to)
 	if err != nil {
 		return RateReport{}, err
 	}
@@ -211,11 +211,11 @@ func (s *Service) RepeatOffenders(ctx context.Context, p auth.Principal, from, t
 	}
 	ctx, span := s.tracer.Start(ctx, "remotesensing.repeat_offenders")
 	defer span.End()
-	tally, err := s.store.Tally(ctx, from, to)
+	tally, err := s.reports.Tally(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
-	cases, err := s.store.CasesOpened(ctx, from, to)
+	cases, err := s.reports.CasesOpened(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}

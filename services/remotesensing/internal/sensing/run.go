@@ -16,7 +16,7 @@ import (
 // many entries it completed.
 func (s *Service) ProcessJobs(ctx context.Context) (int, error) {
 	now := s.now().UTC()
-	jobs, err := s.store.DueJobs(ctx, now, 50)
+	jobs, err := s.jobs.DueJobs(ctx, now, 50)
 	if err != nil {
 		return 0, err
 	}
@@ -24,7 +24,7 @@ func (s *Service) ProcessJobs(ctx context.Context) (int, error) {
 	for _, j := range jobs {
 		// With several replicas each may find the same job due: the one whose claim lands runs
 		// it; if it dies meanwhile, the job is due again when the claim runs out.
-		claimed, err := s.store.ClaimJob(ctx, j.ID, j.NotBefore, now.Add(JobClaim))
+		claimed, err := s.jobs.ClaimJob(ctx, j.ID, j.NotBefore, now.Add(JobClaim))
 		if err != nil {
 			return done, err
 		}
@@ -36,12 +36,12 @@ func (s *Service) ProcessJobs(ctx context.Context) (int, error) {
 			if err != nil {
 				s.log.WarnContext(ctx, "job_failed", "job", j.ID, "attempts", j.Attempts+1, "error", err.Error())
 			}
-			if rerr := s.store.RescheduleJob(ctx, j.ID, now.Add(backoff(s.opt.JobRetry, j.Attempts)), j.Attempts+1); rerr != nil {
+			if rerr := s.jobs.RescheduleJob(ctx, j.ID, now.Add(backoff(s.opt.JobRetry, j.Attempts)), j.Attempts+1); rerr != nil {
 				return done, rerr
 			}
 			continue
 		}
-		if err := s.store.DeleteJob(ctx, j.ID); err != nil {
+		if err := s.jobs.DeleteJob(ctx, j.ID); err != nil {
 			return done, err
 		}
 		done++
@@ -67,7 +67,7 @@ func (s *Service) runJob(ctx context.Context, j Job) (bool, error) {
 	ctx, span := s.tracer.Start(ctx, "remotesensing.run_job", trace.WithAttributes(attribute.String("clearsky.job.id", j.ID),
 		attribute.Int("clearsky.job.readings", len(j.ReadingKeys))))
 	defer span.End()
-	rs, err := s.store.GetReadings(ctx, j.ReadingKeys)
+	rs, err := s.readings.GetReadings(ctx, j.ReadingKeys)
 	if err != nil {
 		return false, err
 	}
@@ -93,7 +93,7 @@ func (s *Service) runJob(ctx context.Context, j Job) (bool, error) {
 				waiting = true
 				continue
 			}
-			ok, err := s.store.SetJudgement(ctx, r)
+			ok, err := s.readings.SetJudgement(ctx, r)
 			if err != nil {
 				return false, err
 			}

@@ -70,8 +70,8 @@ type Job struct {
 	Attempts    int
 }
 
-// Store keeps stations, readings, exceedances, cases and the outbox (MongoDB in production).
-type Store interface {
+// StationStore keeps the remote-sensing stations and their calibrations.
+type StationStore interface {
 	// InsertStation adds a station; ErrStationExists when the id is taken.
 	InsertStation(ctx context.Context, s Station) error
 	// GetStation returns a station or ErrStationNotFound.
@@ -81,7 +81,10 @@ type Store interface {
 	// ReplaceStation stores s if the stored version is still s.Version-1; ErrVersionConflict
 	// otherwise.
 	ReplaceStation(ctx context.Context, s Station) error
+}
 
+// ReadingStore keeps readings and the exceedances judged from them.
+type ReadingStore interface {
 	// InsertReadings stores new readings in one unordered batch and returns the positions of
 	// those whose key was already stored (the repeats).
 	InsertReadings(ctx context.Context, rs []Reading) ([]int, error)
@@ -96,7 +99,10 @@ type Store interface {
 	InsertExceedances(ctx context.Context, es []Exceedance) error
 	// ExceedancesOf returns the exceedances of the plates measured at or after since.
 	ExceedancesOf(ctx context.Context, plateKeys []string, since time.Time) ([]Exceedance, error)
+}
 
+// CaseStore keeps cases; every transition adds the plate's outbox record (libs/outbox).
+type CaseStore interface {
 	// InsertCase opens a case; ErrCaseOpen when its plate already has one open for the pollutant.
 	// A new case is not flagged cache-dirty: the outbox job of the readings that opened it
 	// publishes it.
@@ -113,13 +119,19 @@ type Store interface {
 	// AckCase clears a case's outbox records (its plate's part was published) if it is still at
 	// version.
 	AckCase(ctx context.Context, id string, version int64) error
+}
 
+// LimitStore keeps the limit-table versions the bureau adds at run time.
+type LimitStore interface {
 	// InsertLimitVersion stores a limit-table version the bureau added at run time;
 	// ErrLimitVersionExists when one has its name or its effective day.
 	InsertLimitVersion(ctx context.Context, v StoredLimitVersion) error
 	// LimitVersions returns the versions added at run time.
 	LimitVersions(ctx context.Context) ([]StoredLimitVersion, error)
+}
 
+// JobStore keeps the uploads' outbox jobs (derivations still to finish).
+type JobStore interface {
 	// InsertJob, DueJobs, ClaimJob, RescheduleJob and DeleteJob keep the outbox.
 	InsertJob(ctx context.Context, j Job) error
 	DueJobs(ctx context.Context, now time.Time, limit int) ([]Job, error)
@@ -128,13 +140,26 @@ type Store interface {
 	ClaimJob(ctx context.Context, id string, notBefore, until time.Time) (bool, error)
 	RescheduleJob(ctx context.Context, id string, notBefore time.Time, attempts int) error
 	DeleteJob(ctx context.Context, id string) error
+}
 
+// ReportStore answers the reports and the full resync.
+type ReportStore interface {
 	// Tally counts the judged readings measured in [from, to) per vehicle, chain and outcome.
 	Tally(ctx context.Context, from, to time.Time) ([]TallyRow, error)
 	// CasesOpened returns the cases opened in [from, to).
 	CasesOpened(ctx context.Context, from, to time.Time) ([]Case, error)
 	// ActivePlates returns the plates with an open case or an exceedance measured since.
 	ActivePlates(ctx context.Context, since time.Time) ([]Plate, error)
+}
+
+// Stores are the service's stores, one per aggregate; one MongoDB store implements them all.
+type Stores struct {
+	Stations StationStore
+	Readings ReadingStore
+	Cases    CaseStore
+	Limits   LimitStore
+	Jobs     JobStore
+	Reports  ReportStore
 }
 
 // Plate is a plate and its colour.
@@ -221,16 +246,21 @@ func (o Options) Defaults() Options {
 
 func (o Options) cycle() time.Duration { return time.Duration(o.CycleDays) * 24 * time.Hour }
 
-// Service applies the remote-sensing rules on top of a Store, the registry and the Redis parts.
+// Service applies the remote-sensing rules on top of its stores, the registry and the Redis parts.
 type Service struct {
-	store    Store
-	vehicles Vehicles
-	cache    Parts
-	audit    Auditor
-	opt      Options
-	log      *slog.Logger
-	tracer   trace.Tracer
-	now      func() time.Time
+	stationStore StationStore
+	readings     ReadingStore
+	cases        CaseStore
+	limitStore   LimitStore
+	jobs         JobStore
+	reports      ReportStore
+	vehicles     Vehicles
+	cache        Parts
+	audit        Auditor
+	opt          Options
+	log          *slog.Logger
+	tracer       trace.Tracer
+	now          func() time.Time
 
 	mu       sync.Mutex
 	stations map[string]cachedStation
@@ -251,8 +281,8 @@ type cachedStation struct {
 }
 
 // NewService returns the remote-sensing core.
-func NewService(store Store, vehicles Vehicles, cache Parts, audit Auditor, opt Options, log *slog.Logger, tp trace.TracerProvider) *Service {
-	s := &Service{store: store, vehicles: vehicles, cache: cache, audit: audit, opt: opt.Defaults(), log: log,
+func NewService(st Stores, vehicles Vehicles, cache Parts, audit Auditor, opt Options, log *slog.Logger, tp trace.TracerProvider) *Service {
+	s := &Service{stationStore: st.Stations, readings: st.Readings, cases: st.Cases, limitStore: st.Limits, jobs: st.Jobs, reports: st.Reports, vehicles: vehicles, cache: cache, audit: audit, opt: opt.Defaults(), log: log,
 		tracer: tp.Tracer("github.com/clearsky/clearsky/services/remotesensing"), now: time.Now, stations: map[string]cachedStation{}}
 	s.limits.Store(&s.opt.Limits)
 	return s
@@ -295,7 +325,7 @@ func (s *Service) station(ctx context.Context, id string) (Station, error) {
 	if ok && now.Sub(c.at) < s.opt.StationCacheTTL {
 		return c.s, nil
 	}
-	st, err := s.store.GetStation(ctx, id)
+	st, err := s.stationStore.GetStation(ctx, id)
 	if err != nil {
 		return Station{}, err
 	}
@@ -321,9 +351,9 @@ func (s *Service) RegisterStation(ctx context.Context, p auth.Principal, st Stat
 		return Station{}, false, err
 	}
 	st.CreatedAt, st.UpdatedAt, st.UpdatedBy, st.Version = now, now, p.Subject, 1
-	err := s.store.InsertStation(ctx, st)
+	err := s.stationStore.InsertStation(ctx, st)
 	if errors.Is(err, ErrStationExists) {
-		old, gerr := s.store.GetStation(ctx, st.ID)
+		old, gerr := s.stationStore.GetStation(ctx, st.ID)
 		if gerr != nil {
 			return Station{}, false, gerr
 		}
@@ -355,7 +385,7 @@ func (s *Service) UpdateStation(ctx context.Context, p auth.Principal, id string
 	if !p.Is(auth.Bureau) {
 		return Station{}, forbidden("role %s may not change remote-sensing stations", p.Role)
 	}
-	old, err := s.store.GetStation(ctx, id)
+	old, err := s.stationStore.GetStation(ctx, id)
 	if err != nil {
 		return Station{}, err
 	}
@@ -389,7 +419,7 @@ func (s *Service) UpdateStation(ctx context.Context, p auth.Principal, id string
 		return Station{}, err
 	}
 	st.UpdatedAt, st.UpdatedBy, st.Version = now, p.Subject, old.Version+1
-	if err := s.store.ReplaceStation(ctx, st); err != nil {
+	if err := s.stationStore.ReplaceStation(ctx, st); err != nil {
 		return Station{}, err
 	}
 	s.remember(st)
@@ -413,7 +443,7 @@ func (s *Service) GetStation(ctx context.Context, p auth.Principal, id string) (
 	if !p.Is(auth.Bureau, auth.Police, auth.Transport, auth.Sensor, auth.Admin) {
 		return Station{}, forbidden("role %s may not read remote-sensing stations", p.Role)
 	}
-	st, err := s.store.GetStation(ctx, id)
+	st, err := s.stationStore.GetStation(ctx, id)
 	if err != nil {
 		return Station{}, err
 	}
@@ -433,7 +463,7 @@ func (s *Service) ListStations(ctx context.Context, p auth.Principal) ([]Station
 	default:
 		return nil, forbidden("role %s may not read remote-sensing stations", p.Role)
 	}
-	return s.store.ListStations(ctx, op)
+	return s.stationStore.ListStations(ctx, op)
 }
 
 // Explain restores the per-parameter results of a stored reading: the store keeps the verdict,

@@ -122,7 +122,7 @@ func (s *Service) Upload(ctx context.Context, p auth.Principal, ins []ReadingInp
 	case err != nil:
 		s.log.WarnContext(ctx, "retest_failed", "error", err.Error())
 	case deriveJob != "":
-		if err := s.store.DeleteJob(ctx, deriveJob); err != nil {
+		if err := s.jobs.DeleteJob(ctx, deriveJob); err != nil {
 			s.log.WarnContext(ctx, "job_delete_failed", "job", deriveJob, "error", err.Error())
 		}
 	}
@@ -209,13 +209,13 @@ func (s *Service) addJob(ctx context.Context, keys []string, now time.Time) (str
 		return "", nil
 	}
 	j := Job{ID: newID("job"), ReadingKeys: keys, CreatedAt: now, NotBefore: now.Add(s.opt.JobGrace)}
-	return j.ID, s.store.InsertJob(ctx, j)
+	return j.ID, s.jobs.InsertJob(ctx, j)
 }
 
 // insert writes the readings in one unordered batch and returns, for those whose key was
 // already stored, the stored reading.
 func (s *Service) insert(ctx context.Context, rs []Reading) (map[string]Reading, error) {
-	repeats, err := s.store.InsertReadings(ctx, rs)
+	repeats, err := s.readings.InsertReadings(ctx, rs)
 	if err != nil || len(repeats) == 0 {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func (s *Service) insert(ctx context.Context, rs []Reading) (map[string]Reading,
 	for i, k := range repeats {
 		keys[i] = rs[k].Key
 	}
-	old, err := s.store.GetReadings(ctx, keys)
+	old, err := s.readings.GetReadings(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 	defer span.End()
 	now := s.now().UTC()
 	if len(exc) > 0 {
-		if err := s.store.InsertExceedances(ctx, exc); err != nil {
+		if err := s.readings.InsertExceedances(ctx, exc); err != nil {
 			return err
 		}
 	}
@@ -344,7 +344,7 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 	for k, p := range passPlates {
 		all[k] = p
 	}
-	cases, err := s.store.CasesOf(ctx, keysOf(all), now.Add(-s.opt.cycle()))
+	cases, err := s.cases.CasesOf(ctx, keysOf(all), now.Add(-s.opt.cycle()))
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 				since = e.MeasuredAt
 			}
 		}
-		if history, err = s.store.ExceedancesOf(ctx, keysOf(excPlates), since.Add(-s.opt.cycle())); err != nil {
+		if history, err = s.readings.ExceedancesOf(ctx, keysOf(excPlates), since.Add(-s.opt.cycle())); err != nil {
 			return err
 		}
 	}
@@ -366,7 +366,7 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 		c := newCase(o, latest[vehicleid.Key(o.Plate, o.PlateColour)].Trace, now, s.opt.CycleDays)
 		span.AddEvent("case_opened", trace.WithAttributes(attribute.String("clearsky.case.id", c.ID),
 			attribute.String("clearsky.case.pollutant", string(c.Pollutant)), attribute.String("clearsky.vehicle.plate", c.Plate)))
-		switch err := s.store.InsertCase(ctx, c); {
+		switch err := s.cases.InsertCase(ctx, c); {
 		case errors.Is(err, ErrCaseOpen):
 			continue // opened meanwhile by another batch
 		case err != nil:
@@ -387,7 +387,7 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 		n, e := Apply(c, system, Move{To: Retested, Reason: fmt.Sprintf("passing remote-sensing reading %s at station %s on %s (%s within its limit)",
 			r.ReadingID, r.StationID, localtime.Format(r.MeasuredAt), c.Pollutant), Reference: r.Key}, now)
 		n.RetestReadingKey = r.Key
-		switch err := s.store.UpdateCase(ctx, n, c.State, e); {
+		switch err := s.cases.UpdateCase(ctx, n, c.State, e); {
 		case errors.Is(err, ErrVersionConflict):
 			continue
 		case err != nil:
@@ -407,7 +407,7 @@ func (s *Service) derive(ctx context.Context, rs []Reading) error {
 		}
 	}
 	if len(extra) > 0 {
-		more, err := s.store.ExceedancesOf(ctx, extra, now.Add(-s.opt.cycle()))
+		more, err := s.readings.ExceedancesOf(ctx, extra, now.Add(-s.opt.cycle()))
 		if err != nil {
 			return err
 		}
@@ -555,7 +555,7 @@ func (s *Service) publish(ctx context.Context, parts []summary.RemoteSensingStat
 		return fmt.Errorf("publish remote-sensing status: %w", err)
 	}
 	for _, c := range dirty {
-		if err := s.store.AckCase(ctx, c.ID, c.Version); err != nil {
+		if err := s.cases.AckCase(ctx, c.ID, c.Version); err != nil {
 			return err
 		}
 	}

@@ -76,7 +76,7 @@ var Indexes = []mongodb.Index{
 	{Collection: LimitVersions, Keys: keys("effective_from"), Unique: true, Name: "one_version_a_day"},
 }
 
-// Store is the MongoDB implementation of sensing.Store.
+// Store is the MongoDB implementation of the sensing stores.
 type Store struct {
 	db                                           *mongo.Database
 	stations, readings, exceedances, cases, jobs *mongo.Collection
@@ -93,12 +93,12 @@ func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) e
 	return mongodb.EnsureIndexes(ctx, s.db, Indexes, policy)
 }
 
-// InsertStation implements sensing.Store.
+// InsertStation implements the sensing stores.
 func (s *Store) InsertStation(ctx context.Context, st sensing.Station) error {
 	return mongodb.InsertOne(ctx, s.stations, stationToDoc(st), sensing.ErrStationExists)
 }
 
-// GetStation implements sensing.Store.
+// GetStation implements the sensing stores.
 func (s *Store) GetStation(ctx context.Context, id string) (sensing.Station, error) {
 	d, err := mongodb.FindOne[stationDoc](ctx, s.stations, bson.D{{Key: "_id", Value: id}}, sensing.ErrStationNotFound)
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) GetStation(ctx context.Context, id string) (sensing.Station, err
 	return stationFromDoc(d), nil
 }
 
-// ListStations implements sensing.Store.
+// ListStations implements the sensing stores.
 func (s *Store) ListStations(ctx context.Context, operatorID string) ([]sensing.Station, error) {
 	filter := bson.D{}
 	if operatorID != "" {
@@ -128,7 +128,7 @@ func (s *Store) ListStations(ctx context.Context, operatorID string) ([]sensing.
 	return out, nil
 }
 
-// ReplaceStation implements sensing.Store with an optimistic version check.
+// ReplaceStation implements the sensing stores with an optimistic version check.
 func (s *Store) ReplaceStation(ctx context.Context, st sensing.Station) error {
 	res, err := s.stations.ReplaceOne(ctx, bson.D{{Key: "_id", Value: st.ID}, {Key: "version", Value: st.Version - 1}}, stationToDoc(st))
 	if err != nil {
@@ -140,7 +140,7 @@ func (s *Store) ReplaceStation(ctx context.Context, st sensing.Station) error {
 	return nil
 }
 
-// InsertReadings implements sensing.Store: one unordered insert; duplicate keys mark repeats.
+// InsertReadings implements the sensing stores: one unordered insert; duplicate keys mark repeats.
 func (s *Store) InsertReadings(ctx context.Context, rs []sensing.Reading) ([]int, error) {
 	if len(rs) == 0 {
 		return nil, nil
@@ -177,7 +177,7 @@ func (s *Store) findReadings(ctx context.Context, filter bson.D, opts ...options
 	return out, nil
 }
 
-// GetReadings implements sensing.Store.
+// GetReadings implements the sensing stores.
 func (s *Store) GetReadings(ctx context.Context, keys []string) ([]sensing.Reading, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -203,7 +203,7 @@ func addIf(d bson.D, k, v string) bson.D {
 	return d
 }
 
-// ListReadings implements sensing.Store.
+// ListReadings implements the sensing stores.
 func (s *Store) ListReadings(ctx context.Context, f sensing.ReadingFilter, c *sensing.Cursor, limit int) ([]sensing.Reading, error) {
 	filter := bson.D{}
 	if f.PlateKey != "" {
@@ -229,7 +229,7 @@ func (s *Store) ListReadings(ctx context.Context, f sensing.ReadingFilter, c *se
 	return s.findReadings(ctx, filter, options.Find().SetSort(keys("-measured_at", "-_id")).SetLimit(int64(limit)))
 }
 
-// SetJudgement implements sensing.Store: only a reading still pending takes a verdict.
+// SetJudgement implements the sensing stores: only a reading still pending takes a verdict.
 func (s *Store) SetJudgement(ctx context.Context, r sensing.Reading) (bool, error) {
 	d := readingToDoc(r)
 	set := bson.D{{Key: "verdict", Value: d.Verdict}, {Key: "table_version", Value: d.TableVersion}, {Key: "reasons", Value: d.Reasons},
@@ -244,7 +244,7 @@ func (s *Store) SetJudgement(ctx context.Context, r sensing.Reading) (bool, erro
 	return res.MatchedCount == 1, nil
 }
 
-// InsertExceedances implements sensing.Store.
+// InsertExceedances implements the sensing stores.
 func (s *Store) InsertExceedances(ctx context.Context, es []sensing.Exceedance) error {
 	if len(es) == 0 {
 		return nil
@@ -260,7 +260,7 @@ func (s *Store) InsertExceedances(ctx context.Context, es []sensing.Exceedance) 
 	return nil
 }
 
-// ExceedancesOf implements sensing.Store.
+// ExceedancesOf implements the sensing stores.
 func (s *Store) ExceedancesOf(ctx context.Context, plateKeys []string, since time.Time) ([]sensing.Exceedance, error) {
 	if len(plateKeys) == 0 {
 		return nil, nil
@@ -281,7 +281,7 @@ func (s *Store) ExceedancesOf(ctx context.Context, plateKeys []string, since tim
 	return out, nil
 }
 
-// InsertCase implements sensing.Store; the unique open key refuses a second open case.
+// InsertCase implements the sensing stores; the unique open key refuses a second open case.
 func (s *Store) InsertCase(ctx context.Context, c sensing.Case) error {
 	d := caseToDoc(c)
 	return mongodb.InsertOne(ctx, s.cases, d, sensing.ErrCaseOpen)
@@ -303,7 +303,7 @@ func (s *Store) findCases(ctx context.Context, filter bson.D, opts ...options.Li
 	return out, nil
 }
 
-// GetCase implements sensing.Store.
+// GetCase implements the sensing stores.
 func (s *Store) GetCase(ctx context.Context, id string) (sensing.Case, error) {
 	d, err := mongodb.FindOne[caseDoc](ctx, s.cases, bson.D{{Key: "_id", Value: id}}, sensing.ErrCaseNotFound)
 	if err != nil {
@@ -320,7 +320,7 @@ func openStates() bson.A {
 	return a
 }
 
-// CasesOf implements sensing.Store.
+// CasesOf implements the sensing stores.
 func (s *Store) CasesOf(ctx context.Context, plateKeys []string, endedSince time.Time) ([]sensing.Case, error) {
 	if len(plateKeys) == 0 {
 		return nil, nil
@@ -332,7 +332,7 @@ func (s *Store) CasesOf(ctx context.Context, plateKeys []string, endedSince time
 		}}})
 }
 
-// ListCases implements sensing.Store.
+// ListCases implements the sensing stores.
 func (s *Store) ListCases(ctx context.Context, f sensing.CaseFilter, c *sensing.Cursor, limit int) ([]sensing.Case, error) {
 	filter := bson.D{}
 	filter = addIf(filter, "plate_key", f.PlateKey)
@@ -345,7 +345,7 @@ func (s *Store) ListCases(ctx context.Context, f sensing.CaseFilter, c *sensing.
 	return s.findCases(ctx, filter, options.Find().SetSort(keys("-opened_at", "-_id")).SetLimit(int64(limit)))
 }
 
-// UpdateCase implements sensing.Store: one update guarded by the state and version read, that
+// UpdateCase implements the sensing stores: one update guarded by the state and version read, that
 // sets the new state and appends the history entry ($push: FerretDB has no positional updates,
 // and history is append-only anyway).
 func (s *Store) UpdateCase(ctx context.Context, c sensing.Case, from sensing.State, e sensing.Entry) error {
@@ -378,7 +378,7 @@ func (s *Store) UpdateCase(ctx context.Context, c sensing.Case, from sensing.Sta
 	return nil
 }
 
-// AckCase implements sensing.Store.
+// AckCase implements the sensing stores.
 func (s *Store) AckCase(ctx context.Context, id string, version int64) error {
 	return outbox.Ack(ctx, s.cases, id, "version", version)
 }
@@ -388,7 +388,7 @@ func (s *Store) PartSources() []partsync.Source {
 	return []partsync.Source{{Coll: s.cases, VersionField: "version"}}
 }
 
-// InsertJob implements sensing.Store.
+// InsertJob implements the sensing stores.
 func (s *Store) InsertJob(ctx context.Context, j sensing.Job) error {
 	_, err := s.jobs.InsertOne(ctx, jobDoc{ID: j.ID, ReadingKeys: j.ReadingKeys, CreatedAt: j.CreatedAt.UTC(), NotBefore: j.NotBefore.UTC(), Attempts: j.Attempts})
 	if err != nil {
@@ -397,7 +397,7 @@ func (s *Store) InsertJob(ctx context.Context, j sensing.Job) error {
 	return nil
 }
 
-// DueJobs implements sensing.Store.
+// DueJobs implements the sensing stores.
 func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]sensing.Job, error) {
 	cur, err := s.jobs.Find(ctx, bson.D{{Key: "not_before", Value: bson.D{{Key: "$lte", Value: now}}}},
 		options.Find().SetSort(keys("not_before")).SetLimit(int64(limit)))
@@ -415,7 +415,7 @@ func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]sensin
 	return out, nil
 }
 
-// ClaimJob implements sensing.Store: one conditional update, so of two replicas only one
+// ClaimJob implements the sensing stores: one conditional update, so of two replicas only one
 // matches the job's current time.
 func (s *Store) ClaimJob(ctx context.Context, id string, notBefore, until time.Time) (bool, error) {
 	res, err := s.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "not_before", Value: notBefore.UTC()}},
@@ -436,7 +436,7 @@ type limitVersionDoc struct {
 	AddedBy       string    `bson:"added_by"`
 }
 
-// InsertLimitVersion implements sensing.Store.
+// InsertLimitVersion implements the sensing stores.
 func (s *Store) InsertLimitVersion(ctx context.Context, v sensing.StoredLimitVersion) error {
 	raw, err := json.Marshal(v.Version)
 	if err != nil {
@@ -446,7 +446,7 @@ func (s *Store) InsertLimitVersion(ctx context.Context, v sensing.StoredLimitVer
 		VersionJSON: string(raw), AddedAt: v.AddedAt.UTC(), AddedBy: v.AddedBy}, sensing.ErrLimitVersionExists)
 }
 
-// LimitVersions implements sensing.Store: oldest first.
+// LimitVersions implements the sensing stores: oldest first.
 func (s *Store) LimitVersions(ctx context.Context) ([]sensing.StoredLimitVersion, error) {
 	cur, err := s.db.Collection(LimitVersions).Find(ctx, bson.D{}, options.Find().SetSort(keys("effective_from")))
 	if err != nil {
@@ -467,7 +467,7 @@ func (s *Store) LimitVersions(ctx context.Context) ([]sensing.StoredLimitVersion
 	return out, nil
 }
 
-// RescheduleJob implements sensing.Store.
+// RescheduleJob implements the sensing stores.
 func (s *Store) RescheduleJob(ctx context.Context, id string, notBefore time.Time, attempts int) error {
 	_, err := s.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "not_before", Value: notBefore.UTC()}, {Key: "attempts", Value: attempts}}}})
@@ -477,7 +477,7 @@ func (s *Store) RescheduleJob(ctx context.Context, id string, notBefore time.Tim
 	return nil
 }
 
-// DeleteJob implements sensing.Store.
+// DeleteJob implements the sensing stores.
 func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	if _, err := s.jobs.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 		return fmt.Errorf("delete job %s: %w", id, err)
@@ -485,7 +485,7 @@ func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	return nil
 }
 
-// Tally implements sensing.Store: one $group on fields written with each reading (FerretDB
+// Tally implements the sensing stores: one $group on fields written with each reading (FerretDB
 // counts with $sum: 1 but cannot sum a field, so the verdict is part of the group key).
 func (s *Store) Tally(ctx context.Context, from, to time.Time) ([]sensing.TallyRow, error) {
 	cur, err := s.readings.Aggregate(ctx, mongo.Pipeline{
@@ -522,12 +522,12 @@ func (s *Store) Tally(ctx context.Context, from, to time.Time) ([]sensing.TallyR
 	return out, nil
 }
 
-// CasesOpened implements sensing.Store.
+// CasesOpened implements the sensing stores.
 func (s *Store) CasesOpened(ctx context.Context, from, to time.Time) ([]sensing.Case, error) {
 	return s.findCases(ctx, bson.D{{Key: "opened_at", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}}})
 }
 
-// ActivePlates implements sensing.Store.
+// ActivePlates implements the sensing stores.
 func (s *Store) ActivePlates(ctx context.Context, since time.Time) ([]sensing.Plate, error) {
 	var keys []string
 	for _, q := range []struct {
@@ -555,3 +555,12 @@ func (s *Store) ActivePlates(ctx context.Context, since time.Time) ([]sensing.Pl
 	}
 	return out, nil
 }
+
+var (
+	_ sensing.StationStore = (*Store)(nil)
+	_ sensing.ReadingStore = (*Store)(nil)
+	_ sensing.CaseStore    = (*Store)(nil)
+	_ sensing.LimitStore   = (*Store)(nil)
+	_ sensing.JobStore     = (*Store)(nil)
+	_ sensing.ReportStore  = (*Store)(nil)
+)
