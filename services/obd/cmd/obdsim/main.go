@@ -92,6 +92,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err := register(ctx, o, terms, out); err != nil {
 			return err
 		}
+		if o.frames == 0 {
+			return nil // registration only: no terminal connects
+		}
 	}
 	var before float64
 	if o.measure {
