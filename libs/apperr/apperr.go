@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The kinds of failure. Wrap them; compare with errors.Is.
@@ -92,4 +93,20 @@ func ValueError(v any, msg string) error {
 func Describes(t reflect.Type) bool {
 	_, ok := describing.Load(t)
 	return ok
+}
+
+// RetryError is a failure the caller may retry after a while (a rate limit, load shed): the
+// HTTP edge sends After as Retry-After.
+type RetryError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfter wraps err (of a kind such as ErrTooManyRequests or ErrUnavailable) with when the
+// caller may try again.
+func RetryAfter(err error, after time.Duration) error {
+	return &RetryError{Err: err, After: after}
 }

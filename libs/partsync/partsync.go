@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -54,6 +55,8 @@ type Sync struct {
 	runners []*outbox.Runner
 	tracer  trace.Tracer
 	gens    *mongo.Collection // the highest generation seen, per part (nil: no rollback check)
+	// reconcile overrides summary.ReconcileEvery (0: the default).
+	reconcile time.Duration
 }
 
 // GenerationsCollection records, per part, the highest Redis generation an owner has seen.
@@ -76,6 +79,16 @@ func New(w *summary.Writer, owner Owner, tp trace.TracerProvider, sources ...Sou
 		}
 	}
 	return s
+}
+
+// SetReconcileEvery overrides summary.ReconcileEvery (tests).
+func (s *Sync) SetReconcileEvery(d time.Duration) { s.reconcile = d }
+
+func (s *Sync) reconcileEvery() time.Duration {
+	if s.reconcile > 0 {
+		return s.reconcile
+	}
+	return summary.ReconcileEvery
 }
 
 // Writer is the part's writer.
@@ -164,17 +177,26 @@ func (s *Sync) Republish(ctx context.Context) (int, error) {
 }
 
 // Resync rebuilds every plate's part when Redis has lost its copy or come back older than the
-// truth (step 4) and reports how many plates it wrote; it does nothing while Redis is known to
-// be whole and current. Run it on a timer: how often bounds how long a rolled-back Redis can
+// truth (step 4), or when the last rebuild is older than summary.ReconcileEvery (one replica
+// claims it), and reports how many plates it wrote; it does nothing else while Redis is known
+// to be whole and current. Run it on a timer: how often bounds how long a rolled-back Redis can
 // serve old parts.
 func (s *Sync) Resync(ctx context.Context) (int, error) {
 	rolledBack, err := s.rolledBack(ctx)
 	if err != nil {
 		return 0, err
 	}
-	ok, err := s.w.Synced(ctx)
-	if err != nil || (ok && !rolledBack) {
+	ok, at, err := s.w.Synced(ctx)
+	if err != nil {
 		return 0, err
+	}
+	if ok && !rolledBack {
+		if time.Since(at) < s.reconcileEvery() {
+			return 0, nil
+		}
+		if mine, err := s.w.ClaimReconcile(ctx, max(s.reconcileEvery()/2, time.Minute)); err != nil || !mine {
+			return 0, err
+		}
 	}
 	ctx, span := s.tracer.Start(ctx, "partsync.resync", trace.WithAttributes(attribute.String("clearsky.summary.part", string(s.w.Part()))))
 	defer span.End()

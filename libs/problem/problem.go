@@ -7,6 +7,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -82,6 +84,9 @@ func Write(c *gin.Context, logger *slog.Logger, err error) {
 	if d.Status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="clearsky"`)
 	}
+	if after, ok := RetryAfter(err); ok {
+		c.Header("Retry-After", strconv.Itoa(after))
+	}
 	c.Header("Content-Type", ContentType)
 	c.AbortWithStatusJSON(d.Status, d)
 }
@@ -94,4 +99,14 @@ func Handler(logger *slog.Logger, h func(c *gin.Context) error) gin.HandlerFunc 
 			Write(c, logger, err)
 		}
 	}
+}
+
+// RetryAfter is the whole seconds (at least 1) after which a request that failed with err may
+// be retried, when err says (apperr.RetryAfter).
+func RetryAfter(err error) (int, bool) {
+	var re *apperr.RetryError
+	if !errors.As(err, &re) {
+		return 0, false
+	}
+	return max(1, int((re.After+time.Second-1)/time.Second)), true
 }

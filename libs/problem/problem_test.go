@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -51,5 +52,25 @@ func TestWrite(t *testing.T) {
 	if rec.Code != http.StatusUnauthorized || rec.Header().Get("Content-Type") != ContentType ||
 		!strings.Contains(rec.Header().Get("WWW-Authenticate"), "Bearer") || !strings.Contains(rec.Body.String(), `"instance":"/v1/x"`) {
 		t.Fatalf("Write = %d %v %s", rec.Code, rec.Header(), rec.Body.String())
+	}
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{apperr.RetryAfter(fmt.Errorf("over the limit: %w", apperr.ErrTooManyRequests), 2300*time.Millisecond), "3"},
+		{apperr.RetryAfter(fmt.Errorf("shed: %w", apperr.ErrUnavailable), time.Millisecond), "1"},
+		{fmt.Errorf("over the limit: %w", apperr.ErrTooManyRequests), ""},
+	} {
+		rec := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(rec)
+		c.Request = httptest.NewRequest("GET", "/x", nil)
+		Write(c, nil, tc.err)
+		if got := rec.Header().Get("Retry-After"); got != tc.want {
+			t.Errorf("%v: Retry-After %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -27,8 +27,14 @@ const (
 )
 
 // TTL is how long a part lives in Redis without being rewritten. Owners rewrite on every change
-// and rebuild on demand, so expiry only bounds how long a forgotten entry can linger.
-const TTL = 24 * time.Hour
+// and rebuild every part every ReconcileEvery, so expiry only bounds how long a forgotten entry,
+// or one come back from an older copy of Redis, can linger.
+const TTL = 6 * time.Hour
+
+// ReconcileEvery is how often each owner rebuilds all of its parts from MongoDB even when Redis
+// looks whole and current: it bounds how long anything the other checks miss (a rollback the
+// generation counter did not catch, a lost write) can be served.
+const ReconcileEvery = time.Hour
 
 // Key is the Redis key of a plate's part. plateKey is vehicleid.Key(plate, colour).
 func Key(prefix, plateKey string, p Part) string {

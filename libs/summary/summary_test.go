@@ -49,14 +49,14 @@ func TestWriterPutDeleteAnnounceAndMarker(t *testing.T) {
 	if n := rdb.Exists(ctx, summary.Key(prefix, "晋F77777:yellow", summary.Registry)).Val(); n != 0 {
 		t.Fatal("a nil entry did not delete the part")
 	}
-	if ok, err := w.Synced(ctx); err != nil || ok {
+	if ok, _, err := w.Synced(ctx); err != nil || ok {
 		t.Fatalf("Synced before marking = %v, %v", ok, err)
 	}
 	if err := w.MarkSynced(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := w.Synced(ctx); !ok {
-		t.Fatal("Synced after marking = false")
+	if ok, at, _ := w.Synced(ctx); !ok || time.Since(at) > time.Minute {
+		t.Fatalf("Synced after marking = %v at %v", ok, at)
 	}
 }
 

@@ -2,6 +2,7 @@ package summary
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -84,13 +85,27 @@ func (w *Writer) Put(ctx context.Context, es ...Entry) error {
 func (w *Writer) syncedKey() string { return w.prefix + string(w.part) + ":synced:v2" }
 
 // Synced reports whether Redis holds a full copy of this owner's parts (false after Redis lost
-// its data).
-func (w *Writer) Synced(ctx context.Context) (bool, error) {
-	n, err := w.rdb.Exists(ctx, w.syncedKey()).Result()
-	if err != nil {
-		return false, fmt.Errorf("check the %s sync marker: %w", w.part, err)
+// its data), and when it was last rebuilt.
+func (w *Writer) Synced(ctx context.Context) (bool, time.Time, error) {
+	v, err := w.rdb.Get(ctx, w.syncedKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, time.Time{}, nil
 	}
-	return n == 1, nil
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("check the %s sync marker: %w", w.part, err)
+	}
+	at, _ := time.Parse(time.RFC3339, v) // unreadable: the zero time, so a rebuild is due
+	return true, at, nil
+}
+
+// ClaimReconcile reports whether this replica is the one to rebuild every part now (the others
+// skip until the claim lapses), so that replicas do not all rebuild at the same time.
+func (w *Writer) ClaimReconcile(ctx context.Context, hold time.Duration) (bool, error) {
+	ok, err := w.rdb.SetNX(ctx, w.prefix+string(w.part)+":reconciling", "1", hold).Result()
+	if err != nil {
+		return false, fmt.Errorf("claim the %s reconciliation: %w", w.part, err)
+	}
+	return ok, nil
 }
 
 // generationKey counts this owner's resync checks (Generation); it has no TTL.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +352,16 @@ func TestCheckpointFallbackAndTrace(t *testing.T) {
 	}
 	if got == 0 {
 		t.Fatal("no 429 after the officer's rate was exceeded")
+	}
+	req, _ := http.NewRequest("GET", cpSrv.URL+"/v1/checkpoint/"+url.PathEscape("晋F42042")+"?colour=yellow", nil)
+	req.Header.Set("Authorization", "Bearer "+police)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); res.StatusCode != 429 || err != nil || ra < 1 || ra > 60 {
+		t.Fatalf("over the limit: %d with Retry-After %q; want 429 saying when (1 to 60 s)", res.StatusCode, res.Header.Get("Retry-After"))
 	}
 	_ = fmt.Sprintf
 }

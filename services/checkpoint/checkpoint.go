@@ -39,6 +39,11 @@ type Config struct {
 	FallbackTimeout time.Duration
 	// RatePerMinute is the lookups an officer may make a minute (CLEARSKY_CHECKPOINT_RATE, default 120).
 	RatePerMinute int64
+	// Deadline bounds a whole lookup (CLEARSKY_CHECKPOINT_DEADLINE_MS, default 1000).
+	Deadline time.Duration
+	// MaxFallbacks bounds the lookups asking the owners at once; past it, 503 with Retry-After
+	// (CLEARSKY_CHECKPOINT_MAX_FALLBACKS, default 32).
+	MaxFallbacks int
 }
 
 // ConfigFromEnv reads the checkpoint's settings.
@@ -64,6 +69,20 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("CLEARSKY_CHECKPOINT_FALLBACK_MS must be a whole number of milliseconds ≥ 10")
 		}
 		c.FallbackTimeout = time.Duration(n) * time.Millisecond
+	}
+	if s := getenv("CLEARSKY_CHECKPOINT_DEADLINE_MS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 50 || n > 60_000 {
+			return c, fmt.Errorf("CLEARSKY_CHECKPOINT_DEADLINE_MS must be a whole number of milliseconds from 50 to 60000")
+		}
+		c.Deadline = time.Duration(n) * time.Millisecond
+	}
+	if s := getenv("CLEARSKY_CHECKPOINT_MAX_FALLBACKS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10_000 {
+			return c, fmt.Errorf("CLEARSKY_CHECKPOINT_MAX_FALLBACKS must be a whole number from 1 to 10000")
+		}
+		c.MaxFallbacks = n
 	}
 	if s := getenv("CLEARSKY_CHECKPOINT_RATE"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -92,7 +111,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	}
 	own := owners.New(Name, cfg.Owners, cfg.HTTP, deps.Keys, deps.Telemetry.Tracer, deps.Telemetry.Propagator, cfg.FallbackTimeout)
 	parts := verdictcache.New(deps.Redis, deps.RedisPrefix, deps.Logger)
-	core := verdict.NewService(verdict.Config{RatePerMinute: cfg.RatePerMinute}, parts, own, store, store, deps.Logger, deps.Telemetry.Tracer)
+	core := verdict.NewService(verdict.Config{RatePerMinute: cfg.RatePerMinute, Deadline: cfg.Deadline, MaxFallbacks: cfg.MaxFallbacks}, parts, own, store, store, deps.Logger, deps.Telemetry.Tracer)
 	if err := core.RefreshAlerts(ctx); err != nil {
 		return nil, err
 	}

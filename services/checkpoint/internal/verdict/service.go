@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
@@ -31,13 +32,16 @@ type Parts interface {
 	WriteBack(ctx context.Context, plateKey string, p summary.Part, data []byte) error
 	// MarkUnknown remembers for a short while that the registry does not know the plate.
 	MarkUnknown(ctx context.Context, plateKey string) error
+	// Refund takes back the count of a lookup Read counted that was refused for the rate: a
+	// refused lookup does not use up the officer's limit.
+	Refund(officer string, w Window)
 }
 
 // Read is what one Redis round trip returns.
 type Read struct {
 	Parts         map[summary.Part][]byte // the stored envelopes (summary.Encode)
 	NotInRegistry bool
-	Count         int64 // the officer's lookups this minute
+	Rate          Window // the officer's lookups, this one included
 	// Memo, when set, is shared by every Read of the same stored parts (a near cache), so that
 	// they are decoded once; nil: decoded for this lookup.
 	Memo *Memo
@@ -143,9 +147,19 @@ type Config struct {
 	RatePerMinute int64
 	// MaxAge is how old a part may be before it is asked of its owner again; OBD parts, which
 	// their owner rewrites every 30 s while a truck reports, default to 10 minutes, others to
-	// 24 hours (they are rewritten on every change).
+	// summary.MaxAge (they are rewritten on every change and reconciled hourly).
 	MaxAge map[summary.Part]time.Duration
+	// Deadline bounds a whole lookup (default 1 s): a part its owner has not given by then is
+	// unknown, so the verdict is at least inspect.
+	Deadline time.Duration
+	// MaxFallbacks bounds the lookups asking the owners at once (default 32; each asks at most
+	// four). A lookup that needs the owners past it is refused with 503 and Retry-After rather
+	// than queued behind the others.
+	MaxFallbacks int
 }
+
+// ShedRetryAfter is the Retry-After of a lookup refused because the owners are saturated.
+const ShedRetryAfter = time.Second
 
 // Service answers checkpoint lookups and keeps the alerts.
 type Service struct {
@@ -162,6 +176,10 @@ type Service struct {
 	mu      sync.RWMutex
 	current []Alert // alerts not yet ended, refreshed from the store
 	local   localLimiter
+	seen    highWater
+
+	flights singleflight.Group // concurrent fallbacks for the same plate and part share one call
+	slots   chan struct{}      // lookups asking the owners
 }
 
 // NewService returns the checkpoint core.
@@ -169,14 +187,20 @@ func NewService(cfg Config, parts Parts, owners Owners, alerts AlertStore, log L
 	if cfg.RatePerMinute <= 0 {
 		cfg.RatePerMinute = 120
 	}
-	maxAge := map[summary.Part]time.Duration{summary.Registry: 24 * time.Hour, summary.RemoteSensing: 24 * time.Hour, summary.OBD: 10 * time.Minute, summary.Muck: 24 * time.Hour}
+	maxAge := map[summary.Part]time.Duration{summary.Registry: summary.MaxAge, summary.RemoteSensing: summary.MaxAge, summary.OBD: 10 * time.Minute, summary.Muck: summary.MaxAge}
 	for k, v := range cfg.MaxAge {
 		maxAge[k] = v
 	}
 	cfg.MaxAge = maxAge
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = time.Second
+	}
+	if cfg.MaxFallbacks <= 0 {
+		cfg.MaxFallbacks = 32
+	}
 	return &Service{cfg: cfg, parts: parts, owners: owners, alerts: alerts, log: log, logger: logger,
 		tracer: tp.Tracer("github.com/clearsky/clearsky/services/checkpoint"), loc: localtime.Shanghai(), now: time.Now,
-		local: localLimiter{counts: map[string]int64{}}}
+		seen: highWater{seen: map[hwKey]int64{}}, slots: make(chan struct{}, cfg.MaxFallbacks)}
 }
 
 // Answer is a lookup's result.
@@ -232,21 +256,25 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 		span.SetAttributes(attribute.String("clearsky.plate.key", key))
 	}
 	now := s.now()
-	rd, err := s.parts.Read(ctx, key, p.Subject)
+	actx, cancel := context.WithDeadline(ctx, now.Add(s.cfg.Deadline)) // the parts' deadline
+	defer cancel()
+	adm := &admission{slots: s.slots}
+	defer adm.release()
+	rd, err := s.parts.Read(actx, key, p.Subject)
 	if err != nil {
 		// Redis is down: every part comes from its owner, and the rate limit is this instance's.
 		s.logger.WarnContext(ctx, "checkpoint_redis_read_failed", "error", err.Error())
-		rd = Read{Parts: map[summary.Part][]byte{}, Count: s.local.hit(p.Subject, now)}
+		rd = Read{Parts: map[summary.Part][]byte{}, Rate: s.local.hit(p.Subject, now)}
 	}
-	if rd.Count > s.cfg.RatePerMinute {
-		return Answer{}, fmt.Errorf("officer %s made more than %d lookups this minute: %w", p.Subject, s.cfg.RatePerMinute, apperr.ErrTooManyRequests)
+	if err := s.overRate(p.Subject, rd.Rate, now, err == nil); err != nil {
+		return Answer{}, err
 	}
 	in := Input{At: now, Position: pos, Loc: s.loc, States: make(map[summary.Part]PartState, 4), Alerts: s.active(now)}
 	var infos [len(answerParts)]PartInfo // by answerParts' order; an empty Part: not looked at
 	// Registry first: it says which other parts apply. A part is used when it decodes and is
 	// younger than its maximum age; otherwise it is asked of its owner.
 	dec := rd.decoded(now)
-	if at, ok := dec.at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
+	if at, ok := dec.at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] && !s.seen.older(key, summary.Registry, at) {
 		in.Registry = dec.registry
 		infos[0] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: at}
 	}
@@ -256,7 +284,7 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 		in.States[summary.Registry] = NotFound
 		infos[0] = PartInfo{Part: summary.Registry, State: NotFound}
 	default:
-		in.Registry, infos[0] = fetch[summary.Vehicle](ctx, s, summary.Registry, key, pl, c, now, in.States)
+		in.Registry, infos[0] = fetch[summary.Vehicle](actx, s, adm, summary.Registry, key, pl, c, now, in.States)
 	}
 	want := answerParts[1:2] // remote sensing; OBD for trucks that report, muck for registered vehicles
 	if v := in.Registry; v != nil {
@@ -270,7 +298,7 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 	for _, part := range want {
 		if at, ok := dec.at[part]; ok {
 			setDecoded(&in, part, dec) // a stale part stays in when its owner cannot be asked
-			if now.Sub(at) <= s.cfg.MaxAge[part] {
+			if now.Sub(at) <= s.cfg.MaxAge[part] && !s.seen.older(key, part, at) {
 				infos[partIndex(part)] = PartInfo{Part: part, State: Cached, UpdatedAt: at}
 				continue
 			}
@@ -279,7 +307,7 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 		go func() {
 			defer wg.Done()
 			states := map[summary.Part]PartState{}
-			raw, info := fetchRaw(ctx, s, part, key, pl, c, now, states)
+			raw, info := fetchRaw(actx, s, adm, part, key, pl, c, now, states)
 			mu.Lock()
 			defer mu.Unlock()
 			infos[partIndex(part)] = info
@@ -292,6 +320,9 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 		}()
 	}
 	wg.Wait()
+	if shedAny(in.States) {
+		return Answer{}, errShed
+	}
 	verdict, reasons := Decide(in) // microseconds, pure: the lookup's span carries its outcome
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("clearsky.checkpoint.verdict", string(verdict)), attribute.Int("clearsky.checkpoint.reasons", len(reasons)))
@@ -330,13 +361,16 @@ const probeOfficer = "checkpoint:colour-probe"
 func (s *Service) lookupAnyColour(ctx context.Context, p auth.Principal, pl string, pos *geo.Point) (Answer, error) {
 	ctx, span := s.tracer.Start(ctx, "checkpoint.find_colour")
 	now := s.now()
-	type probe struct{ found, unknown bool }
+	actx, cancel := context.WithDeadline(ctx, now.Add(s.cfg.Deadline))
+	defer cancel()
+	type probe struct{ found, unknown, shed bool }
 	probes := make([]probe, len(vehicleid.Colours))
+	adm := &admission{slots: s.slots}
 	var wg sync.WaitGroup
 	for i, c := range vehicleid.Colours {
 		wg.Go(func() {
 			key := vehicleid.Key(pl, c)
-			if rd, err := s.parts.Read(ctx, key, probeOfficer); err == nil {
+			if rd, err := s.parts.Read(actx, key, probeOfficer); err == nil {
 				if at, ok := rd.decoded(now).at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
 					probes[i].found = true
 					return
@@ -346,17 +380,21 @@ func (s *Service) lookupAnyColour(ctx context.Context, p auth.Principal, pl stri
 				}
 			}
 			states := map[summary.Part]PartState{}
-			raw, _ := fetchRaw(ctx, s, summary.Registry, key, pl, c, now, states)
-			probes[i] = probe{found: raw != nil, unknown: states[summary.Registry] == Unknown}
+			raw, _ := fetchRaw(actx, s, adm, summary.Registry, key, pl, c, now, states)
+			probes[i] = probe{found: raw != nil, unknown: states[summary.Registry] == Unknown, shed: states[summary.Registry] == shed}
 		})
 	}
 	wg.Wait()
+	adm.release()
 	span.End()
 	var found []vehicleid.Colour
 	unknown := false
 	for i, pr := range probes {
 		if pr.found {
 			found = append(found, vehicleid.Colours[i])
+		}
+		if pr.shed {
+			return Answer{}, errShed
 		}
 		unknown = unknown || pr.unknown
 	}
@@ -367,12 +405,12 @@ func (s *Service) lookupAnyColour(ctx context.Context, p auth.Principal, pl stri
 	}
 	// No colour to read the plate's parts under: count the lookup by reading the first colour's
 	// (the near cache holds them from the probe).
-	rd, err := s.parts.Read(ctx, vehicleid.Key(pl, vehicleid.Colours[0]), p.Subject)
+	rd, err := s.parts.Read(actx, vehicleid.Key(pl, vehicleid.Colours[0]), p.Subject)
 	if err != nil {
-		rd.Count = s.local.hit(p.Subject, now)
+		rd.Rate = s.local.hit(p.Subject, now)
 	}
-	if rd.Count > s.cfg.RatePerMinute {
-		return Answer{}, fmt.Errorf("officer %s made more than %d lookups this minute: %w", p.Subject, s.cfg.RatePerMinute, apperr.ErrTooManyRequests)
+	if err := s.overRate(p.Subject, rd.Rate, now, err == nil); err != nil {
+		return Answer{}, err
 	}
 	if len(found) > 1 {
 		names := make([]string, len(found))
@@ -447,9 +485,12 @@ func setPart(in *Input, p summary.Part, raw []byte) {
 }
 
 // fetchRaw asks a part's owner, records the part's state, and writes the answer back to Redis.
-func fetchRaw(ctx context.Context, s *Service, part summary.Part, key, plate string, c vehicleid.Colour, now time.Time, states map[summary.Part]PartState) ([]byte, PartInfo) {
-	raw, err := s.owners.Fetch(ctx, part, plate, c)
+func fetchRaw(ctx context.Context, s *Service, adm *admission, part summary.Part, key, plate string, c vehicleid.Colour, now time.Time, states map[summary.Part]PartState) ([]byte, PartInfo) {
+	raw, err := s.ask(ctx, adm, part, key, plate, c)
 	switch {
+	case errors.Is(err, errShed):
+		states[part] = shed
+		return nil, PartInfo{Part: part, State: Unknown}
 	case errors.Is(err, ErrNotFound):
 		states[part] = NotFound
 		if part == summary.Registry {
@@ -469,29 +510,51 @@ func fetchRaw(ctx context.Context, s *Service, part summary.Part, key, plate str
 	return raw, PartInfo{Part: part, State: Fetched, UpdatedAt: now}
 }
 
-func fetch[T any](ctx context.Context, s *Service, part summary.Part, key, plate string, c vehicleid.Colour, now time.Time, states map[summary.Part]PartState) (*T, PartInfo) {
-	raw, info := fetchRaw(ctx, s, part, key, plate, c, now, states)
+func fetch[T any](ctx context.Context, s *Service, adm *admission, part summary.Part, key, plate string, c vehicleid.Colour, now time.Time, states map[summary.Part]PartState) (*T, PartInfo) {
+	raw, info := fetchRaw(ctx, s, adm, part, key, plate, c, now, states)
 	if raw == nil {
 		return nil, info
 	}
 	return decodeInto[T](raw), info
 }
 
-// localLimiter counts lookups per officer per minute when Redis cannot.
-type localLimiter struct {
-	mu     sync.Mutex
-	minute int64
-	counts map[string]int64
+// overRate refuses a lookup past the officer's limit, saying when to try again, and takes its
+// count back (from Redis's counts when they counted it, else from this instance's).
+func (s *Service) overRate(officer string, w Window, now time.Time, shared bool) error {
+	if !w.Over(now, s.cfg.RatePerMinute) {
+		return nil
+	}
+	if shared {
+		s.parts.Refund(officer, w)
+	} else {
+		s.local.refund(officer, w)
+	}
+	w.Cur--
+	return apperr.RetryAfter(fmt.Errorf("officer %s made more than %d lookups in the last minute: %w", officer, s.cfg.RatePerMinute, apperr.ErrTooManyRequests),
+		w.RetryAfter(now, s.cfg.RatePerMinute))
 }
 
-func (l *localLimiter) hit(officer string, now time.Time) int64 {
+// localLimiter counts lookups per officer when Redis cannot.
+type localLimiter struct {
+	mu     sync.Mutex
+	counts minuteCounts
+}
+
+func (l *localLimiter) hit(officer string, now time.Time) Window {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if m := now.Unix() / 60; m != l.minute {
-		l.minute, l.counts = m, map[string]int64{}
+	m := now.Unix() / 60
+	l.counts.roll(m)
+	l.counts.cur[officer]++
+	return Window{Minute: m, Cur: l.counts.cur[officer], Prev: l.counts.prev[officer]}
+}
+
+func (l *localLimiter) refund(officer string, w Window) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.counts.minute == w.Minute && l.counts.cur[officer] > 0 {
+		l.counts.cur[officer]--
 	}
-	l.counts[officer]++
-	return l.counts[officer]
 }
 
 // active returns the alerts in force at t.

@@ -12,12 +12,18 @@
 //     plate is not kept, so an invalidation is never overtaken by the value it invalidates.
 //   - A shared rate counter: an officer's lookups are counted in memory and added to the
 //     per-minute Redis counter every SyncEvery, which answers the count over every replica; the
-//     limit is checked against that count plus the lookups not yet added.
+//     limit is checked against that count plus the lookups not yet added, as a sliding window
+//     over this minute's and the last minute's counts (verdict.Window).
+//
+// Redis is never waited on for long: each read is bounded by RedisTimeout, and after
+// breakerFails failures in a row the cache stops calling Redis (ErrRedisDown at once, so the
+// checkpoint reads the owners) but for one probe every probeEvery, until one succeeds.
 package verdictcache
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -51,6 +57,18 @@ const SyncEvery = 250 * time.Millisecond
 // nearMax bounds the plates kept in memory (a few MB); past it, the oldest half is dropped.
 const nearMax = 100_000
 
+// RedisTimeout bounds one Redis call of a lookup (a read of a plate's parts, a write-back):
+// Redis answers in well under a millisecond when it is well, so a call this slow means it is not.
+const RedisTimeout = 100 * time.Millisecond
+
+const (
+	breakerFails = 3                      // failures in a row that stop the calls
+	probeEvery   = 250 * time.Millisecond // how often a stopped cache tries Redis again
+)
+
+// ErrRedisDown is Read's answer while Redis is failing: the caller reads the owners.
+var ErrRedisDown = errors.New("Redis has failed repeatedly; not calling it until a probe succeeds")
+
 // Cache is the Redis implementation of verdict.Parts.
 type Cache struct {
 	rdb    redis.UniversalClient
@@ -65,7 +83,8 @@ type Cache struct {
 	entries map[string]entry  // plate key → its parts
 	changed map[string]uint64 // plate key → the sequence of its last announcement
 
-	rate rateCounter
+	rate    rateCounter
+	breaker breaker
 }
 
 type entry struct {
@@ -78,26 +97,30 @@ type entry struct {
 // New returns a cache with keys under prefix. Until Run subscribes, every read goes to Redis.
 func New(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Cache {
 	return &Cache{rdb: rdb, prefix: prefix, log: log, now: time.Now, entries: map[string]entry{}, changed: map[string]uint64{},
-		rate: rateCounter{global: map[string]int64{}, pending: map[string]int64{}}}
+		rate: newRateCounter()}
 }
 
 // Read implements verdict.Parts.
 func (c *Cache) Read(ctx context.Context, plateKey, officer string) (verdict.Read, error) {
 	now := c.now()
-	count := c.rate.hit(officer, now.Unix()/60)
+	rate := c.rate.hit(officer, now.Unix()/60)
 	c.mu.Lock()
 	e, ok := c.entries[plateKey]
 	live, begun := c.live, c.seq
 	c.mu.Unlock()
 	if live && ok && now.Sub(e.at) < NearTTL {
-		return verdict.Read{Parts: e.parts, NotInRegistry: e.notInRegistry, Count: count, Memo: e.memo}, nil
+		return verdict.Read{Parts: e.parts, NotInRegistry: e.notInRegistry, Rate: rate, Memo: e.memo}, nil
 	}
 	keys := make([]string, 0, len(parts)+1)
 	for _, p := range parts {
 		keys = append(keys, summary.Key(c.prefix, plateKey, p))
 	}
 	keys = append(keys, summary.Key(c.prefix, plateKey, unknownPart))
-	vals, err := c.rdb.MGet(ctx, keys...).Result()
+	var vals []any
+	err := c.call(ctx, func(ctx context.Context) (err error) {
+		vals, err = c.rdb.MGet(ctx, keys...).Result()
+		return err
+	})
 	if err != nil {
 		return verdict.Read{}, fmt.Errorf("read parts of %s: %w", plateKey, err)
 	}
@@ -114,7 +137,54 @@ func (c *Cache) Read(ctx context.Context, plateKey, officer string) (verdict.Rea
 		e.parts[parts[i]] = []byte(s)
 	}
 	c.keep(plateKey, e, begun)
-	return verdict.Read{Parts: e.parts, NotInRegistry: e.notInRegistry, Count: count, Memo: e.memo}, nil
+	return verdict.Read{Parts: e.parts, NotInRegistry: e.notInRegistry, Rate: rate, Memo: e.memo}, nil
+}
+
+// call runs one Redis call of a lookup within RedisTimeout, through the breaker.
+func (c *Cache) call(ctx context.Context, f func(context.Context) error) error {
+	if !c.breaker.allow(c.now()) {
+		return ErrRedisDown
+	}
+	cctx, cancel := context.WithTimeout(ctx, RedisTimeout)
+	defer cancel()
+	err := f(cctx)
+	if ctx.Err() == nil { // the caller giving up says nothing about Redis
+		c.breaker.done(err, c.now())
+	}
+	return err
+}
+
+// breaker stops the calls to a Redis that keeps failing.
+type breaker struct {
+	mu        sync.Mutex
+	fails     int
+	openUntil time.Time
+}
+
+func (b *breaker) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fails < breakerFails {
+		return true
+	}
+	if now.Before(b.openUntil) {
+		return false
+	}
+	b.openUntil = now.Add(probeEvery) // this call is the probe; the others wait for its outcome
+	return true
+}
+
+func (b *breaker) done(err error, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err == nil || errors.Is(err, redis.Nil) {
+		b.fails = 0
+		return
+	}
+	b.fails++
+	if b.fails >= breakerFails {
+		b.openUntil = now.Add(probeEvery)
+	}
 }
 
 // keep stores a read begun at sequence begun, unless its plate was announced since or the
@@ -242,43 +312,78 @@ func (c *Cache) WriteBack(ctx context.Context, plateKey string, p summary.Part, 
 	if err != nil {
 		return err
 	}
-	_, err = c.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.SetNX(ctx, summary.Key(c.prefix, plateKey, p), b, summary.TTL)
-		pipe.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
-		return nil
+	return c.call(ctx, func(ctx context.Context) error {
+		_, err := c.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			pipe.SetNX(ctx, summary.Key(c.prefix, plateKey, p), b, summary.TTL)
+			pipe.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
+			return nil
+		})
+		return err
 	})
-	return err
 }
 
 // MarkUnknown implements verdict.Parts.
 func (c *Cache) MarkUnknown(ctx context.Context, plateKey string) error {
-	_, err := c.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.Set(ctx, summary.Key(c.prefix, plateKey, unknownPart), "1", UnknownTTL)
-		pipe.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
-		return nil
+	return c.call(ctx, func(ctx context.Context) error {
+		_, err := c.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			pipe.Set(ctx, summary.Key(c.prefix, plateKey, unknownPart), "1", UnknownTTL)
+			pipe.Publish(ctx, summary.ChangedChannel(c.prefix), plateKey)
+			return nil
+		})
+		return err
 	})
-	return err
 }
 
-// rateCounter counts lookups per officer per minute: the count in Redis at the last sync (every
-// replica's) plus this replica's lookups since.
+// rateCounter counts lookups per officer in this minute and the last: the counts in Redis at
+// the last sync (every replica's) plus this replica's lookups since.
 type rateCounter struct {
-	mu      sync.Mutex
-	minute  int64
-	global  map[string]int64 // officer → the Redis count at the last sync
-	pending map[string]int64 // officer → lookups not yet added to Redis
+	mu          sync.Mutex
+	minute      int64
+	global      map[string]int64 // officer → the Redis count of minute at the last sync
+	pending     map[string]int64 // officer → lookups in minute not yet added to Redis
+	prev        map[string]int64 // officer → lookups in minute-1, as last known
+	prevPending map[string]int64 // officer → lookups in minute-1 not yet added to Redis
 }
 
-func (r *rateCounter) hit(officer string, minute int64) int64 {
+func newRateCounter() rateCounter {
+	return rateCounter{global: map[string]int64{}, pending: map[string]int64{}, prev: map[string]int64{}, prevPending: map[string]int64{}}
+}
+
+// roll moves to minute m (r.mu held): this minute's counts become the last minute's.
+func (r *rateCounter) roll(m int64) {
+	if m == r.minute {
+		return
+	}
+	prev, prevPending := map[string]int64{}, map[string]int64{}
+	if m == r.minute+1 {
+		for o, n := range r.global {
+			prev[o] = n
+		}
+		for o, n := range r.pending {
+			prev[o] += n
+		}
+		prevPending = r.pending
+	}
+	r.minute, r.prev, r.prevPending = m, prev, prevPending
+	r.global, r.pending = map[string]int64{}, map[string]int64{}
+}
+
+// Refund implements verdict.Parts.
+func (c *Cache) Refund(officer string, w verdict.Window) {
+	r := &c.rate
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if minute != r.minute {
-		r.minute = minute
-		clear(r.global)
-		clear(r.pending)
+	if r.minute == w.Minute { // below zero when the count was synced already: HINCRBY takes it back
+		r.pending[officer]--
 	}
+}
+
+func (r *rateCounter) hit(officer string, minute int64) verdict.Window {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.roll(minute)
 	r.pending[officer]++
-	return r.global[officer] + r.pending[officer]
+	return verdict.Window{Minute: minute, Cur: r.global[officer] + r.pending[officer], Prev: r.prev[officer]}
 }
 
 // rateKey is the minute's hash of officer → lookups (one key, so a sync is one HINCRBY per
@@ -287,38 +392,74 @@ func (c *Cache) rateKey(minute int64) string {
 	return c.prefix + "rate:checkpoint:" + strconv.FormatInt(minute, 10)
 }
 
-// syncRate adds the pending counts to Redis in one round trip and takes back the totals. When
-// Redis fails, the counts stay pending and are added at the next sync.
+// syncRate adds the pending counts (this minute's, and the last minute's not yet added) to
+// Redis in one round trip and takes back the totals: this minute's, and the last minute's of
+// the officers it counts (every replica's lookups, which a replica that served none of an
+// officer's last minute would not know otherwise). When Redis fails, the counts stay pending
+// and are added at the next sync.
 func (c *Cache) syncRate(ctx context.Context) {
 	r := &c.rate
 	r.mu.Lock()
-	minute, pending := r.minute, r.pending
-	r.pending = make(map[string]int64, len(pending))
+	minute, pending, prevPending := r.minute, r.pending, r.prevPending
+	r.pending, r.prevPending = make(map[string]int64, len(pending)), map[string]int64{}
 	r.mu.Unlock()
-	if len(pending) == 0 {
+	if len(pending) == 0 && len(prevPending) == 0 {
 		return
 	}
 	cmds := make(map[string]*redis.IntCmd, len(pending))
-	k := c.rateKey(minute)
-	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	prevCmds := make(map[string]*redis.IntCmd, len(prevPending))
+	prevReads := make(map[string]*redis.StringCmd, len(pending))
+	k, pk := c.rateKey(minute), c.rateKey(minute-1)
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error { // redis.Nil: an officer without last-minute lookups
 		for officer, n := range pending {
 			cmds[officer] = p.HIncrBy(ctx, k, officer, n)
 		}
-		p.Expire(ctx, k, 2*time.Minute)
+		for officer, n := range prevPending {
+			prevCmds[officer] = p.HIncrBy(ctx, pk, officer, n)
+		}
+		for officer := range pending {
+			if _, ok := prevPending[officer]; !ok {
+				prevReads[officer] = p.HGet(ctx, pk, officer)
+			}
+		}
+		p.Expire(ctx, k, 3*time.Minute)
+		if len(prevPending) > 0 {
+			p.Expire(ctx, pk, 2*time.Minute)
+		}
 		return nil
 	})
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.minute != minute {
-		return // a new minute began meanwhile: the old counts no longer matter
-	}
-	if err != nil {
+	switch {
+	case r.minute == minute && err != nil:
 		for officer, n := range pending {
 			r.pending[officer] += n
 		}
-		return
-	}
-	for officer, cmd := range cmds {
-		r.global[officer] = cmd.Val()
+		for officer, n := range prevPending {
+			r.prevPending[officer] += n
+		}
+	case r.minute == minute:
+		for officer, cmd := range cmds {
+			r.global[officer] = cmd.Val()
+		}
+		for officer, cmd := range prevCmds {
+			r.prev[officer] = max(r.prev[officer], cmd.Val())
+		}
+		for officer, cmd := range prevReads {
+			if n, err := cmd.Int64(); err == nil {
+				r.prev[officer] = max(r.prev[officer], n)
+			}
+		}
+	case r.minute == minute+1 && err != nil: // the minute ended meanwhile: what was pending is the last minute's
+		for officer, n := range pending {
+			r.prevPending[officer] += n
+		}
+	case r.minute == minute+1:
+		for officer, cmd := range cmds {
+			r.prev[officer] = max(r.prev[officer], cmd.Val())
+		}
 	}
 }

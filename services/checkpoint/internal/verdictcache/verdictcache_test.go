@@ -146,23 +146,99 @@ func TestRateCountsEveryReplica(t *testing.T) {
 	a.syncRate(ctx)
 	b.syncRate(ctx) // nothing pending on b: no change
 	rd, _ := b.Read(ctx, plate, "officer-7")
-	if rd.Count != 1 {
-		t.Fatalf("b's count before its sync = %d, want 1 (its own lookup)", rd.Count)
+	if rd.Rate.Cur != 1 {
+		t.Fatalf("b's count before its sync = %d, want 1 (its own lookup)", rd.Rate.Cur)
 	}
 	b.syncRate(ctx)
 	rd, _ = b.Read(ctx, plate, "officer-7")
-	if rd.Count != 5 {
-		t.Fatalf("b's count after its sync = %d, want 5 (3 on a, 2 on b)", rd.Count)
+	if rd.Rate.Cur != 5 {
+		t.Fatalf("b's count after its sync = %d, want 5 (3 on a, 2 on b)", rd.Rate.Cur)
 	}
-	if rd, _ := b.Read(ctx, plate, "officer-8"); rd.Count != 1 {
-		t.Fatalf("another officer's count = %d, want 1", rd.Count)
+	if rd, _ := b.Read(ctx, plate, "officer-8"); rd.Rate.Cur != 1 {
+		t.Fatalf("another officer's count = %d, want 1", rd.Rate.Cur)
 	}
 	// Redis down: the counts stay pending and are added later.
 	dead := New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond}), prefix,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	dead.rate.hit("officer-9", 42)
 	dead.syncRate(ctx)
-	if n := dead.rate.hit("officer-9", 42); n != 2 {
-		t.Fatalf("count with Redis down = %d, want 2", n)
+	if w := dead.rate.hit("officer-9", 42); w.Cur != 2 {
+		t.Fatalf("count with Redis down = %d, want 2", w.Cur)
+	}
+}
+
+// TestRateSlidesAcrossTheMinute: an officer who used the whole limit just before a minute's
+// boundary is not given a second limit's worth just after it, on another replica either.
+func TestRateSlidesAcrossTheMinute(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	a := New(rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := New(rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	minute := time.Now().Truncate(time.Minute).Add(time.Minute)
+	at := minute.Add(-500 * time.Millisecond)
+	a.now, b.now = func() time.Time { return at }, func() time.Time { return at }
+	const limit = 120
+	passed := 0
+	look := func(c *Cache) {
+		rd, err := c.Read(ctx, plate, "officer-5")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rd.Rate.Over(at, limit) {
+			c.Refund("officer-5", rd.Rate) // as the checkpoint does with a refused lookup
+			return
+		}
+		passed++
+	}
+	for range 240 { // 12:00:59.5: a's lookups, the limit's worth and more
+		look(a)
+	}
+	a.syncRate(ctx)
+	at = minute.Add(500 * time.Millisecond) // 12:01:00.5, on both replicas
+	a.syncRate(ctx)
+	b.syncRate(ctx)
+	for i := range 240 {
+		look([]*Cache{a, b}[i%2])
+		if i%20 == 0 {
+			a.syncRate(ctx)
+			b.syncRate(ctx)
+		}
+	}
+	// b learns a's last minute at its first sync: until then (SyncEvery; here its first 10
+	// lookups) it counts only its own, the bound the package documents; and the window's
+	// estimate ages a's lookups out by a share a second (2 here).
+	if passed > limit+12 {
+		t.Fatalf("%d lookups passed within a second across the minute's boundary, limit %d a minute", passed, limit)
+	}
+	if passed < limit {
+		t.Fatalf("only %d lookups passed; the limit is %d", passed, limit)
+	}
+}
+
+// TestBreakerStopsCallingADeadRedis: a Redis that does not answer costs a lookup at most
+// RedisTimeout, and after a few failures nothing at all (but a probe now and then).
+func TestBreakerStopsCallingADeadRedis(t *testing.T) {
+	hung := testenv.Blackhole(t) // accepts, never answers
+	rdb := redis.NewClient(&redis.Options{Addr: hung, MaxRetries: -1, ContextTimeoutEnabled: true, ReadTimeout: 5 * time.Second})
+	c := New(rdb, "bh:", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	var slowest time.Duration
+	failed := 0
+	start := time.Now()
+	for range 50 {
+		t0 := time.Now()
+		if _, err := c.Read(ctx, plate, "o"); err != nil {
+			failed++
+		}
+		slowest = max(slowest, time.Since(t0))
+	}
+	if failed != 50 {
+		t.Fatalf("%d of 50 reads of a hung Redis failed, want all", failed)
+	}
+	if slowest > RedisTimeout+100*time.Millisecond {
+		t.Fatalf("slowest read of a hung Redis took %v; want about %v at most", slowest, RedisTimeout)
+	}
+	if total := time.Since(start); total > time.Duration(breakerFails+2)*RedisTimeout+200*time.Millisecond {
+		t.Fatalf("50 reads took %v: the breaker did not stop the calls", total)
 	}
 }
