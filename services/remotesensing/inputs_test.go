@@ -57,7 +57,9 @@ func TestInputBounds(t *testing.T) {
 			name, field string
 			change      func(map[string]any)
 		}{
-			{"offset +24:00", "[0].measured_at", func(r map[string]any) { r["measured_at"] = time.Now().Add(-time.Minute).Format("2006-01-02T15:04:05") + "+24:00" }},
+			{"offset +24:00", "[0].measured_at", func(r map[string]any) {
+				r["measured_at"] = time.Now().Add(-time.Minute).Format("2006-01-02T15:04:05") + "+24:00"
+			}},
 			{"offset -14:30", "[0].measured_at", func(r map[string]any) { r["measured_at"] = "2026-01-02T03:04:05-14:30" }},
 			{"NUL in the plate", "[0].plate", func(r map[string]any) { r["plate"] = "晋F\x0012345" }},
 			{"an override in a photo reference", "[0].photos[0]", func(r map[string]any) { r["photos"] = []string{"oss://\u202egpj.x"} }},
