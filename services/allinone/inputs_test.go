@@ -14,7 +14,7 @@ import (
 	"github.com/clearsky/clearsky/libs/testenv"
 )
 
-// TestCheckpointInputBounds: issue 16 item 5 on the checkpoint's alerts. An alert starting at
+// TestCheckpointInputBounds: the bounds of docs/inputs.md on the checkpoint's alerts. An alert starting at
 // +24:00, a 1 MB reason, NUL, an override in a zone's name, a key given twice and a zone of
 // more than 10000 positions are each a 400 naming the field, and no alert is stored.
 func TestCheckpointInputBounds(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/clearsky/clearsky/services/fuel/internal/samplingstore"
 )
 
-// TestInputBounds: issue 16 item 5 on fuel's JSON bodies. 1 MB site and lab names were stored,
+// TestInputBounds: the bounds of docs/inputs.md on fuel's JSON bodies. 1 MB site and lab names were stored,
 // NUL and right-to-left overrides too, a key given twice kept the last, and a sample taken at
 // +24:00 was judged. Each is now a 400 naming the field, and nothing is written.
 func TestInputBounds(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/clearsky/clearsky/services/muck/internal/permitstore"
 )
 
-// TestInputBounds: issue 16 item 5 on muck. 1 MB site names were stored, NUL and right-to-left
+// TestInputBounds: the bounds of docs/inputs.md on muck. 1 MB site names were stored, NUL and right-to-left
 // overrides too, a key given twice kept the last, +24:00 was taken as an offset, and a NaN
 // position once answered 500 in "allowed". Each is now a 400 naming the field, and nothing is
 // written.

@@ -12,7 +12,7 @@ import (
 	"github.com/clearsky/clearsky/libs/testenv"
 )
 
-// TestInputBounds: issue 16 item 5 on OBD uploads. A sample at +24:00, NUL or an override in a
+// TestInputBounds: the bounds of docs/inputs.md on OBD uploads. A sample at +24:00, NUL or an override in a
 // VIN, a key given twice, a position off the globe and more fault codes than a frame carries
 // are each a 400 naming the field, and no frame is written.
 func TestInputBounds(t *testing.T) {

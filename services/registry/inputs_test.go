@@ -12,7 +12,7 @@ import (
 	"github.com/clearsky/clearsky/libs/testenv"
 )
 
-// TestInputBounds: issue 16 item 5. A fleet stored a 7 MB maker (the bureau's vehicle list
+// TestInputBounds: the bounds of docs/inputs.md. A fleet stored a 7 MB maker (the bureau's vehicle list
 // grew to 7.3 MB); NUL and right-to-left override characters were stored; a key given twice
 // kept the last; a +24:00 offset was taken. Each is now a 400 naming the field, and nothing is
 // written.

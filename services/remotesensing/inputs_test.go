@@ -13,7 +13,7 @@ import (
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensingstore"
 )
 
-// TestInputBounds: issue 16 item 5 on remote sensing. 1 MB station and limit-table names were
+// TestInputBounds: the bounds of docs/inputs.md on remote sensing. 1 MB station and limit-table names were
 // stored; so were NUL and right-to-left overrides; a key given twice kept the last; a reading
 // measured at +24:00 was taken. Each is now a 400 naming the field, and nothing is written.
 func TestInputBounds(t *testing.T) {
