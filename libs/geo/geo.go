@@ -83,11 +83,34 @@ type geometry struct {
 	Coordinates json.RawMessage `json:"coordinates"`
 }
 
-// Parse decodes and validates a GeoJSON Polygon or MultiPolygon geometry object. Every ring
+// MaxPositions bounds the positions of one shape, over all its rings: a district's site, zone or
+// alert area is drawn with tens or hundreds, and every position costs each point-in-polygon
+// test (every checkpoint lookup and muck "allowed" question inside the box).
+const MaxPositions = 10000
+
+// Parse decodes and validates a GeoJSON Polygon or MultiPolygon geometry object, of at most
+// MaxPositions positions. Every ring
 // must have at least four positions, be closed and enclose an area; positions must be valid
 // longitude/latitude pairs (a third number, altitude, is accepted and dropped). Ring
 // orientation (the right-hand rule of RFC 7946) is not required. Errors are *Error.
 func Parse(raw []byte) (Shape, error) {
+	s, err := parse(raw)
+	if err != nil {
+		return Shape{}, err
+	}
+	n := 0
+	for _, p := range s.Polygons {
+		for _, r := range p {
+			n += len(r)
+		}
+	}
+	if n > MaxPositions {
+		return Shape{}, fail("coordinates", "at most %d positions in all, has %d", MaxPositions, n)
+	}
+	return s, nil
+}
+
+func parse(raw []byte) (Shape, error) {
 	var g geometry
 	if err := json.Unmarshal(raw, &g); err != nil {
 		return Shape{}, fail("", "not a GeoJSON geometry object: %v", err)

@@ -3,6 +3,8 @@ package geo
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -168,5 +170,25 @@ func TestPointValid(t *testing.T) {
 		if got := tc.pt.Valid(); got != tc.want {
 			t.Errorf("Valid(%v) = %v, want %v", tc.pt, got, tc.want)
 		}
+	}
+}
+
+func TestParseBoundsPositions(t *testing.T) {
+	ring := func(n int) string {
+		var b strings.Builder
+		b.WriteString("[[112,39]")
+		for i := 1; i < n-2; i++ {
+			fmt.Fprintf(&b, ",[%v,39.5]", 112+float64(i)/float64(n))
+		}
+		b.WriteString(",[113,40],[112,39]]")
+		return b.String()
+	}
+	if _, err := Parse([]byte(`{"type":"Polygon","coordinates":[` + ring(MaxPositions) + `]}`)); err != nil {
+		t.Fatalf("a ring of MaxPositions: %v", err)
+	}
+	_, err := Parse([]byte(`{"type":"MultiPolygon","coordinates":[[` + ring(MaxPositions/2+1) + `],[` + ring(MaxPositions/2) + `]]}`))
+	var ge *Error
+	if !errors.As(err, &ge) || ge.Path != "coordinates" {
+		t.Fatalf("a shape of MaxPositions+1 positions: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ package localtime
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -160,3 +161,36 @@ func AppendRFC3339(b []byte, t time.Time) []byte {
 // Format writes t to the second as RFC 3339 with +08:00 ("2026-12-03T16:21:55+08:00"), for
 // times in messages.
 func Format(t time.Time) string { return t.In(CST).Format(time.RFC3339) }
+
+// MaxOffset is the largest UTC offset an instant may carry. The world's zones run from -12:00
+// to +14:00 (Kiribati); Go's RFC 3339 parser takes any two-digit hour, +24:00 to +99:59 alike,
+// and such a time is nobody's clock.
+const MaxOffset = 14 * time.Hour
+
+// CheckInstant reports what is wrong with an instant a client sent, or "": an offset beyond
+// ±14:00, or a year that is not four digits in UTC and in +08:00 (answers could not write it).
+func CheckInstant(t time.Time) string {
+	_, off := t.Zone()
+	if d := time.Duration(off) * time.Second; d > MaxOffset || d < -MaxOffset {
+		return fmt.Sprintf("the UTC offset %s is out of range: offsets run from -14:00 to +14:00 (China is +08:00)", t.Format("-07:00"))
+	}
+	for _, y := range []int{t.UTC().Year(), t.In(CST).Year()} {
+		if y < 1 || y > 9999 {
+			return "the year must be from 0001 to 9999"
+		}
+	}
+	return ""
+}
+
+// ParseRFC3339 parses an instant a client sent (time.RFC3339Nano, "2026-01-02T15:04:05+08:00"),
+// refusing what CheckInstant refuses. The time keeps the offset it was written with.
+func ParseRFC3339(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errors.New("must be an RFC 3339 time such as 2026-01-02T15:04:05+08:00")
+	}
+	if msg := CheckInstant(t); msg != "" {
+		return time.Time{}, errors.New(msg)
+	}
+	return t, nil
+}

@@ -101,3 +101,16 @@ func TestAppendRFC3339(t *testing.T) {
 		t.Errorf("Format = %s", got)
 	}
 }
+
+func TestParseRFC3339Offsets(t *testing.T) {
+	for _, s := range []string{"2026-01-02T15:04:05+08:00", "2026-01-02T15:04:05Z", "2026-01-02T15:04:05+14:00", "2026-01-02T15:04:05-12:00", "2026-01-02T15:04:05.123-14:00"} {
+		if _, err := ParseRFC3339(s); err != nil {
+			t.Errorf("ParseRFC3339(%q) = %v", s, err)
+		}
+	}
+	for _, s := range []string{"2026-01-02T15:04:05+24:00", "2026-01-02T15:04:05+14:01", "2026-01-02T15:04:05-15:00", "2026-01-02T15:04:05+99:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-02:00", "tonight"} {
+		if _, err := ParseRFC3339(s); err == nil {
+			t.Errorf("ParseRFC3339(%q) took it", s)
+		}
+	}
+}

@@ -18,24 +18,35 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/cursor"
+	"github.com/clearsky/clearsky/libs/localtime"
 )
 
 // MaxBody bounds a JSON body.
 const MaxBody = 8 << 20
 
-// DecodeJSON reads c's body into v, refusing unknown fields, trailing data and bodies over
-// MaxBody, and naming the field at fault.
+// DecodeJSON reads c's body into v as Decode does, refusing bodies over MaxBody.
 func DecodeJSON(c *gin.Context, v any) error {
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody)
 	return Decode(body, v)
 }
 
-// Decode is DecodeJSON on any reader.
+// Decode reads one JSON document from r into v, strictly: unknown fields, trailing data, a key
+// given twice in one object (at any depth; encoding/json would keep the last) and text that is
+// not UTF-8 are refused, and then every value is checked against the bounds of its field
+// (Check: lengths, characters, list sizes, ranges, UTC offsets). Every failure names the field.
 func Decode(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return jsonError(err)
+	}
+	if err := scan(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -47,7 +58,52 @@ func Decode(r io.Reader, v any) error {
 	if _, err := io.Copy(&extra, dec.Buffered()); err == nil && strings.TrimSpace(extra.String()) != "" {
 		return apperr.Invalid("body", "unexpected data after the JSON value")
 	}
-	return nil
+	return Check(v)
+}
+
+// scan reads the document once with a decoder that refuses duplicate object keys and invalid
+// UTF-8 (jsontext's defaults), to name the key at fault. Other syntax errors are left to
+// encoding/json, whose messages the API has always given.
+func scan(b []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := dec.ReadToken()
+		if err == nil {
+			continue
+		}
+		var se *jsontext.SyntacticError
+		if !errors.As(err, &se) {
+			return nil // the end, or an I/O error encoding/json will meet again
+		}
+		switch {
+		case errors.Is(se.Err, jsontext.ErrDuplicateName):
+			return apperr.Invalid(pointerField(se.JSONPointer), "duplicate key: this key is given twice in one object; send each key once")
+		case strings.Contains(se.Err.Error(), "invalid UTF-8"):
+			field := pointerField(se.JSONPointer)
+			return apperr.Invalid(field, "not valid UTF-8: send text encoded as UTF-8")
+		}
+		return nil
+	}
+}
+
+// pointerField writes a JSON pointer ("/results/2/unit") as the dotted path fields are named by
+// ("results[2].unit"); the root is "body".
+func pointerField(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && tok != "" {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	if b.Len() == 0 {
+		return "body"
+	}
+	return b.String()
 }
 
 func jsonError(err error) error {
@@ -109,15 +165,15 @@ func (d Date) MarshalJSON() ([]byte, error) {
 	return json.Marshal(d.Format(time.DateOnly))
 }
 
-// QueryTime reads an optional RFC 3339 query parameter.
+// QueryTime reads an optional RFC 3339 query parameter, its offset within ±14:00.
 func QueryTime(c *gin.Context, name string) (time.Time, bool, error) {
 	s := c.Query(name)
 	if s == "" {
 		return time.Time{}, false, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := localtime.ParseRFC3339(s)
 	if err != nil {
-		return time.Time{}, false, apperr.Invalid(name, "must be an RFC 3339 time such as 2026-01-02T15:04:05+08:00")
+		return time.Time{}, false, apperr.Invalid(name, err.Error())
 	}
 	return t.UTC(), true, nil
 }

@@ -221,3 +221,87 @@ func TestDecodeRefusesOverflow(t *testing.T) {
 		}
 	}
 }
+
+type bounded struct {
+	Name  string     `json:"name"`
+	ID    string     `json:"id" input:"id"`
+	Note  string     `json:"note" input:"text"`
+	Lane  string     `json:"lane" input:"name,max=4"`
+	Tags  []string   `json:"tags" input:"id,items=2"`
+	Mass  int        `json:"mass" input:"min=0,max=100"`
+	At    *time.Time `json:"at"`
+	Items []struct {
+		U string `json:"unit" input:"id"`
+	} `json:"items"`
+	Extra map[string]string `json:"extra"`
+	Inner *bounded          `json:"inner"`
+}
+
+func TestDecodeBounds(t *testing.T) {
+	long := strings.Repeat("长", MaxName)
+	tests := []struct {
+		name, in, wantField string
+	}{
+		{"valid", `{"name":"` + long + `","id":"site-1","note":"line 1\nline 2\ttab","lane":"左2","tags":["a","b"],"mass":100,"at":"2026-01-02T03:04:05+14:00","items":[{"unit":"mg/L"}],"extra":{"k":"v"}}`, ""},
+		{"name too long (runes)", `{"name":"` + long + `长"}`, "name"},
+		{"id too long", `{"id":"` + strings.Repeat("x", MaxID+1) + `"}`, "id"},
+		{"text too long", `{"note":"` + strings.Repeat("x", MaxText+1) + `"}`, "note"},
+		{"own max", `{"lane":"abcde"}`, "lane"},
+		{"NUL in name", `{"name":"a\u0000b"}`, "name"},
+		{"newline in name", `{"name":"a\nb"}`, "name"},
+		{"C1 in text", `{"note":"a\u0085b"}`, "note"},
+		{"NUL in text", `{"note":"a\u0000b"}`, "note"},
+		{"RLO in name", `{"name":"abc\u202edcba"}`, "name"},
+		{"isolate in text", `{"note":"x\u2067y"}`, "note"},
+		{"RLM in id", `{"id":"site\u200f1"}`, "id"},
+		{"too many items", `{"tags":["a","b","c"]}`, "tags"},
+		{"bad item", `{"tags":["a","b\u0000"]}`, "tags[1]"},
+		{"nested item", `{"items":[{"unit":"ok"},{"unit":"a\u202eb"}]}`, "items[1].unit"},
+		{"number above", `{"mass":101}`, "mass"},
+		{"number below", `{"mass":-1}`, "mass"},
+		{"offset +24:00", `{"at":"2026-01-02T03:04:05+24:00"}`, "at"},
+		{"offset -14:01", `{"at":"2026-01-02T03:04:05-14:01"}`, "at"},
+		{"year 0 in UTC", `{"at":"0001-01-01T00:00:00+01:00"}`, "at"},
+		{"map value", `{"extra":{"k":"a\u202eb"}}`, "extra.k"},
+		{"map key", `{"extra":{"k\u0000":"v"}}`, "extra.k\x00"},
+		{"duplicate key", `{"name":"a","name":"b"}`, "name"},
+		{"duplicate nested key", `{"inner":{"id":"a","note":"x","id":"b"}}`, "inner.id"},
+		{"duplicate key in array item", `{"items":[{"unit":"a"},{"unit":"a","unit":"b"}]}`, "items[1].unit"},
+		{"invalid UTF-8", "{\"name\":\"\xff\"}", "name"},
+		{"deep bound", `{"inner":{"inner":{"name":"\u202e"}}}`, "inner.inner.name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bounded
+			err := Decode(strings.NewReader(tc.in), &b)
+			if tc.wantField == "" {
+				if err != nil {
+					t.Fatalf("Decode = %v, want nil", err)
+				}
+				return
+			}
+			var ve *apperr.ValidationError
+			if !errors.As(err, &ve) || ve.Fields[0].Field != tc.wantField {
+				t.Fatalf("Decode = %v, want a validation error on %q", err, tc.wantField)
+			}
+		})
+	}
+}
+
+func TestDecodeTopLevelArrayIsNotBoundByMaxItems(t *testing.T) {
+	var xs []int
+	in := "[" + strings.Repeat("1,", MaxItems) + "1]"
+	if err := Decode(strings.NewReader(in), &xs); err != nil || len(xs) != MaxItems+1 {
+		t.Fatalf("Decode = %v (%d items)", err, len(xs))
+	}
+}
+
+func TestCheckString(t *testing.T) {
+	if err := CheckString("plate", "晋A12345", "id"); err != nil {
+		t.Fatal(err)
+	}
+	var ve *apperr.ValidationError
+	if err := CheckString("plate", "晋A\u202e12345", "id"); !errors.As(err, &ve) || ve.Fields[0].Field != "plate" {
+		t.Fatalf("CheckString = %v", err)
+	}
+}

@@ -86,6 +86,22 @@ func (r Response) Field() string {
 	return f
 }
 
+// Refused fails t unless r is a 400 problem document naming field among its errors: what every
+// refused input answers (docs/inputs.md).
+func (r Response) Refused(t testing.TB, field string) {
+	t.Helper()
+	if r.Status != http.StatusBadRequest || r.ContentType != "application/problem+json" {
+		t.Fatalf("answer %d %s, want a 400 problem naming %q: %.300s", r.Status, r.ContentType, field, r.Raw)
+	}
+	errs, _ := r.Body["errors"].([]any)
+	for _, e := range errs {
+		if f, _ := e.(map[string]any)["field"].(string); f == field {
+			return
+		}
+	}
+	t.Fatalf("the 400 does not name %q: %.300s", field, r.Raw)
+}
+
 // Do sends body (nil, a string sent as is, or a value encoded as JSON) with a bearer token
 // (none when token is empty).
 func (a *API) Do(t testing.TB, method, path, token string, body any) Response {

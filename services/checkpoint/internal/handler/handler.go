@@ -91,28 +91,28 @@ func (h *Handler) lookup(c *gin.Context) error {
 }
 
 type restrictionJSON struct {
-	Class       string          `json:"class"`
-	MaxStandard string          `json:"max_standard,omitempty"`
+	Class       string          `json:"class" input:"id"`
+	MaxStandard string          `json:"max_standard,omitempty" input:"id"`
 	Zone        json.RawMessage `json:"zone,omitempty"`
-	ZoneName    string          `json:"zone_name,omitempty"`
+	ZoneName    string          `json:"zone_name,omitempty" input:"name"`
 	Hours       *hoursJSON      `json:"hours,omitempty"`
 }
 
 type hoursJSON struct {
-	From string `json:"from"`
-	To   string `json:"to"`
+	From string `json:"from" input:"id,max=5"`
+	To   string `json:"to" input:"id,max=5"`
 }
 
 type alertJSON struct {
-	ID           string            `json:"alert_id,omitempty"`
-	Level        string            `json:"level"`
+	ID           string            `json:"alert_id,omitempty" input:"id"`
+	Level        string            `json:"level" input:"id"`
 	StartsAt     time.Time         `json:"starts_at"`
 	EndsAt       time.Time         `json:"ends_at"`
-	Reason       string            `json:"reason,omitempty"`
-	Restrictions []restrictionJSON `json:"restrictions"`
-	CreatedBy    string            `json:"created_by,omitempty"`
+	Reason       string            `json:"reason,omitempty" input:"text"`
+	Restrictions []restrictionJSON `json:"restrictions" input:"items=100"`
+	CreatedBy    string            `json:"created_by,omitempty" input:"id"`
 	EndedAt      time.Time         `json:"ended_at,omitzero"`
-	EndedBy      string            `json:"ended_by,omitempty"`
+	EndedBy      string            `json:"ended_by,omitempty" input:"id"`
 }
 
 func alertOut(a verdict.Alert) (alertJSON, error) {

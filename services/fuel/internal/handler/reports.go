@@ -118,7 +118,7 @@ func (h *Handler) listCases(c *gin.Context) error {
 
 func (h *Handler) closeCase(c *gin.Context) error {
 	var b struct {
-		Resolution string `json:"resolution"`
+		Resolution string `json:"resolution" input:"text"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/httpserver"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/csvimport"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
@@ -24,21 +25,21 @@ import (
 // resultBody is one result as clients send it. The value is read here, so that a value that is
 // not a number is refused naming results[i].value.
 type resultBody struct {
-	Parameter string          `json:"parameter"`
+	Parameter string          `json:"parameter" input:"id"`
 	Value     json.RawMessage `json:"value"`
-	Unit      string          `json:"unit"`
+	Unit      string          `json:"unit" input:"id"`
 }
 
 // sampleBody is an upload.
 type sampleBody struct {
-	SampleID  string          `json:"sample_id"`
-	SiteID    string          `json:"site_id"`
-	Product   string          `json:"product"`
+	SampleID  string          `json:"sample_id" input:"id"`
+	SiteID    string          `json:"site_id" input:"id"`
+	Product   string          `json:"product" input:"id"`
 	Grade     json.RawMessage `json:"grade"` // "92", 92 or -10
-	Standard  string          `json:"standard"`
-	Label     string          `json:"label"`
-	SampledAt string          `json:"sampled_at"`
-	Results   []resultBody    `json:"results"`
+	Standard  string          `json:"standard" input:"name"`
+	Label     string          `json:"label" input:"name"`
+	SampledAt string          `json:"sampled_at" input:"id"`
+	Results   []resultBody    `json:"results" input:"items=100"`
 }
 
 // readings reads results, naming each bad value.
@@ -48,11 +49,17 @@ func readings(rs []resultBody, ve *apperr.ValidationError) []limits.Reading {
 		v, err := number(r.Value)
 		if err != nil {
 			ve.Add(fmt.Sprintf("results[%d].value", i), err.Error())
+		} else if v < -maxValue || v > maxValue {
+			ve.Add(fmt.Sprintf("results[%d].value", i), fmt.Sprintf("must be from %v to %v", -maxValue, maxValue))
 		}
 		out = append(out, limits.Reading{Parameter: r.Parameter, Value: v, Unit: r.Unit})
 	}
 	return out
 }
+
+// maxValue bounds a result's value either way: no fuel property GB 17930 or GB 19147 limits
+// (mg/kg, kg/m³, °C, % by volume) comes near it.
+const maxValue = 1e6
 
 // number reads a JSON number (or a string holding one).
 func number(raw json.RawMessage) (float64, error) {
@@ -89,14 +96,21 @@ func (b sampleBody) input() (sampling.SampleInput, error) {
 	var ve apperr.ValidationError
 	in := sampling.SampleInput{ID: b.SampleID, SiteID: b.SiteID, Product: b.Product, Standard: b.Standard, Label: b.Label}
 	g, err := text(b.Grade)
-	if err != nil {
+	if err == nil {
+		err = request.CheckString("grade", g, "id,max=16")
+	}
+	var gve *apperr.ValidationError
+	switch {
+	case errors.As(err, &gve):
+		ve.Fields = append(ve.Fields, gve.Fields...)
+	case err != nil:
 		ve.Add("grade", err.Error())
 	}
 	in.Grade = g
 	if b.SampledAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, b.SampledAt)
+		t, err := localtime.ParseRFC3339(b.SampledAt)
 		if err != nil {
-			ve.Add("sampled_at", "must be an RFC 3339 instant such as 2026-03-05T10:30:00+08:00")
+			ve.Add("sampled_at", err.Error())
 		}
 		in.SampledAt = t
 	}
@@ -332,9 +346,9 @@ func (h *Handler) revisions(c *gin.Context) error {
 
 func (h *Handler) correct(c *gin.Context) error {
 	var b struct {
-		BaseRevision int          `json:"base_revision"`
-		Results      []resultBody `json:"results"`
-		Reason       string       `json:"reason"`
+		BaseRevision int          `json:"base_revision" input:"min=1,max=1000000"`
+		Results      []resultBody `json:"results" input:"items=100"`
+		Reason       string       `json:"reason" input:"text"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err

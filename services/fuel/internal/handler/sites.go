@@ -17,21 +17,21 @@ import (
 
 // siteBody is a site as clients send it (POST and PUT).
 type siteBody struct {
-	SiteID         string        `json:"site_id"`
-	Kind           string        `json:"kind"`
+	SiteID         string        `json:"site_id" input:"id"`
+	Kind           string        `json:"kind" input:"id"`
 	Name           string        `json:"name"`
 	Operator       string        `json:"operator"`
-	Lat            *float64      `json:"lat"`
-	Lon            *float64      `json:"lon"`
+	Lat            *float64      `json:"lat" input:"min=-90,max=90"`
+	Lon            *float64      `json:"lon" input:"min=-180,max=180"`
 	Address        string        `json:"address"`
-	Licence        string        `json:"licence"`
+	Licence        string        `json:"licence" input:"id"`
 	Unlicensed     bool          `json:"unlicensed"`
-	InspectionRef  string        `json:"inspection_ref"`
+	InspectionRef  string        `json:"inspection_ref" input:"id"`
 	OwnDepot       bool          `json:"own_depot"`
-	Suppliers      []string      `json:"suppliers"`
+	Suppliers      []string      `json:"suppliers" input:"id,items=100"`
 	OperatingSince *request.Date `json:"operating_since"`
 	ClosedOn       *request.Date `json:"closed_on"`
-	Note           string        `json:"note"`
+	Note           string        `json:"note" input:"text"`
 }
 
 func (b siteBody) site() sampling.Site {
@@ -226,9 +226,9 @@ func labOut(l sampling.Lab) labJSON {
 
 func (h *Handler) putLab(c *gin.Context) error {
 	var b struct {
-		LabID   string   `json:"lab_id"`
+		LabID   string   `json:"lab_id" input:"id"`
 		Name    string   `json:"name"`
-		SiteIDs []string `json:"site_ids"`
+		SiteIDs []string `json:"site_ids" input:"id,items=1000"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err

@@ -55,7 +55,7 @@ type Day = localtime.Day
 // Table is one version of the limits.
 type Table struct {
 	Name         string        `json:"name"`
-	About        string        `json:"about,omitempty"`
+	About        string        `json:"about,omitempty" input:"text"`
 	Products     []ProductSpec `json:"products"`
 	Parameters   []Parameter   `json:"parameters"`
 	Limits       []Limit       `json:"limits"`

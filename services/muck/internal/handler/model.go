@@ -8,6 +8,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/geo"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
@@ -17,9 +18,9 @@ func instant(ve *apperr.ValidationError, field, s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := localtime.ParseRFC3339(s)
 	if err != nil {
-		ve.Add(field, "must be an RFC 3339 time such as 2026-01-02T15:04:05+08:00")
+		ve.Add(field, err.Error())
 		return time.Time{}
 	}
 	return t.UTC()
@@ -50,13 +51,13 @@ type dustJSON struct {
 }
 
 type hoursJSON struct {
-	From string `json:"from"`
-	To   string `json:"to"`
+	From string `json:"from" input:"id,max=5"`
+	To   string `json:"to" input:"id,max=5"`
 }
 
 type siteBody struct {
-	SiteID            string          `json:"site_id"`
-	Kind              string          `json:"kind"`
+	SiteID            string          `json:"site_id" input:"id"`
+	Kind              string          `json:"kind" input:"id"`
 	Name              string          `json:"name"`
 	Address           string          `json:"address"`
 	District          string          `json:"district"`
@@ -66,7 +67,7 @@ type siteBody struct {
 	PeriodFrom        *request.Date   `json:"period_from"`
 	PeriodTo          *request.Date   `json:"period_to"`
 	DustControl       *dustJSON       `json:"dust_control"`
-	AcceptedMaterials []string        `json:"accepted_materials"`
+	AcceptedMaterials []string        `json:"accepted_materials" input:"id,items=20"`
 	OpeningHours      *hoursJSON      `json:"opening_hours"`
 }
 
@@ -121,12 +122,12 @@ func siteOut(s permit.Site) siteJSON {
 }
 
 type permitBody struct {
-	PermitID  string `json:"permit_id"`
-	VIN       string `json:"vin"`
-	FromSite  string `json:"from_site"`
-	ToSite    string `json:"to_site"`
-	ValidFrom string `json:"valid_from"`
-	ValidTo   string `json:"valid_to"`
+	PermitID  string `json:"permit_id" input:"id"`
+	VIN       string `json:"vin" input:"id"`
+	FromSite  string `json:"from_site" input:"id"`
+	ToSite    string `json:"to_site" input:"id"`
+	ValidFrom string `json:"valid_from" input:"id"`
+	ValidTo   string `json:"valid_to" input:"id"`
 	Enclosed  bool   `json:"enclosed"`
 	GPS       bool   `json:"gps"`
 	Video     bool   `json:"video"`
@@ -181,17 +182,17 @@ func (h *Handler) permitOut(p permit.Permit) permitJSON {
 }
 
 type reasonBody struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" input:"text"`
 }
 
 type passBody struct {
-	PassID    string          `json:"pass_id"`
-	PermitID  string          `json:"permit_id"`
+	PassID    string          `json:"pass_id" input:"id"`
+	PermitID  string          `json:"permit_id" input:"id"`
 	Zone      json.RawMessage `json:"zone"`
 	Hours     *hoursJSON      `json:"hours"`
-	ValidFrom string          `json:"valid_from"`
-	ValidTo   string          `json:"valid_to"`
-	Route     string          `json:"route"`
+	ValidFrom string          `json:"valid_from" input:"id"`
+	ValidTo   string          `json:"valid_to" input:"id"`
+	Route     string          `json:"route" input:"text"`
 }
 
 type passJSON struct {
@@ -264,22 +265,22 @@ func coordinate(ve *apperr.ValidationError, c *gin.Context, name string) float64
 }
 
 type locationJSON struct {
-	Lat *float64 `json:"lat"`
-	Lon *float64 `json:"lon"`
+	Lat *float64 `json:"lat" input:"min=-90,max=90"`
+	Lon *float64 `json:"lon" input:"min=-180,max=180"`
 }
 
 type violationBody struct {
-	ViolationID string        `json:"violation_id"`
-	Kind        string        `json:"kind"`
-	VIN         string        `json:"vin"`
-	Plate       string        `json:"plate"`
-	PlateColour string        `json:"plate_colour"`
-	ObservedAt  string        `json:"observed_at"`
+	ViolationID string        `json:"violation_id" input:"id"`
+	Kind        string        `json:"kind" input:"id"`
+	VIN         string        `json:"vin" input:"id"`
+	Plate       string        `json:"plate" input:"id"`
+	PlateColour string        `json:"plate_colour" input:"id"`
+	ObservedAt  string        `json:"observed_at" input:"id"`
 	Location    *locationJSON `json:"location"`
 	Place       string        `json:"place"`
-	Photos      []string      `json:"photos"`
-	Note        string        `json:"note"`
-	FromSite    string        `json:"from_site"`
+	Photos      []string      `json:"photos" input:"id,items=20,max=512"`
+	Note        string        `json:"note" input:"text"`
+	FromSite    string        `json:"from_site" input:"id"`
 }
 
 type pointJSON struct {

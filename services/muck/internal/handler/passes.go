@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -77,8 +78,9 @@ func (h *Handler) allowed(c *gin.Context) error {
 	var ve apperr.ValidationError
 	pt := geo.Point{Lat: coordinate(&ve, c, "lat"), Lon: coordinate(&ve, c, "lon")}
 	at, ok, err := request.QueryTime(c, "at")
-	if err != nil {
-		ve.Fields = append(ve.Fields, apperr.FieldError{Field: "at", Message: "must be an RFC 3339 time such as 2026-01-02T23:30:00+08:00"})
+	var qe *apperr.ValidationError
+	if errors.As(err, &qe) {
+		ve.Fields = append(ve.Fields, qe.Fields...)
 	}
 	if err := ve.Err(); err != nil {
 		return err

@@ -46,7 +46,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 // sampleJSON is one sample on the wire: physical units of GB 17691-2018 annex Q; null or absent
 // means "not available".
 type sampleJSON struct {
-	VIN                 string       `json:"vin"`
+	VIN                 string       `json:"vin" input:"id"`
 	At                  time.Time    `json:"at"`
 	SpeedKmh            detect.Value `json:"speed_kmh"`
 	AtmosphericPressure detect.Value `json:"atmospheric_pressure_kpa"`
@@ -64,11 +64,11 @@ type sampleJSON struct {
 	CoolantC            detect.Value `json:"coolant_c"`
 	FuelLevelPct        detect.Value `json:"fuel_level_pct"`
 	MileageKm           detect.Value `json:"mileage_km"`
-	Lon                 *float64     `json:"lon"`
-	Lat                 *float64     `json:"lat"`
+	Lon                 *float64     `json:"lon" input:"min=-180,max=180"`
+	Lat                 *float64     `json:"lat" input:"min=-90,max=90"`
 	MIL                 detect.MIL   `json:"mil"`
-	FaultCodes          []uint32     `json:"fault_codes"`
-	Source              string       `json:"source,omitempty"`
+	FaultCodes          []uint32     `json:"fault_codes" input:"items=253"`
+	Source              string       `json:"source,omitempty" input:"id"`
 }
 
 func (s sampleJSON) reading() monitor.Reading {
@@ -95,7 +95,7 @@ func toJSON(r monitor.Reading) sampleJSON {
 
 func (h *Handler) upload(c *gin.Context) error {
 	var b struct {
-		Samples []sampleJSON `json:"samples"`
+		Samples []sampleJSON `json:"samples" input:"items=10000"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err

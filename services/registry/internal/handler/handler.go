@@ -54,25 +54,25 @@ func (h *Handler) Routes(r gin.IRouter) {
 
 // vehicleBody is a vehicle as clients send it on POST.
 type vehicleBody struct {
-	VIN              string        `json:"vin"`
-	Plate            string        `json:"plate"`
-	PlateColour      string        `json:"plate_colour"`
-	FuelType         string        `json:"fuel_type"`
-	EmissionStandard string        `json:"emission_standard"`
-	Category         string        `json:"category"`
-	Use              string        `json:"use"`
-	ServiceClass     string        `json:"service_class"`
+	VIN              string        `json:"vin" input:"id"`
+	Plate            string        `json:"plate" input:"id"`
+	PlateColour      string        `json:"plate_colour" input:"id"`
+	FuelType         string        `json:"fuel_type" input:"id"`
+	EmissionStandard string        `json:"emission_standard" input:"id"`
+	Category         string        `json:"category" input:"id"`
+	Use              string        `json:"use" input:"id"`
+	ServiceClass     string        `json:"service_class" input:"id"`
 	Maker            string        `json:"maker"`
 	Owner            string        `json:"owner"`
-	FleetID          string        `json:"fleet_id"`
+	FleetID          string        `json:"fleet_id" input:"id"`
 	RegisteredOn     request.Date  `json:"registered_on"`
 	RegisteredPlace  string        `json:"registered_place"`
-	GrossMassKg      int           `json:"gross_mass_kg"`
+	GrossMassKg      int           `json:"gross_mass_kg" input:"min=0,max=100000"`
 	LeanBurn         bool          `json:"lean_burn"`
 	ConvertedGas     bool          `json:"converted_gas"`
 	ScrapDue         *request.Date `json:"scrap_due"`
-	Status           string        `json:"status"`
-	StatusReason     string        `json:"status_reason"`
+	Status           string        `json:"status" input:"id"`
+	StatusReason     string        `json:"status_reason" input:"text"`
 }
 
 func (b vehicleBody) vehicle() vehicle.Vehicle {
@@ -122,9 +122,9 @@ type vehicleJSON struct {
 }
 
 type inspectionJSON struct {
-	ReportID    string       `json:"report_id"`
-	StationID   string       `json:"station_id"`
-	Result      string       `json:"result"`
+	ReportID    string       `json:"report_id" input:"id"`
+	StationID   string       `json:"station_id" input:"id"`
+	Result      string       `json:"result" input:"id"`
 	InspectedOn request.Date `json:"inspected_on"`
 }
 
@@ -202,23 +202,23 @@ func (h *Handler) list(c *gin.Context) error {
 
 // patchBody is a PATCH body: every field optional; unknown fields refused.
 type patchBody struct {
-	Plate            *string       `json:"plate"`
-	PlateColour      *string       `json:"plate_colour"`
-	FuelType         *string       `json:"fuel_type"`
-	EmissionStandard *string       `json:"emission_standard"`
-	Category         *string       `json:"category"`
-	Use              *string       `json:"use"`
-	ServiceClass     *string       `json:"service_class"`
+	Plate            *string       `json:"plate" input:"id"`
+	PlateColour      *string       `json:"plate_colour" input:"id"`
+	FuelType         *string       `json:"fuel_type" input:"id"`
+	EmissionStandard *string       `json:"emission_standard" input:"id"`
+	Category         *string       `json:"category" input:"id"`
+	Use              *string       `json:"use" input:"id"`
+	ServiceClass     *string       `json:"service_class" input:"id"`
 	Maker            *string       `json:"maker"`
 	Owner            *string       `json:"owner"`
 	RegisteredPlace  *string       `json:"registered_place"`
-	GrossMassKg      *int          `json:"gross_mass_kg"`
+	GrossMassKg      *int          `json:"gross_mass_kg" input:"min=0,max=100000"`
 	LeanBurn         *bool         `json:"lean_burn"`
 	ConvertedGas     *bool         `json:"converted_gas"`
 	ScrapDue         *request.Date `json:"scrap_due"`
-	Status           *string       `json:"status"`
-	StatusReason     *string       `json:"status_reason"`
-	FleetID          *string       `json:"fleet_id"`
+	Status           *string       `json:"status" input:"id"`
+	StatusReason     *string       `json:"status_reason" input:"text"`
+	FleetID          *string       `json:"fleet_id" input:"id"`
 }
 
 func conv[T ~string](s *string) *T {
@@ -262,8 +262,8 @@ func (h *Handler) update(c *gin.Context) error {
 
 func (h *Handler) bindTerminal(c *gin.Context) error {
 	var b struct {
-		ICCID  string `json:"iccid"`
-		ChipID string `json:"chip_id"`
+		ICCID  string `json:"iccid" input:"id"`
+		ChipID string `json:"chip_id" input:"id"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
@@ -278,8 +278,8 @@ func (h *Handler) bindTerminal(c *gin.Context) error {
 
 func (h *Handler) fileTerminalKey(c *gin.Context) error {
 	var b struct {
-		ChipID    string `json:"chip_id"`
-		PublicKey string `json:"public_key"`
+		ChipID    string `json:"chip_id" input:"id"`
+		PublicKey string `json:"public_key" input:"id,max=128"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
@@ -305,8 +305,8 @@ func (h *Handler) status(c *gin.Context) error {
 }
 
 type screeningBody struct {
-	Purpose          string          `json:"purpose"`
-	VIN              string          `json:"vin"`
+	Purpose          string          `json:"purpose" input:"id"`
+	VIN              string          `json:"vin" input:"id"`
 	Vehicle          *vehicleBody    `json:"vehicle"`
 	InspectionReport *inspectionJSON `json:"inspection_report"`
 }

@@ -114,7 +114,7 @@ func (h *Handler) getProposal(c *gin.Context) error {
 }
 
 type reasonBody struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" input:"text"`
 }
 
 // reason reads an optional {"reason": ...} body (an empty body is no reason).

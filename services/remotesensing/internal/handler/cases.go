@@ -45,9 +45,9 @@ func (h *Handler) getCase(c *gin.Context) error {
 
 func (h *Handler) transition(c *gin.Context) error {
 	var b struct {
-		To        string `json:"to"`
-		Reason    string `json:"reason"`
-		Reference string `json:"reference"`
+		To        string `json:"to" input:"id"`
+		Reason    string `json:"reason" input:"text"`
+		Reference string `json:"reference" input:"name"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
@@ -62,8 +62,8 @@ func (h *Handler) transition(c *gin.Context) error {
 
 func (h *Handler) chooseRepairShop(c *gin.Context) error {
 	var b struct {
-		ShopID string `json:"shop_id"`
-		Note   string `json:"note"`
+		ShopID string `json:"shop_id" input:"id"`
+		Note   string `json:"note" input:"text"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
@@ -78,8 +78,8 @@ func (h *Handler) chooseRepairShop(c *gin.Context) error {
 
 func (h *Handler) reportRepair(c *gin.Context) error {
 	var b struct {
-		Reference   string `json:"reference"`
-		Description string `json:"description"`
+		Reference   string `json:"reference" input:"name"`
+		Description string `json:"description" input:"text"`
 	}
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err

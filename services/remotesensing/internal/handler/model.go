@@ -14,17 +14,17 @@ import (
 )
 
 type stationBody struct {
-	StationID            string       `json:"station_id"`
+	StationID            string       `json:"station_id" input:"id"`
 	Name                 string       `json:"name"`
-	Lat                  float64      `json:"lat"`
-	Lon                  float64      `json:"lon"`
+	Lat                  float64      `json:"lat" input:"min=-90,max=90"`
+	Lon                  float64      `json:"lon" input:"min=-180,max=180"`
 	Site                 string       `json:"site"`
-	Lane                 string       `json:"lane"`
+	Lane                 string       `json:"lane" input:"name,max=32"`
 	Device               string       `json:"device"`
-	OperatorID           string       `json:"operator_id"`
+	OperatorID           string       `json:"operator_id" input:"id"`
 	CalibratedOn         request.Date `json:"calibrated_on"`
-	CalibrationValidDays int          `json:"calibration_valid_days"`
-	SlopePct             float64      `json:"slope_pct"`
+	CalibrationValidDays int          `json:"calibration_valid_days" input:"min=0,max=3650"`
+	SlopePct             float64      `json:"slope_pct" input:"min=-30,max=30"`
 }
 
 type stationJSON struct {
@@ -57,24 +57,24 @@ func (h *Handler) stationOut(s sensing.Station) stationJSON {
 
 type stationPatchBody struct {
 	Name                 *string       `json:"name"`
-	Lat                  *float64      `json:"lat"`
-	Lon                  *float64      `json:"lon"`
+	Lat                  *float64      `json:"lat" input:"min=-90,max=90"`
+	Lon                  *float64      `json:"lon" input:"min=-180,max=180"`
 	Site                 *string       `json:"site"`
-	Lane                 *string       `json:"lane"`
+	Lane                 *string       `json:"lane" input:"name,max=32"`
 	Device               *string       `json:"device"`
-	OperatorID           *string       `json:"operator_id"`
+	OperatorID           *string       `json:"operator_id" input:"id"`
 	CalibratedOn         *request.Date `json:"calibrated_on"`
-	CalibrationValidDays *int          `json:"calibration_valid_days"`
-	SlopePct             *float64      `json:"slope_pct"`
+	CalibrationValidDays *int          `json:"calibration_valid_days" input:"min=0,max=3650"`
+	SlopePct             *float64      `json:"slope_pct" input:"min=-30,max=30"`
 }
 
 // readingBody is one reading as a station sends it.
 type readingBody struct {
-	ReadingID    string   `json:"reading_id"`
-	StationID    string   `json:"station_id"`
-	Plate        string   `json:"plate"`
-	PlateColour  string   `json:"plate_colour"`
-	MeasuredAt   string   `json:"measured_at"`
+	ReadingID    string   `json:"reading_id" input:"id"`
+	StationID    string   `json:"station_id" input:"id"`
+	Plate        string   `json:"plate" input:"id"`
+	PlateColour  string   `json:"plate_colour" input:"id"`
+	MeasuredAt   string   `json:"measured_at" input:"id"`
 	CO           *float64 `json:"co_pct"`
 	HC           *float64 `json:"hc_ppm"`
 	NO           *float64 `json:"no_ppm"`
@@ -87,8 +87,8 @@ type readingBody struct {
 	HumidityPct  *float64 `json:"humidity_pct"`
 	Rain         bool     `json:"rain"`
 	Fog          bool     `json:"fog"`
-	Lane         string   `json:"lane"`
-	Photos       []string `json:"photos"`
+	Lane         string   `json:"lane" input:"name,max=32"`
+	Photos       []string `json:"photos" input:"id,items=8,max=1024"`
 }
 
 type uploadItemJSON struct {
@@ -165,7 +165,7 @@ func cursor(c *gin.Context) (*sensing.Cursor, error) {
 		return nil, err
 	}
 	at, id, ok := strings.Cut(raw, "|")
-	t, terr := time.Parse(time.RFC3339Nano, at)
+	t, terr := localtime.ParseRFC3339(at)
 	if !ok || terr != nil {
 		return nil, apperr.Invalid("cursor", "not a cursor this API returned; start again without it")
 	}

@@ -68,21 +68,21 @@ func (p Parameter) Valid() bool { return slices.Contains(Parameters, p) }
 // Row is one limit: a reading of Parameter from a vehicle of Fuel exceeds when its value is
 // strictly above Limit (a Ringelmann reading "above grade 1" is grade 2 or more).
 type Row struct {
-	Standard  string    `json:"standard"`
-	Clause    string    `json:"clause"`
-	Fuel      string    `json:"fuel"` // the registry's fuel_type: gasoline, diesel, gas, hybrid ...
-	Parameter Parameter `json:"parameter"`
-	Limit     float64   `json:"limit"`
-	Unit      string    `json:"unit"`
+	Standard  string    `json:"standard" input:"name"`
+	Clause    string    `json:"clause" input:"name"`
+	Fuel      string    `json:"fuel" input:"id"` // the registry's fuel_type: gasoline, diesel, gas, hybrid ...
+	Parameter Parameter `json:"parameter" input:"id"`
+	Limit     float64   `json:"limit" input:"min=0,max=1000000"`
+	Unit      string    `json:"unit" input:"id"`
 	// Confirm marks a value taken from a secondary source, to be confirmed against the standard.
 	Confirm bool   `json:"confirm,omitempty"`
-	Note    string `json:"note,omitempty"`
+	Note    string `json:"note,omitempty" input:"text"`
 }
 
 // Range bounds a quantity; a nil end is open. Both ends are inclusive.
 type Range struct {
-	Min *float64 `json:"min,omitempty"`
-	Max *float64 `json:"max,omitempty"`
+	Min *float64 `json:"min,omitempty" input:"min=-1000,max=1000"`
+	Max *float64 `json:"max,omitempty" input:"min=-1000,max=1000"`
 }
 
 // Contains reports whether v lies within r.
@@ -111,21 +111,21 @@ type Window struct {
 	VSPkWt *Range `json:"vsp_kw_t,omitempty"`
 	// WindMaxMS is the highest wind speed, m/s; nil leaves wind unchecked. A reading without a
 	// wind value is accepted.
-	WindMaxMS *float64 `json:"wind_max_ms,omitempty"`
+	WindMaxMS *float64 `json:"wind_max_ms,omitempty" input:"min=0,max=100"`
 	// RefuseRain and RefuseFog make readings flagged with rain (or snow) or fog invalid.
 	RefuseRain bool   `json:"refuse_rain"`
 	RefuseFog  bool   `json:"refuse_fog"`
-	Source     string `json:"source,omitempty"`
+	Source     string `json:"source,omitempty" input:"text"`
 	Confirm    bool   `json:"confirm,omitempty"`
 }
 
 // Version is one complete table, in force from EffectiveFrom (a calendar day in Asia/Shanghai)
 // until the next version's EffectiveFrom.
 type Version struct {
-	Version       string `json:"version"`
+	Version       string `json:"version" input:"id"`
 	EffectiveFrom Day    `json:"effective_from"`
-	Source        string `json:"source,omitempty"`
-	Limits        []Row  `json:"limits"`
+	Source        string `json:"source,omitempty" input:"text"`
+	Limits        []Row  `json:"limits" input:"items=100"`
 	Window        Window `json:"valid_window"`
 }
 

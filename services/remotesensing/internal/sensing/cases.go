@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
@@ -152,7 +153,7 @@ func CheckRepairReport(c Case, p auth.Principal, r RepairReport) error {
 	if strings.TrimSpace(r.Reference) == "" {
 		ve.Add("reference", "required: the repair order number")
 	}
-	if len(r.Description) > 2000 {
+	if utf8.RuneCountInString(r.Description) > 2000 {
 		ve.Add("description", "at most 2000 characters")
 	}
 	return ve.Err()
@@ -205,7 +206,7 @@ func CheckShopChoice(c Case, p auth.Principal, ch ShopChoice) error {
 	if !shopPattern.MatchString(strings.TrimSpace(ch.ShopID)) {
 		ve.Add("shop_id", "required: the repair shop's id (its account's tenant), 1 to 64 letters, digits, '.', '_' or '-'")
 	}
-	if len(ch.Note) > 2000 {
+	if utf8.RuneCountInString(ch.Note) > 2000 {
 		ve.Add("note", "at most 2000 characters")
 	}
 	return ve.Err()

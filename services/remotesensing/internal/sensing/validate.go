@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/localtime"
@@ -89,8 +90,8 @@ func (in ReadingInput) Normalise(now time.Time, prefix string) (Reading, error) 
 	} else {
 		r.PlateColour = c
 	}
-	if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(in.MeasuredAt)); err != nil {
-		ve.Add(prefix+"measured_at", "required: an RFC 3339 time such as 2026-03-10T09:15:02+08:00")
+	if t, err := localtime.ParseRFC3339(strings.TrimSpace(in.MeasuredAt)); err != nil {
+		ve.Add(prefix+"measured_at", "required: an RFC 3339 time such as 2026-03-10T09:15:02+08:00, its offset within ±14:00")
 	} else if t.After(now.Add(maxClockSkew)) {
 		ve.Add(prefix+"measured_at", "is in the future: check the station's clock")
 	} else if t.Year() < 2000 {
@@ -129,14 +130,14 @@ func (in ReadingInput) Normalise(now time.Time, prefix string) (Reading, error) 
 	inRange(&ve, prefix+"wind_ms", in.WindMS, 0, 100, "m/s")
 	inRange(&ve, prefix+"temperature_c", in.TemperatureC, -60, 70, "°C")
 	inRange(&ve, prefix+"humidity_pct", in.HumidityPct, 0, 100, "%")
-	if len(r.Lane) > 32 {
+	if utf8.RuneCountInString(r.Lane) > 32 {
 		ve.Add(prefix+"lane", "at most 32 characters")
 	}
 	if len(in.Photos) > maxPhotos {
 		ve.Add(prefix+"photos", fmt.Sprintf("at most %d photo references", maxPhotos))
 	}
 	for i, p := range in.Photos {
-		if p == "" || len(p) > maxPhotoLen {
+		if p == "" || utf8.RuneCountInString(p) > maxPhotoLen {
 			ve.Add(fmt.Sprintf("%sphotos[%d]", prefix, i), fmt.Sprintf("a photo reference is 1-%d characters", maxPhotoLen))
 		}
 	}
@@ -179,7 +180,7 @@ func (s *Station) Validate(now time.Time) error {
 	if !validID(s.ID) {
 		ve.Add("station_id", "required: 1-64 letters, digits or . _ : -")
 	}
-	if s.Name == "" || len(s.Name) > 200 {
+	if s.Name == "" || utf8.RuneCountInString(s.Name) > 200 {
 		ve.Add("name", "required, at most 200 characters")
 	}
 	if s.Lat < -90 || s.Lat > 90 || (s.Lat == 0 && s.Lon == 0) {
@@ -188,7 +189,7 @@ func (s *Station) Validate(now time.Time) error {
 	if s.Lon < -180 || s.Lon > 180 {
 		ve.Add("lon", "WGS 84 longitude in degrees, -180 to 180")
 	}
-	if s.OperatorID == "" || len(s.OperatorID) > 128 {
+	if s.OperatorID == "" || utf8.RuneCountInString(s.OperatorID) > 128 {
 		ve.Add("operator_id", "required: the tenant of the sensor role that runs the station and uploads its readings")
 	}
 	if s.CalibratedOn.IsZero() {
@@ -202,10 +203,10 @@ func (s *Station) Validate(now time.Time) error {
 	if s.SlopePct < -30 || s.SlopePct > 30 {
 		ve.Add("slope_pct", "between -30 and 30 %")
 	}
-	if len(s.Lane) > 32 {
+	if utf8.RuneCountInString(s.Lane) > 32 {
 		ve.Add("lane", "at most 32 characters")
 	}
-	if len(s.Device) > 200 || len(s.Site) > 200 {
+	if utf8.RuneCountInString(s.Device) > 200 || utf8.RuneCountInString(s.Site) > 200 {
 		ve.Add("device", "device and site: at most 200 characters each")
 	}
 	return ve.Err()
