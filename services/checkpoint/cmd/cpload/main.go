@@ -5,6 +5,11 @@
 // maximum requests/s a closed loop of -concurrency clients reaches, and the p50/p99 latency of
 // an open loop at a fixed -rate (latency counted from each request's scheduled time).
 //
+// With -vehicles N (and -redis), a further scenario looks up N registered vehicles, drawn
+// Zipf-like over them (-zipf), with a share of plates the registry does not know (-unknown):
+// cpload first writes the N vehicles' parts to Redis, copies of the demo vehicles' parts with
+// their own plates (fleet.go).
+//
 // The throughput runs are interleaved: -rounds rounds, each running every scenario for
 // -duration/-rounds in turn, so that the machine's drift (other load, frequency) falls on the
 // baseline and the verdict alike. A scenario's ratio is the median of its per-round ratios to
@@ -66,6 +71,9 @@ func run(args []string, out io.Writer) error {
 	rate := fs.Int("rate", 2000, "requests/s of the fixed-rate (latency) runs")
 	conc := fs.Int("concurrency", 32, "clients of the closed-loop (throughput) runs")
 	officers := fs.Int("officers", 2000, "distinct officers the lookups are spread over (the per-officer rate limit)")
+	vehicles := fs.Int("vehicles", 0, "registered vehicles of the many-plates scenario (0: skip it; needs -redis)")
+	unknownShare := fs.Float64("unknown", 0.05, "share of the many-plates scenario's lookups for plates the registry does not know")
+	zipfS := fs.Float64("zipf", 1.1, "the Zipf exponent (> 1) of the many-plates scenario's draws")
 	sink := fs.String("otlp-sink", "", "serve an OTLP/HTTP trace collector stand-in on this address, which counts and discards the spans it is sent")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -131,6 +139,32 @@ func run(args []string, out io.Writer) error {
 				})
 			},
 			check: func(body []byte) bool { return bytes.Contains(body, []byte(`"state":"fetched"`)) }})
+		if *vehicles > 0 {
+			if *zipfS <= 1 || *unknownShare < 0 || *unknownShare >= 1 {
+				return fmt.Errorf("-zipf must be above 1 and -unknown in [0, 1)")
+			}
+			warm := func(path string) error {
+				req, _ := http.NewRequest("GET", *base+"/v1/checkpoint/"+path, nil)
+				req.Header.Set("Authorization", "Bearer "+tok(0))
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return err
+				}
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					return fmt.Errorf("status %d", res.StatusCode)
+				}
+				return nil
+			}
+			f, err := seedFleet(context.Background(), rdb, *prefix, *vehicles, *unknownShare, *zipfS, warm)
+			if err != nil {
+				return err
+			}
+			name := fmt.Sprintf("checkpoint, %d vehicles, Zipf %.1f, %.0f %% unknown", *vehicles, *zipfS, *unknownShare*100)
+			targets = append(targets, target{name: name, url: func(i int64) string { return *base + "/v1/checkpoint/" + f.path(i) }, token: tok})
+		}
+	} else if *vehicles > 0 {
+		return fmt.Errorf("-vehicles needs -redis (the fleet's parts are written there)")
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * *conc, MaxIdleConnsPerHost: 4 * *conc, IdleConnTimeout: time.Minute}}
 	fmt.Fprintf(out, "| scenario | max requests/s (%d clients, median of %d rounds) | ratio to plain (median; per round) | p50 at %d/s | p99 at %d/s | errors |\n|---|---|---|---|---|---|\n",

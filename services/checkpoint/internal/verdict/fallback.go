@@ -63,10 +63,15 @@ func (a *admission) release() {
 // deadline): the shared call runs on without the caller's cancellation, bounded by the owners
 // client's own timeout, so one caller giving up does not fail the others.
 func (s *Service) ask(ctx context.Context, adm *admission, part summary.Part, key, plate string, c vehicleid.Colour) (json.RawMessage, error) {
-	if !adm.admit() {
+	k := string(part) + "\x00" + key
+	// Joining a call in flight adds nothing to the owners' load: only a lookup that starts one
+	// needs a place (a race between the check and DoChan costs at most an unneeded place).
+	if _, joining := s.inflight.Load(k); !joining && !adm.admit() {
 		return nil, errShed
 	}
-	ch := s.flights.DoChan(string(part)+"\x00"+key, func() (any, error) {
+	ch := s.flights.DoChan(k, func() (any, error) {
+		s.inflight.Store(k, struct{}{})
+		defer s.inflight.Delete(k)
 		return s.owners.Fetch(context.WithoutCancel(ctx), part, plate, c)
 	})
 	select {

@@ -178,8 +178,9 @@ type Service struct {
 	local   localLimiter
 	seen    highWater
 
-	flights singleflight.Group // concurrent fallbacks for the same plate and part share one call
-	slots   chan struct{}      // lookups asking the owners
+	flights  singleflight.Group // concurrent fallbacks for the same plate and part share one call
+	inflight sync.Map           // the flights' keys while they run
+	slots    chan struct{}      // lookups asking the owners
 }
 
 // NewService returns the checkpoint core.

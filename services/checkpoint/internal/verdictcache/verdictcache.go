@@ -59,7 +59,7 @@ const nearMax = 100_000
 
 // RedisTimeout bounds one Redis call of a lookup (a read of a plate's parts, a write-back):
 // Redis answers in well under a millisecond when it is well, so a call this slow means it is not.
-const RedisTimeout = 100 * time.Millisecond
+const RedisTimeout = 250 * time.Millisecond
 
 const (
 	breakerFails = 3                      // failures in a row that stop the calls
