@@ -82,7 +82,11 @@ func (w *Writer) Put(ctx context.Context, es ...Entry) error {
 // syncedKey marks that Redis holds every plate's part of this owner. It has no TTL: it vanishes
 // only with the rest of Redis's data, which is exactly when a full resync is due. ("v2": the
 // release that moved the owners from a dirty flag to the outbox resyncs once.)
-func (w *Writer) syncedKey() string { return w.prefix + string(w.part) + ":synced:v2" }
+func (w *Writer) syncedKey() string { return SyncedKey(w.prefix, w.part) }
+
+// SyncedKey is the key of part's synced marker: it holds the time (RFC 3339) of the owner's
+// last full rebuild, and exists only while Redis holds every plate's part of that owner.
+func SyncedKey(prefix string, p Part) string { return prefix + string(p) + ":synced:v2" }
 
 // Synced reports whether Redis holds a full copy of this owner's parts (false after Redis lost
 // its data), and when it was last rebuilt.

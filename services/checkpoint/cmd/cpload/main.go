@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,7 @@ func run(args []string, out io.Writer) error {
 	vehicles := fs.Int("vehicles", 0, "registered vehicles of the many-plates scenario (0: skip it; needs -redis)")
 	unknownShare := fs.Float64("unknown", 0.05, "share of the many-plates scenario's lookups for plates the registry does not know")
 	zipfS := fs.Float64("zipf", 1.1, "the Zipf exponent (> 1) of the many-plates scenario's draws")
+	only := fs.String("only", "", "run only the scenarios whose name contains this (and the baseline), e.g. Zipf")
 	sink := fs.String("otlp-sink", "", "serve an OTLP/HTTP trace collector stand-in on this address, which counts and discards the spans it is sent")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -165,6 +167,11 @@ func run(args []string, out io.Writer) error {
 		}
 	} else if *vehicles > 0 {
 		return fmt.Errorf("-vehicles needs -redis (the fleet's parts are written there)")
+	}
+	if *only != "" {
+		targets = slices.DeleteFunc(targets, func(tg target) bool {
+			return tg.name != targets[0].name && !strings.Contains(tg.name, *only)
+		})
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * *conc, MaxIdleConnsPerHost: 4 * *conc, IdleConnTimeout: time.Minute}}
 	fmt.Fprintf(out, "| scenario | max requests/s (%d clients, median of %d rounds) | ratio to plain (median; per round) | p50 at %d/s | p99 at %d/s | errors |\n|---|---|---|---|---|---|\n",

@@ -56,17 +56,31 @@ type Memo struct {
 // decoded is a Read's parts decoded: the ones that decoded, with when they were made.
 type decoded struct {
 	at       map[summary.Part]time.Time
+	older    map[summary.Part]bool // older than a part of the plate served before (highWater)
 	registry *summary.Vehicle
 	rs       *summary.RemoteSensingStatus
 	obd      *summary.Truck
 	muck     *summary.MuckStatus
 }
 
-func (r Read) decoded(now time.Time) *decoded {
-	if r.Memo == nil {
-		return decodeParts(r.Parts, now)
+// decodedFor is r decoded, its parts checked against the plate's newest seen once per set of
+// stored parts (the near cache serves the same set again without a new check).
+func (s *Service) decodedFor(r Read, plateKey string, now time.Time) *decoded {
+	check := func(d *decoded) *decoded {
+		for p, at := range d.at {
+			if s.seen.older(plateKey, p, at) {
+				if d.older == nil {
+					d.older = map[summary.Part]bool{}
+				}
+				d.older[p] = true
+			}
+		}
+		return d
 	}
-	r.Memo.once.Do(func() { r.Memo.d = decodeParts(r.Parts, now) })
+	if r.Memo == nil {
+		return check(decodeParts(r.Parts, now))
+	}
+	r.Memo.once.Do(func() { r.Memo.d = check(decodeParts(r.Parts, now)) })
 	return r.Memo.d
 }
 
@@ -274,8 +288,8 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 	var infos [len(answerParts)]PartInfo // by answerParts' order; an empty Part: not looked at
 	// Registry first: it says which other parts apply. A part is used when it decodes and is
 	// younger than its maximum age; otherwise it is asked of its owner.
-	dec := rd.decoded(now)
-	if at, ok := dec.at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] && !s.seen.older(key, summary.Registry, at) {
+	dec := s.decodedFor(rd, key, now)
+	if at, ok := dec.at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] && !dec.older[summary.Registry] {
 		in.Registry = dec.registry
 		infos[0] = PartInfo{Part: summary.Registry, State: Cached, UpdatedAt: at}
 	}
@@ -299,7 +313,7 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 	for _, part := range want {
 		if at, ok := dec.at[part]; ok {
 			setDecoded(&in, part, dec) // a stale part stays in when its owner cannot be asked
-			if now.Sub(at) <= s.cfg.MaxAge[part] && !s.seen.older(key, part, at) {
+			if now.Sub(at) <= s.cfg.MaxAge[part] && !dec.older[part] {
 				infos[partIndex(part)] = PartInfo{Part: part, State: Cached, UpdatedAt: at}
 				continue
 			}
@@ -372,7 +386,7 @@ func (s *Service) lookupAnyColour(ctx context.Context, p auth.Principal, pl stri
 		wg.Go(func() {
 			key := vehicleid.Key(pl, c)
 			if rd, err := s.parts.Read(actx, key, probeOfficer); err == nil {
-				if at, ok := rd.decoded(now).at[summary.Registry]; ok && now.Sub(at) <= s.cfg.MaxAge[summary.Registry] {
+				if d := s.decodedFor(rd, key, now); d.at[summary.Registry].After(now.Add(-s.cfg.MaxAge[summary.Registry])) && !d.older[summary.Registry] {
 					probes[i].found = true
 					return
 				}

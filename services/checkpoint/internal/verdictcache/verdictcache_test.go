@@ -242,3 +242,38 @@ func TestBreakerStopsCallingADeadRedis(t *testing.T) {
 		t.Fatalf("50 reads took %v: the breaker did not stop the calls", total)
 	}
 }
+
+// TestPlateMissingFromACompleteRegistry: while the registry's synced marker says Redis holds
+// every registered plate (and its last rebuild is recent), a plate without a registry part is not
+// registered, without asking the registry; with the marker gone or old, it is asked.
+func TestPlateMissingFromACompleteRegistry(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	c := New(rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	for _, tc := range []struct {
+		marker string // "" none
+		want   bool
+	}{
+		{"", false},
+		{time.Now().UTC().Format(time.RFC3339), true},
+		{time.Now().Add(-3 * time.Hour).UTC().Format(time.RFC3339), false},
+	} {
+		rdb.Del(ctx, summary.SyncedKey(prefix, summary.Registry))
+		if tc.marker != "" {
+			rdb.Set(ctx, summary.SyncedKey(prefix, summary.Registry), tc.marker, 0)
+		}
+		c.refreshComplete(ctx)
+		rd, err := c.Read(ctx, "晋Z00001:blue", "o")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rd.NotInRegistry != tc.want {
+			t.Errorf("marker %q: not in registry = %v, want %v", tc.marker, rd.NotInRegistry, tc.want)
+		}
+	}
+	// A registered plate is never taken for unknown.
+	rdb.Set(ctx, summary.Key(prefix, plate, summary.Registry), "{}", time.Minute)
+	if rd, _ := c.Read(ctx, plate, "o"); rd.NotInRegistry {
+		t.Error("a plate with a registry part read as not registered")
+	}
+}
