@@ -118,7 +118,7 @@ func NewEngine(d Deps) *gin.Engine {
 	default:
 		e.Use(bareServerSpan(d.Telemetry))
 	}
-	e.Use(accessLog(d.Logger, d.Service, reqs, dur))
+	e.Use(accessLog(d.Logger, d.Service, reqs, dur), boundedQuery(onError))
 	if d.Keys != nil {
 		e.Use(auth.Authenticate(d.Keys, onError))
 	}
