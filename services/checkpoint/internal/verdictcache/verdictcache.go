@@ -410,10 +410,11 @@ type rateCounter struct {
 	pending     map[string]int64 // officer → lookups in minute not yet added to Redis
 	prev        map[string]int64 // officer → lookups in minute-1, as last known
 	prevPending map[string]int64 // officer → lookups in minute-1 not yet added to Redis
+	prevRead    map[string]bool  // officers whose minute-1 total was read from Redis this minute
 }
 
 func newRateCounter() rateCounter {
-	return rateCounter{global: map[string]int64{}, pending: map[string]int64{}, prev: map[string]int64{}, prevPending: map[string]int64{}}
+	return rateCounter{global: map[string]int64{}, pending: map[string]int64{}, prev: map[string]int64{}, prevPending: map[string]int64{}, prevRead: map[string]bool{}}
 }
 
 // roll moves to minute m (r.mu held): this minute's counts become the last minute's.
@@ -432,7 +433,7 @@ func (r *rateCounter) roll(m int64) {
 		prevPending = r.pending
 	}
 	r.minute, r.prev, r.prevPending = m, prev, prevPending
-	r.global, r.pending = map[string]int64{}, map[string]int64{}
+	r.global, r.pending, r.prevRead = map[string]int64{}, map[string]int64{}, map[string]bool{}
 }
 
 // Refund implements verdict.Parts.
@@ -469,6 +470,12 @@ func (c *Cache) syncRate(ctx context.Context) {
 	r.mu.Lock()
 	minute, pending, prevPending := r.minute, r.pending, r.prevPending
 	r.pending, r.prevPending = make(map[string]int64, len(pending)), map[string]int64{}
+	var toRead []string // officers whose last minute this replica has not read yet: once a minute each
+	for officer := range pending {
+		if _, ok := prevPending[officer]; !ok && !r.prevRead[officer] {
+			toRead = append(toRead, officer)
+		}
+	}
 	r.mu.Unlock()
 	if len(pending) == 0 && len(prevPending) == 0 {
 		return
@@ -484,10 +491,8 @@ func (c *Cache) syncRate(ctx context.Context) {
 		for officer, n := range prevPending {
 			prevCmds[officer] = p.HIncrBy(ctx, pk, officer, n)
 		}
-		for officer := range pending {
-			if _, ok := prevPending[officer]; !ok {
-				prevReads[officer] = p.HGet(ctx, pk, officer)
-			}
+		for _, officer := range toRead {
+			prevReads[officer] = p.HGet(ctx, pk, officer)
 		}
 		p.Expire(ctx, k, 3*time.Minute)
 		if len(prevPending) > 0 {
@@ -516,8 +521,12 @@ func (c *Cache) syncRate(ctx context.Context) {
 			r.prev[officer] = max(r.prev[officer], cmd.Val())
 		}
 		for officer, cmd := range prevReads {
-			if n, err := cmd.Int64(); err == nil {
+			n, err := cmd.Int64()
+			if err == nil {
 				r.prev[officer] = max(r.prev[officer], n)
+			}
+			if err == nil || errors.Is(err, redis.Nil) {
+				r.prevRead[officer] = true
 			}
 		}
 	case r.minute == minute+1 && err != nil: // the minute ended meanwhile: what was pending is the last minute's
