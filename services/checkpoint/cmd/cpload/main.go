@@ -57,6 +57,7 @@ type target struct {
 	token  func(i int64) string
 	before func(ctx context.Context) // run before each request (not timed)
 	check  func(body []byte) bool    // whether a 200 answer is what the scenario measures (nil: any)
+	warm   time.Duration             // the warm-up before the measured runs (0: one second)
 }
 
 func run(args []string, out io.Writer) error {
@@ -163,7 +164,10 @@ func run(args []string, out io.Writer) error {
 				return err
 			}
 			name := fmt.Sprintf("checkpoint, %d vehicles, Zipf %.1f, %.0f %% unknown", *vehicles, *zipfS, *unknownShare*100)
-			targets = append(targets, target{name: name, url: func(i int64) string { return *base + "/v1/checkpoint/" + f.path(i) }, token: tok})
+			// A checkpoint runs for days: its steady state, not its first seconds, is measured. The
+			// warm-up runs through the first draws, as the first minutes of a shift would.
+			targets = append(targets, target{name: name, url: func(i int64) string { return *base + "/v1/checkpoint/" + f.path(i) }, token: tok,
+				warm: 10 * time.Second})
 		}
 	} else if *vehicles > 0 {
 		return fmt.Errorf("-vehicles needs -redis (the fleet's parts are written there)")
@@ -183,7 +187,11 @@ func run(args []string, out io.Writer) error {
 		}
 	}()
 	for _, tg := range targets {
-		if r := do(client, tg, time.Second, *conc, 0); r.errors > 0 { // warm-up and a check that it answers
+		warm := tg.warm
+		if warm == 0 {
+			warm = time.Second
+		}
+		if r := do(client, tg, warm, *conc, 0); r.errors > 0 { // warm-up and a check that it answers
 			return fmt.Errorf("%s: %d of %d warm-up requests failed (%s)", tg.name, r.errors, r.n, r.lastErr)
 		}
 	}
