@@ -58,6 +58,9 @@ type target struct {
 	before func(ctx context.Context) // run before each request (not timed)
 	check  func(body []byte) bool    // whether a 200 answer is what the scenario measures (nil: any)
 	warm   time.Duration             // the warm-up before the measured runs (0: one second)
+	// seq numbers the scenario's requests across all its runs, so that a run never replays the
+	// plates an earlier one looked up (the many-plates scenario's draws follow it).
+	seq *atomic.Int64
 }
 
 func run(args []string, out io.Writer) error {
@@ -176,6 +179,9 @@ func run(args []string, out io.Writer) error {
 		targets = slices.DeleteFunc(targets, func(tg target) bool {
 			return tg.name != targets[0].name && !strings.Contains(tg.name, *only)
 		})
+	}
+	for i := range targets {
+		targets[i].seq = new(atomic.Int64)
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * *conc, MaxIdleConnsPerHost: 4 * *conc, IdleConnTimeout: time.Minute}}
 	fmt.Fprintf(out, "| scenario | max requests/s (%d clients, median of %d rounds) | ratio to plain (median; per round) | p50 at %d/s | p99 at %d/s | errors |\n|---|---|---|---|---|---|\n",
@@ -328,7 +334,7 @@ func do(client *http.Client, tg target, d time.Duration, conc, rate int) result 
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	if rate == 0 {
-		var seq atomic.Int64
+		seq := tg.seq
 		for c := 0; c < conc; c++ {
 			wg.Add(1)
 			go func() {
@@ -341,8 +347,9 @@ func do(client *http.Client, tg target, d time.Duration, conc, rate int) result 
 	} else {
 		interval := time.Second / time.Duration(rate)
 		sem := make(chan struct{}, 512)
-		for i := int64(0); ; i++ {
-			at := start.Add(time.Duration(i) * interval)
+		for n := int64(0); ; n++ {
+			i := tg.seq.Add(1)
+			at := start.Add(time.Duration(n) * interval)
 			if !at.Before(deadline) {
 				break
 			}
