@@ -220,3 +220,27 @@ func TestNeverPrefersAnOlderPart(t *testing.T) {
 		t.Fatalf("the muck part did not change but was asked %d times", n)
 	}
 }
+
+// fullLog is an audit trail whose queue is full: Record waits for room or its ctx.
+type fullLog struct{ nopLog }
+
+func (fullLog) Record(ctx context.Context, _ Lookup) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// An audit trail that cannot keep up: the lookup is refused with 503 within its deadline,
+// never answered unaudited and never held past the deadline.
+func TestLookupUnauditedIsRefusedInTime(t *testing.T) {
+	owners := &slowOwners{data: clean()}
+	s := NewService(Config{Deadline: 200 * time.Millisecond}, downParts{}, owners, nopAlerts{}, fullLog{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), noop.NewTracerProvider())
+	t0 := time.Now()
+	_, err := s.Lookup(context.Background(), officer, "晋F12345", "yellow", nil)
+	if !errors.Is(err, apperr.ErrUnavailable) {
+		t.Fatalf("lookup with the audit queue full: %v, want unavailable", err)
+	}
+	if took := time.Since(t0); took > 300*time.Millisecond {
+		t.Fatalf("lookup with the audit queue full took %v, deadline 200 ms", took)
+	}
+}

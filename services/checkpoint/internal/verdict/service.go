@@ -357,8 +357,8 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 	for i, r := range reasons {
 		codes[i] = r.Code
 	}
-	if err := s.log.Record(ctx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, Colour: string(c), At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
-		return Answer{}, fmt.Errorf("audit the lookup: %w", err)
+	if err := s.log.Record(actx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, Colour: string(c), At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
+		return Answer{}, auditFailed(err)
 	}
 	return ans, nil
 }
@@ -450,10 +450,17 @@ func (s *Service) lookupAnyColour(ctx context.Context, p auth.Principal, pl stri
 	for i, r := range reasons {
 		codes[i] = r.Code
 	}
-	if err := s.log.Record(ctx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
-		return Answer{}, fmt.Errorf("audit the lookup: %w", err)
+	if err := s.log.Record(actx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
+		return Answer{}, auditFailed(err)
 	}
 	return ans, nil
+}
+
+// auditFailed is the answer to a lookup whose audit record could not be queued within the
+// lookup's deadline (the audit trail's store is down and its queue full): no lookup is answered
+// unaudited, and none waits past its deadline.
+func auditFailed(err error) error {
+	return apperr.RetryAfter(fmt.Errorf("the lookup could not be audited (%v); try again shortly: %w", err, apperr.ErrUnavailable), time.Second)
 }
 
 // answerParts are the parts of an answer, in its order.
