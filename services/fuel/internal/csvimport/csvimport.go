@@ -14,7 +14,6 @@
 package csvimport
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -109,14 +108,18 @@ type column struct {
 }
 
 // Parse reads a file. Every problem found is reported at once, each naming its row and column.
+// An error reading r (a body over its size bound) is returned as it is.
 func Parse(r io.Reader) (File, error) {
-	br := bufio.NewReader(r)
-	first, _ := br.Peek(4096)
-	first = bytes.TrimPrefix(first, []byte("\ufeff"))
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return File{}, err
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	first := data
 	if i := bytes.IndexByte(first, '\n'); i >= 0 {
 		first = first[:i]
 	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(bytes.NewReader(data))
 	cr.Comma = sniff(first)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -125,10 +128,11 @@ func Parse(r io.Reader) (File, error) {
 		return File{}, apperr.Invalid("body", "the file is empty: send a header row and one row per sample or per parameter")
 	}
 	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return File{}, apperr.Invalid(Field(1, ""), notCSV(pe))
+		}
 		return File{}, apperr.Invalid("body", "not a CSV file: "+err.Error())
-	}
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	}
 	cols, layout, err := readHeader(header)
 	if err != nil {
@@ -142,15 +146,21 @@ func Parse(r io.Reader) (File, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// A record that does not parse has no field positions: the error says where it is.
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
+			if !errors.As(err, &pe) {
+				ve.Add(Field(0, ""), "not valid CSV: "+err.Error())
+				break
 			}
-			ve.Add(Field(line, ""), "not valid CSV: "+err.Error())
+			column := ""
+			if i := fieldAt(data, pe, cr.Comma); i >= 0 && i < len(cols) {
+				column = cols[i].label
+			}
+			ve.Add(Field(pe.StartLine, column), notCSV(pe))
 			break
 		}
+		line, _ := cr.FieldPos(0)
 		if blank(rec) {
 			continue
 		}
@@ -293,6 +303,38 @@ func readHeader(header []string) ([]column, Layout, error) {
 		ve.Add(Field(1, ""), "no parameter columns: add one per parameter, e.g. \"sulfur (mg/kg)\", or use the columns parameter, value, unit")
 	}
 	return cols, layout, ve.Err()
+}
+
+// notCSV explains a quoting error to someone who exported the file from a spreadsheet.
+func notCSV(pe *csv.ParseError) string {
+	return fmt.Sprintf("not valid CSV (line %d, character %d): %v; a cell holding a quote, a separator or a line break is written in quotes, with its quotes doubled (\"5\"\" pipe\")",
+		pe.Line, pe.Column, pe.Err)
+}
+
+// fieldAt returns the index of the cell in which a parse error happened (-1 when it cannot be
+// told): the separators outside quotes before the error's position, from the start of the record.
+func fieldAt(data []byte, pe *csv.ParseError, comma rune) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if pe.StartLine < 1 || pe.Line < pe.StartLine || pe.Line > len(lines) {
+		return -1
+	}
+	var rec []byte
+	for l := pe.StartLine; l < pe.Line; l++ {
+		rec = append(rec, lines[l-1]...)
+	}
+	last := lines[pe.Line-1]
+	col := min(max(pe.Column-1, 0), len(last))
+	rec = append(rec, last[:col]...)
+	field, quoted := 0, false
+	for _, r := range string(rec) {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == comma && !quoted:
+			field++
+		}
+	}
+	return field
 }
 
 func sniff(first []byte) rune {

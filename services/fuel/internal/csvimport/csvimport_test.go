@@ -106,7 +106,11 @@ func TestParseRefuses(t *testing.T) {
 			"A,s,gasoline,95,2026-03-01T00:00:00Z,olefins,10,%\n", []string{"rows[3].grade"}},
 		{"too many cells", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm,extra\n", []string{"rows[2]"}},
 		{"a bad cell in a per-sample file", "sample_id,site_id,product,sampled_at,sulfur (ppm)\nA,s,gasoline,2026-03-01T00:00:00Z,low\n", []string{"rows[2].sulfur (ppm)"}},
-		{"broken quoting", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,\"sulfur,1,ppm\n", []string{"rows[2]"}},
+		{"broken quoting", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,\"sulfur,1,ppm\n", []string{"rows[2].parameter"}},
+		{"a stray quote in the first cell", head + "A\"1,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", []string{"rows[2].sample_id"}},
+		{"a stray quote after a quoted cell", head + "\"A\"1,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", []string{"rows[2].sample_id"}},
+		{"a stray quote in a later row", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\nB,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,p\"pm\n", []string{"rows[3].unit"}},
+		{"an unterminated quote", head + "\"A,s,gasoline\n", []string{"rows[2].sample_id"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
