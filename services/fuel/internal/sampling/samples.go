@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -218,16 +219,51 @@ func (s *Service) write(ctx context.Context, samples []Sample) ([]Sample, error)
 // afterWrite brings a written sample's case in line with it, and returns the sample as it then
 // stands. A failure is logged: the case-pending flag stays set for the background loop.
 func (s *Service) afterWrite(ctx context.Context, sm Sample) Sample {
-	if !sm.CasePending {
-		return sm
+	return s.afterWriteAll(ctx, []Sample{sm})[0]
+}
+
+// afterWriteAll is afterWrite for a batch: the cases of every pending sample, and of every
+// failing sample stored already linked to its case (an import's), in one pass.
+func (s *Service) afterWriteAll(ctx context.Context, sms []Sample) []Sample {
+	var pending []Sample
+	for _, sm := range sms {
+		if sm.CasePending || (sm.Verdict == limits.Fail && sm.CaseID != "") {
+			pending = append(pending, sm)
+		}
 	}
-	c, err := s.syncCase(ctx, sm, sm.UpdatedBy)
-	if err != nil {
-		s.log.WarnContext(ctx, "case_sync_failed", "sample_id", sm.ID, "error", err.Error())
-		return sm
+	if len(pending) == 0 {
+		return sms
 	}
-	sm.CaseID, sm.CasePending = c.ID, false
-	return sm
+	// Cases record who acted: the sample's last writer.
+	byWriter := map[string][]Sample{}
+	var writers []string
+	for _, sm := range pending {
+		if _, ok := byWriter[sm.UpdatedBy]; !ok {
+			writers = append(writers, sm.UpdatedBy)
+		}
+		byWriter[sm.UpdatedBy] = append(byWriter[sm.UpdatedBy], sm)
+	}
+	cases := map[string]Case{}
+	synced := map[string]bool{}
+	for _, w := range writers {
+		got, err := s.syncCases(ctx, byWriter[w], w)
+		if err != nil {
+			s.log.WarnContext(ctx, "case_sync_failed", "samples", len(byWriter[w]), "sample_id", byWriter[w][0].ID, "error", err.Error())
+			continue
+		}
+		for _, sm := range byWriter[w] {
+			synced[sm.ID] = true
+		}
+		maps.Copy(cases, got)
+	}
+	out := make([]Sample, len(sms))
+	for i, sm := range sms {
+		if synced[sm.ID] {
+			sm.CaseID, sm.CasePending = cases[sm.ID].ID, false
+		}
+		out[i] = sm
+	}
+	return out
 }
 
 // ItemError is the refusal of one sample of an import.
@@ -327,6 +363,12 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 			invalid = append(invalid, ItemError{i, err})
 			continue
 		}
+		if sm.CasePending {
+			// Stored linked to the case it opens, without the flag: clearing a flag is one write
+			// per sample, and an interrupted import is completed by running it again, which
+			// opens the cases still missing.
+			sm.CaseID, sm.CasePending = CaseID(sm.ID), false
+		}
 		fresh = append(fresh, sm)
 	}
 	switch {
@@ -341,14 +383,20 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 			return ImportResult{}, err
 		}
 	}
-	byID := map[string]Sample{}
+	// Replays: a sample of the file already stored with the same content (an earlier import of
+	// it, perhaps cut short) has its missing revision 1 written and its case opened, all in one
+	// pass with the new samples'.
+	isNew := map[string]bool{}
 	for _, sm := range written {
-		byID[sm.ID] = s.afterWrite(ctx, sm)
+		isNew[sm.ID] = true
+	}
+	var repairs []Revision
+	all := make([]Sample, 0, len(inputs))
+	for _, sm := range written {
+		all = append(all, sm)
 	}
 	for i, in := range inputs {
-		if sm, ok := byID[in.Key()]; ok {
-			res.Created++
-			res.Samples = append(res.Samples, sm)
+		if isNew[in.Key()] {
 			continue
 		}
 		old, ok := replays[i]
@@ -356,13 +404,31 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 			if old, err = s.samples.GetSample(ctx, in.Key()); err != nil {
 				return res, err
 			}
+			if old.ContentHash != in.Hash() {
+				return res, &ImportError{Kind: apperr.ErrConflict, Items: []ItemError{{i, ErrSampleConflict}}}
+			}
 		}
-		sm, _, err := s.replay(ctx, old, in)
-		if err != nil {
-			return res, err
+		if old.Revision == 1 {
+			repairs = append(repairs, firstRevision(old))
 		}
-		res.Replayed++
-		res.Samples = append(res.Samples, sm)
+		all = append(all, old)
+	}
+	if len(repairs) > 0 {
+		if _, err := s.revisions.InsertRevisions(ctx, repairs); err != nil {
+			s.log.WarnContext(ctx, "revision_repair_failed", "samples", len(repairs), "error", err.Error())
+		}
+	}
+	byID := map[string]Sample{}
+	for _, sm := range s.afterWriteAll(ctx, all) {
+		byID[sm.ID] = sm
+	}
+	for _, in := range inputs {
+		if isNew[in.Key()] {
+			res.Created++
+		} else {
+			res.Replayed++
+		}
+		res.Samples = append(res.Samples, byID[in.Key()])
 	}
 	span.SetAttributes(attribute.Int("clearsky.import.created", res.Created), attribute.Int("clearsky.import.replayed", res.Replayed))
 	return res, nil
