@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/localtime"
@@ -87,6 +89,12 @@ func Field(row int, column string) string {
 type File struct {
 	Layout Layout
 	Items  []Item
+	// Header is the header row as written; Records the cells of each row by row number, so
+	// that a report of the file's errors can echo them.
+	Header  []string
+	Records map[int][]string
+	// Rows counts the rows read after the header.
+	Rows int
 }
 
 // Inputs returns the samples to import.
@@ -134,6 +142,9 @@ func Parse(r io.Reader) (File, error) {
 		}
 		return File{}, apperr.Invalid("body", "not a CSV file: "+err.Error())
 	}
+	if bad := checkCells(header, 1, nil); len(bad) > 0 {
+		return File{}, &apperr.ValidationError{Fields: bad}
+	}
 	cols, layout, err := readHeader(header)
 	if err != nil {
 		return File{}, err
@@ -141,6 +152,8 @@ func Parse(r io.Reader) (File, error) {
 	var ve apperr.ValidationError
 	var items []Item
 	byID := map[string]int{}
+	records := map[int][]string{}
+	rows := 0
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -161,6 +174,16 @@ func Parse(r io.Reader) (File, error) {
 			break
 		}
 		line, _ := cr.FieldPos(0)
+		rows++
+		if rows > MaxRows {
+			ve.Add(Field(line, ""), fmt.Sprintf("more than %d rows: split the file", MaxRows))
+			break
+		}
+		records[line] = rec
+		if bad := checkCells(rec, line, cols); len(bad) > 0 {
+			ve.Fields = append(ve.Fields, bad...)
+			continue
+		}
 		if blank(rec) {
 			continue
 		}
@@ -236,7 +259,46 @@ func Parse(r io.Reader) (File, error) {
 	if len(items) == 0 {
 		return File{}, apperr.Invalid("body", "the file has a header but no samples")
 	}
-	return File{Layout: layout, Items: items}, nil
+	return File{Layout: layout, Items: items, Header: header, Records: records, Rows: rows}, nil
+}
+
+// Bounds of a file (with the request's 8 MiB and the core's 5000 samples).
+const (
+	MaxRows = 100_000
+	MaxCell = 256 // characters
+)
+
+// checkCells refuses, naming the cell, one longer than MaxCell or holding a control character
+// (NUL, a line break inside quotes...) or a bidirectional override (U+202A-U+202E,
+// U+2066-U+2069), which can make a cell read differently from what it holds.
+func checkCells(rec []string, line int, cols []column) []apperr.FieldError {
+	var out []apperr.FieldError
+	for i, c := range rec {
+		name := fmt.Sprintf("column %d", i+1)
+		if i < len(cols) && cols[i].label != "" {
+			name = cols[i].label
+		} else if cols != nil && i >= len(cols) {
+			name = ""
+		}
+		if cols == nil { // the header: its cell is the column's name, and at fault
+			name = fmt.Sprintf("column %d", i+1)
+		}
+		field := Field(line, name)
+		switch {
+		case !utf8.ValidString(c):
+			out = append(out, apperr.FieldError{Field: field, Message: "not UTF-8 text: save the file as CSV UTF-8"})
+		case utf8.RuneCountInString(c) > MaxCell:
+			out = append(out, apperr.FieldError{Field: field, Message: fmt.Sprintf("longer than %d characters", MaxCell)})
+		default:
+			for _, r := range c {
+				if (unicode.IsControl(r) && r != '\t') || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+					out = append(out, apperr.FieldError{Field: field, Message: fmt.Sprintf("holds the character U+%04X (a control or a bidirectional override): remove it", r)})
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 // differing names the sample-level columns in which two rows of one sample disagree.

@@ -2,6 +2,7 @@ package csvimport
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -110,6 +111,14 @@ func TestParseRefuses(t *testing.T) {
 		{"a stray quote in the first cell", head + "A\"1,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", []string{"rows[2].sample_id"}},
 		{"a stray quote after a quoted cell", head + "\"A\"1,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", []string{"rows[2].sample_id"}},
 		{"a stray quote in a later row", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\nB,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,p\"pm\n", []string{"rows[3].unit"}},
+		{"a NUL in a cell", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,pp\x00m\n", []string{"rows[2].unit"}},
+		{"a bidi override in a cell", head + "A\u202e1,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", []string{"rows[2].sample_id"}},
+		{"an isolate in a cell", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\nB,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,\u2066ppm\n", []string{"rows[3].unit"}},
+		{"a line break inside a quoted cell", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,\"pp\nm\"\n", []string{"rows[2].unit"}},
+		{"a control character in the header", "sample_id,site_id\x07,product,grade,sampled_at,parameter,value,unit\n", []string{"rows[1].column 2"}},
+		{"a cell too long", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1," + strings.Repeat("m", 300) + "\n", []string{"rows[2].unit"}},
+		{"not UTF-8", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,\xff\n", []string{"rows[2].unit"}},
+		{"too many rows", head + strings.Repeat("A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", MaxRows+1), []string{fmt.Sprintf("rows[%d]", MaxRows+2)}},
 		{"an unterminated quote", head + "\"A,s,gasoline\n", []string{"rows[2].sample_id"}},
 	}
 	for _, tc := range cases {
