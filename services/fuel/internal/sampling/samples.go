@@ -223,47 +223,47 @@ func (s *Service) afterWrite(ctx context.Context, sm Sample) Sample {
 }
 
 // afterWriteAll is afterWrite for a batch: the cases of every pending sample, and of every
-// failing sample stored already linked to its case (an import's), in one pass.
+// failing sample stored already linked to its case (an import's), in one pass. A failure is
+// logged and leaves the samples as they were.
 func (s *Service) afterWriteAll(ctx context.Context, sms []Sample) []Sample {
-	var pending []Sample
-	for _, sm := range sms {
-		if sm.CasePending || (sm.Verdict == limits.Fail && sm.CaseID != "") {
-			pending = append(pending, sm)
-		}
-	}
-	if len(pending) == 0 {
+	out, err := s.syncAll(ctx, sms)
+	if err != nil {
+		s.log.WarnContext(ctx, "case_sync_failed", "samples", len(sms), "sample_id", sms[0].ID, "error", err.Error())
 		return sms
 	}
+	return out
+}
+
+// syncAll brings the cases of sms in line and returns the samples as they then stand.
+func (s *Service) syncAll(ctx context.Context, sms []Sample) ([]Sample, error) {
 	// Cases record who acted: the sample's last writer.
 	byWriter := map[string][]Sample{}
 	var writers []string
-	for _, sm := range pending {
+	for _, sm := range sms {
+		if !sm.CasePending && (sm.Verdict != limits.Fail || sm.CaseID == "") {
+			continue
+		}
 		if _, ok := byWriter[sm.UpdatedBy]; !ok {
 			writers = append(writers, sm.UpdatedBy)
 		}
 		byWriter[sm.UpdatedBy] = append(byWriter[sm.UpdatedBy], sm)
 	}
 	cases := map[string]Case{}
-	synced := map[string]bool{}
 	for _, w := range writers {
 		got, err := s.syncCases(ctx, byWriter[w], w)
 		if err != nil {
-			s.log.WarnContext(ctx, "case_sync_failed", "samples", len(byWriter[w]), "sample_id", byWriter[w][0].ID, "error", err.Error())
-			continue
-		}
-		for _, sm := range byWriter[w] {
-			synced[sm.ID] = true
+			return nil, err
 		}
 		maps.Copy(cases, got)
 	}
 	out := make([]Sample, len(sms))
 	for i, sm := range sms {
-		if synced[sm.ID] {
-			sm.CaseID, sm.CasePending = cases[sm.ID].ID, false
+		if c, ok := cases[sm.ID]; ok || sm.CasePending {
+			sm.CaseID, sm.CasePending = c.ID, false
 		}
 		out[i] = sm
 	}
-	return out
+	return out, nil
 }
 
 // ItemError is the refusal of one sample of an import.
@@ -295,10 +295,20 @@ type ImportResult struct {
 	Samples  []Sample
 }
 
+// ImportProgress is how far an import has got: samples checked (validated and judged), stored
+// (written or found stored already) and cases opened.
+type ImportProgress struct {
+	Checked, Stored, CasesOpened int
+}
+
 // Import judges and stores a batch of samples (a lab system's CSV file) all or nothing: every
 // sample is checked first, and any refusal writes nothing. Samples already stored with the
-// same content are replays, so re-sending a file whose first import was cut short completes it.
-func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleInput) (ImportResult, error) {
+// same content are replays, so running an import whose first run was cut short completes it.
+// progress, when not nil, is told how far it got as it goes.
+func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleInput, progress func(ImportProgress)) (ImportResult, error) {
+	if progress == nil {
+		progress = func(ImportProgress) {}
+	}
 	ctx, span := s.tracer.Start(ctx, "fuel.import_samples", trace.WithAttributes(attribute.Int("clearsky.import.samples", len(inputs))))
 	defer span.End()
 	if len(inputs) == 0 {
@@ -341,6 +351,9 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 	replays := map[int]Sample{}
 	first := map[string]int{}
 	for i, in := range inputs {
+		if i%500 == 0 && i > 0 {
+			progress(ImportProgress{Checked: i})
+		}
 		if j, dup := first[in.Key()]; dup && validID(in.ID) {
 			invalid = append(invalid, ItemError{i, apperr.Invalid("sample_id", fmt.Sprintf("%s appears twice in the file for site %s (also sample %d)", in.ID, in.SiteID, j+1))})
 			continue
@@ -377,12 +390,14 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 	case len(conflicts) > 0:
 		return ImportResult{}, &ImportError{Kind: apperr.ErrConflict, Items: conflicts}
 	}
+	progress(ImportProgress{Checked: len(inputs)})
 	written := []Sample{}
 	if len(fresh) > 0 {
 		if written, err = s.write(ctx, fresh); err != nil {
 			return ImportResult{}, err
 		}
 	}
+	progress(ImportProgress{Checked: len(inputs), Stored: len(inputs)})
 	// Replays: a sample of the file already stored with the same content (an earlier import of
 	// it, perhaps cut short) has its missing revision 1 written and its case opened, all in one
 	// pass with the new samples'.
@@ -418,18 +433,28 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 			s.log.WarnContext(ctx, "revision_repair_failed", "samples", len(repairs), "error", err.Error())
 		}
 	}
+	synced, err := s.syncAll(ctx, all)
+	if err != nil {
+		return res, fmt.Errorf("open the cases of the import: %w", err)
+	}
 	byID := map[string]Sample{}
-	for _, sm := range s.afterWriteAll(ctx, all) {
+	for _, sm := range synced {
 		byID[sm.ID] = sm
 	}
+	opened := 0
 	for _, in := range inputs {
 		if isNew[in.Key()] {
 			res.Created++
 		} else {
 			res.Replayed++
 		}
-		res.Samples = append(res.Samples, byID[in.Key()])
+		sm := byID[in.Key()]
+		if sm.Verdict == limits.Fail && sm.CaseID != "" && !sm.CasePending {
+			opened++
+		}
+		res.Samples = append(res.Samples, sm)
 	}
+	progress(ImportProgress{Checked: len(inputs), Stored: len(inputs), CasesOpened: opened})
 	span.SetAttributes(attribute.Int("clearsky.import.created", res.Created), attribute.Int("clearsky.import.replayed", res.Replayed))
 	return res, nil
 }
