@@ -16,6 +16,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/services/fuel/internal/handler"
+	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 	"github.com/clearsky/clearsky/services/fuel/internal/samplingcache"
@@ -45,6 +46,7 @@ type Config struct {
 // Service is a running fuel service.
 type Service struct {
 	core    *sampling.Service
+	jobs    *importjob.Runner
 	handler *handler.Handler
 	deps    platform.Deps
 	every   time.Duration
@@ -89,20 +91,26 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if every <= 0 {
 		every = 15 * time.Second
 	}
-	return &Service{core: core, handler: handler.New(core, deps.Logger), deps: deps, every: every}, nil
+	jobs := importjob.New(store, core, deps.Logger, importjob.Policy{})
+	return &Service{core: core, jobs: jobs, handler: handler.New(core, jobs, deps.Logger), deps: deps, every: every}, nil
 }
 
 // Routes registers the fuel service's HTTP routes.
 func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 
 // Run keeps the instance current until ctx ends: every Every it loads the newest limit table
-// version (repairing the Redis marker if a publish failed) and opens or updates the cases that
-// failing samples left pending.
+// version (repairing the Redis marker if a publish failed), opens or updates the cases that
+// failing samples left pending, and runs again the CSV import jobs a dead process left
+// unfinished (their lease expired), starting at once.
 func (s *Service) Run(ctx context.Context) {
 	platform.Every(ctx, s.every, s.deps.Logger,
+		platform.Job{Name: "fuel_import_resume", Run: s.jobs.Resume},
 		platform.Job{Name: "fuel_limit_refresh", Run: func(ctx context.Context) (int, error) { _, err := s.core.Refresh(ctx); return 0, err }},
 		platform.Job{Name: "fuel_pending_cases", Run: s.core.ResolvePending})
 }
+
+// WaitImports waits for the import jobs this instance started (tests, shutdown).
+func (s *Service) WaitImports() { s.jobs.Wait() }
 
 // ConfigFromEnv reads the service's own variables: CLEARSKY_FUEL_LIMITS,
 // CLEARSKY_FUEL_ESCALATE_AFTER and CLEARSKY_FUEL_ESCALATE_MONTHS.

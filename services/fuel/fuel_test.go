@@ -65,6 +65,50 @@ func (e *env) csv(t *testing.T, token, file string) response {
 	return e.send(t, "POST", "/v1/fuel/samples/import", token, "text/csv; charset=utf-8", strings.NewReader(file))
 }
 
+// importJob sends a CSV file and, when it is taken as a job (202), follows its Location until
+// the job has finished; it returns the job (or the synchronous refusal).
+func (e *env) importJob(t *testing.T, token, file string) response {
+	t.Helper()
+	r := e.csv(t, token, file)
+	if r.status != http.StatusAccepted {
+		return r
+	}
+	loc := r.body["import_id"].(string)
+	if got := "/v1/fuel/samples/imports/" + loc; got == "" {
+		t.Fatal("no import id")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		j := e.do(t, "GET", "/v1/fuel/samples/imports/"+loc, token, nil)
+		if j.status != http.StatusOK {
+			t.Fatalf("GET import = %d %s", j.status, j.raw)
+		}
+		if st := j.body["status"]; st == "succeeded" || st == "failed" {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the import did not finish within 60 s: %s", j.raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func jobResult(j response) map[string]any {
+	r, _ := j.body["result"].(map[string]any)
+	return r
+}
+
+// jobFields names the errors of a failed import job.
+func jobFields(j response) []string {
+	e, _ := j.body["error"].(map[string]any)
+	errs, _ := e["errors"].([]any)
+	var out []string
+	for _, x := range errs {
+		out = append(out, x.(map[string]any)["field"].(string))
+	}
+	return out
+}
+
 func fields(r response) []string {
 	errs, _ := r.body["errors"].([]any)
 	var out []string
@@ -451,25 +495,48 @@ func TestFuelHTTP(t *testing.T) {
 			"CSV-1,D2,diesel,-10,2026-03-15 10:00,density_20c,0.83,g/cm3\n" +
 			"CSV-2,C2,coal,,2026-03-16T10:00:00+08:00,total_sulfur,1.3,%\n" +
 			"CSV-2,C2,coal,,2026-03-16T10:00:00+08:00,ash,12,%\n"
-		r := e.csv(t, lab1, long)
-		if r.status != http.StatusCreated || r.body["created"].(float64) != 2 || r.body["failed"].(float64) != 1 || r.body["layout"] != "per_parameter" {
+		accepted := e.csv(t, lab1, long)
+		if accepted.status != http.StatusAccepted || !strings.HasPrefix(accepted.body["import_id"].(string), "imp-") {
+			t.Fatalf("an import is a job: %d %s", accepted.status, accepted.raw)
+		}
+		r := e.importJob(t, lab1, long)
+		res := jobResult(r)
+		if r.body["status"] != "succeeded" || res["failed"].(float64) != 1 || res["layout"] != "per_parameter" || res["samples"].(float64) != 2 {
 			t.Fatalf("import = %d %s", r.status, r.raw)
+		}
+		if p := r.body["progress"].(map[string]any); p["total_rows"].(float64) != 4 || p["rows_checked"].(float64) != 4 || p["samples_stored"].(float64) != 2 || p["cases_opened"].(float64) != 1 {
+			t.Fatalf("progress = %v", p)
+		}
+		if at := r.body["created_at"].(string); !strings.HasSuffix(at, "+08:00") {
+			t.Fatalf("created_at = %s, want China time", at)
 		}
 		if got := e.do(t, "GET", "/v1/fuel/samples/C2:CSV-2", bureau, nil); got.body["case_id"] != "nc-C2:CSV-2" {
 			t.Fatalf("the failing imported sample has no case: %s", got.raw)
 		}
-		again := e.csv(t, lab1, long)
-		if again.status != http.StatusOK || again.body["replayed"].(float64) != 2 || again.body["created"].(float64) != 0 {
+		if c := e.do(t, "GET", "/v1/fuel/cases/nc-C2:CSV-2", bureau, nil); c.status != 200 {
+			t.Fatalf("the case of the imported sample = %d %s", c.status, c.raw)
+		}
+		again := e.importJob(t, lab1, long)
+		if res := jobResult(again); again.body["status"] != "succeeded" || res["replayed"].(float64) != 2 || res["created"].(float64) != 0 {
 			t.Fatalf("same file again = %d %s", again.status, again.raw)
 		}
+		if n := count(t, e.db, "fuel_cases", bson.D{{Key: "sample_id", Value: "C2:CSV-2"}}); n != 1 {
+			t.Fatalf("cases of the re-sent sample = %d, want 1", n)
+		}
 		before := count(t, e.db, "fuel_samples", bson.D{})
-		partly := "sample_id;site_id;product;grade;sampled_at;sulfur (mg/kg);olefins (%);cetane_number\n" +
-			"CSV-3;D1;gasoline;92;2026-03-17T10:00:00+08:00;7;12;\n" +
-			"CSV-4;D1;gasoline;92;2026-03-17T11:00:00+08:00;7;;51\n" +
-			"CSV-5;D2;diesel;夏季;2026-03-17T12:00:00+08:00;;;52\n"
-		bad := e.csv(t, lab1, partly)
-		if bad.status != http.StatusBadRequest || !slices.Equal(fields(bad), []string{"rows[3].cetane_number", "rows[4].grade"}) {
-			t.Fatalf("partly invalid = %d %v %s", bad.status, fields(bad), bad.raw)
+		partly := "sample_id;site_id;product;grade;sampled_at;label;sulfur (mg/kg);olefins (%);cetane_number\n" +
+			"CSV-3;D1;gasoline;92;2026-03-17T10:00:00+08:00;;7;12;\n" +
+			"CSV-4;D1;gasoline;92;2026-03-17T11:00:00+08:00;=SUM(A1:A9);7;;51\n" +
+			"CSV-5;D2;diesel;夏季;2026-03-17T12:00:00+08:00;;;;52\n"
+		bad := e.importJob(t, lab1, partly)
+		if bad.body["status"] != "failed" || bad.body["error"].(map[string]any)["status"].(float64) != 400 ||
+			!slices.Equal(jobFields(bad), []string{"rows[3].cetane_number", "rows[4].grade"}) {
+			t.Fatalf("partly invalid = %v %s", jobFields(bad), bad.raw)
+		}
+		csvErr := e.send(t, "GET", "/v1/fuel/samples/imports/"+bad.body["import_id"].(string)+"/errors.csv", lab1, "", nil)
+		if csvErr.status != 200 || !strings.HasPrefix(csvErr.ctype, "text/csv") || !strings.HasPrefix(csvErr.raw, "\ufeff") ||
+			!strings.Contains(csvErr.raw, "'=SUM(A1:A9)") || strings.Contains(csvErr.raw, ",=SUM") || !strings.Contains(csvErr.raw, "夏季") {
+			t.Fatalf("errors.csv = %d %s %q", csvErr.status, csvErr.ctype, csvErr.raw)
 		}
 		notFinite := "sample_id,site_id,product,grade,sampled_at,parameter,value,unit\n" +
 			"CSV-8,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,NaN,ppm\n" +
@@ -477,14 +544,21 @@ func TestFuelHTTP(t *testing.T) {
 		if r := e.csv(t, lab1, notFinite); r.status != http.StatusBadRequest || !slices.Equal(fields(r), []string{"rows[2].value", "rows[3].value"}) {
 			t.Fatalf("NaN and Infinity in a CSV file = %d %v %s, want 400 naming both cells", r.status, fields(r), r.raw)
 		}
+		stray := "sample_id,site_id,product,grade,sampled_at,parameter,value,unit\n" +
+			"CSV-10\"a,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,5,ppm\n"
+		if r := e.csv(t, lab1, stray); r.status != http.StatusBadRequest || r.ctype != "application/problem+json" || !slices.Equal(fields(r), []string{"rows[2].sample_id"}) {
+			t.Fatalf("a stray quote = %d %v %s, want 400 naming rows[2].sample_id", r.status, fields(r), r.raw)
+		}
 		outside := "sample_id,site_id,product,grade,sampled_at,parameter,value,unit\n" +
 			"CSV-6,D1,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,5,ppm\n" +
 			"CSV-7,S3,gasoline,92,2026-03-18T10:00:00+08:00,sulfur,5,ppm\n"
-		if r := e.csv(t, lab1, outside); r.status != http.StatusForbidden || !strings.Contains(r.raw, "row 3") {
+		if r := e.importJob(t, lab1, outside); r.body["status"] != "failed" || r.body["error"].(map[string]any)["status"].(float64) != 403 ||
+			!slices.Equal(jobFields(r), []string{"rows[3]"}) {
 			t.Fatalf("a row outside the contract = %d %s", r.status, r.raw)
 		}
 		conflicting := strings.Replace(long, "ash,12", "ash,13", 1)
-		if r := e.csv(t, lab1, conflicting); r.status != http.StatusConflict || !strings.Contains(r.raw, "row 4") {
+		if r := e.importJob(t, lab1, conflicting); r.body["status"] != "failed" || r.body["error"].(map[string]any)["status"].(float64) != 409 ||
+			!slices.Equal(jobFields(r), []string{"rows[4]"}) {
 			t.Fatalf("a stored sample with other content = %d %s", r.status, r.raw)
 		}
 		if r := e.send(t, "POST", "/v1/fuel/samples/import", lab1, "application/json", strings.NewReader(long)); r.status != 400 || fields(r)[0] != "Content-Type" {
@@ -492,6 +566,21 @@ func TestFuelHTTP(t *testing.T) {
 		}
 		if after := count(t, e.db, "fuel_samples", bson.D{}); after != before {
 			t.Fatalf("samples = %d after refused imports, want %d", after, before)
+		}
+		// Who sees the job: the uploading lab and the bureau (and the admin, reading); not another
+		// lab, nor a station of a site in the file.
+		job := "/v1/fuel/samples/imports/" + r.body["import_id"].(string)
+		for _, tc := range []struct {
+			name, path, token string
+			want              int
+		}{
+			{"the uploading lab", job, lab1, 200}, {"the bureau", job, bureau, 200}, {"the admin", job, admin, 200},
+			{"another lab", job, lab2, 404}, {"a station of a site in the file", job, s1, 404}, {"police", job, police, 403}, {"no token", job, "", 401},
+			{"another lab's errors.csv", job + "/errors.csv", lab2, 404}, {"an unknown job", "/v1/fuel/samples/imports/imp-nope", bureau, 404},
+		} {
+			if got := e.do(t, "GET", tc.path, tc.token, nil); got.status != tc.want {
+				t.Errorf("%s: GET %s = %d, want %d", tc.name, tc.path, got.status, tc.want)
+			}
 		}
 	})
 

@@ -14,7 +14,6 @@
 package csvimport
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -24,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/localtime"
@@ -88,6 +89,12 @@ func Field(row int, column string) string {
 type File struct {
 	Layout Layout
 	Items  []Item
+	// Header is the header row as written; Records the cells of each row by row number, so
+	// that a report of the file's errors can echo them.
+	Header  []string
+	Records map[int][]string
+	// Rows counts the rows read after the header.
+	Rows int
 }
 
 // Inputs returns the samples to import.
@@ -109,14 +116,18 @@ type column struct {
 }
 
 // Parse reads a file. Every problem found is reported at once, each naming its row and column.
+// An error reading r (a body over its size bound) is returned as it is.
 func Parse(r io.Reader) (File, error) {
-	br := bufio.NewReader(r)
-	first, _ := br.Peek(4096)
-	first = bytes.TrimPrefix(first, []byte("\ufeff"))
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return File{}, err
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	first := data
 	if i := bytes.IndexByte(first, '\n'); i >= 0 {
 		first = first[:i]
 	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(bytes.NewReader(data))
 	cr.Comma = sniff(first)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -125,10 +136,14 @@ func Parse(r io.Reader) (File, error) {
 		return File{}, apperr.Invalid("body", "the file is empty: send a header row and one row per sample or per parameter")
 	}
 	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return File{}, apperr.Invalid(Field(1, ""), notCSV(pe))
+		}
 		return File{}, apperr.Invalid("body", "not a CSV file: "+err.Error())
 	}
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	if bad := checkCells(header, 1, nil); len(bad) > 0 {
+		return File{}, &apperr.ValidationError{Fields: bad}
 	}
 	cols, layout, err := readHeader(header)
 	if err != nil {
@@ -137,19 +152,37 @@ func Parse(r io.Reader) (File, error) {
 	var ve apperr.ValidationError
 	var items []Item
 	byID := map[string]int{}
+	records := map[int][]string{}
+	rows := 0
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// A record that does not parse has no field positions: the error says where it is.
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
+			if !errors.As(err, &pe) {
+				ve.Add(Field(0, ""), "not valid CSV: "+err.Error())
+				break
 			}
-			ve.Add(Field(line, ""), "not valid CSV: "+err.Error())
+			column := ""
+			if i := fieldAt(data, pe, cr.Comma); i >= 0 && i < len(cols) {
+				column = cols[i].label
+			}
+			ve.Add(Field(pe.StartLine, column), notCSV(pe))
 			break
+		}
+		line, _ := cr.FieldPos(0)
+		rows++
+		if rows > MaxRows {
+			ve.Add(Field(line, ""), fmt.Sprintf("more than %d rows: split the file", MaxRows))
+			break
+		}
+		records[line] = rec
+		if bad := checkCells(rec, line, cols); len(bad) > 0 {
+			ve.Fields = append(ve.Fields, bad...)
+			continue
 		}
 		if blank(rec) {
 			continue
@@ -226,7 +259,46 @@ func Parse(r io.Reader) (File, error) {
 	if len(items) == 0 {
 		return File{}, apperr.Invalid("body", "the file has a header but no samples")
 	}
-	return File{Layout: layout, Items: items}, nil
+	return File{Layout: layout, Items: items, Header: header, Records: records, Rows: rows}, nil
+}
+
+// Bounds of a file (with the request's 8 MiB and the core's 5000 samples).
+const (
+	MaxRows = 100_000
+	MaxCell = 256 // characters
+)
+
+// checkCells refuses, naming the cell, one longer than MaxCell or holding a control character
+// (NUL, a line break inside quotes...) or a bidirectional override (U+202A-U+202E,
+// U+2066-U+2069), which can make a cell read differently from what it holds.
+func checkCells(rec []string, line int, cols []column) []apperr.FieldError {
+	var out []apperr.FieldError
+	for i, c := range rec {
+		name := fmt.Sprintf("column %d", i+1)
+		if i < len(cols) && cols[i].label != "" {
+			name = cols[i].label
+		} else if cols != nil && i >= len(cols) {
+			name = ""
+		}
+		if cols == nil { // the header: its cell is the column's name, and at fault
+			name = fmt.Sprintf("column %d", i+1)
+		}
+		field := Field(line, name)
+		switch {
+		case !utf8.ValidString(c):
+			out = append(out, apperr.FieldError{Field: field, Message: "not UTF-8 text: save the file as CSV UTF-8"})
+		case utf8.RuneCountInString(c) > MaxCell:
+			out = append(out, apperr.FieldError{Field: field, Message: fmt.Sprintf("longer than %d characters", MaxCell)})
+		default:
+			for _, r := range c {
+				if (unicode.IsControl(r) && r != '\t') || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+					out = append(out, apperr.FieldError{Field: field, Message: fmt.Sprintf("holds the character U+%04X (a control or a bidirectional override): remove it", r)})
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 // differing names the sample-level columns in which two rows of one sample disagree.
@@ -293,6 +365,38 @@ func readHeader(header []string) ([]column, Layout, error) {
 		ve.Add(Field(1, ""), "no parameter columns: add one per parameter, e.g. \"sulfur (mg/kg)\", or use the columns parameter, value, unit")
 	}
 	return cols, layout, ve.Err()
+}
+
+// notCSV explains a quoting error to someone who exported the file from a spreadsheet.
+func notCSV(pe *csv.ParseError) string {
+	return fmt.Sprintf("not valid CSV (line %d, character %d): %v; a cell holding a quote, a separator or a line break is written in quotes, with its quotes doubled (\"5\"\" pipe\")",
+		pe.Line, pe.Column, pe.Err)
+}
+
+// fieldAt returns the index of the cell in which a parse error happened (-1 when it cannot be
+// told): the separators outside quotes before the error's position, from the start of the record.
+func fieldAt(data []byte, pe *csv.ParseError, comma rune) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if pe.StartLine < 1 || pe.Line < pe.StartLine || pe.Line > len(lines) {
+		return -1
+	}
+	var rec []byte
+	for l := pe.StartLine; l < pe.Line; l++ {
+		rec = append(rec, lines[l-1]...)
+	}
+	last := lines[pe.Line-1]
+	col := min(max(pe.Column-1, 0), len(last))
+	rec = append(rec, last[:col]...)
+	field, quoted := 0, false
+	for _, r := range string(rec) {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == comma && !quoted:
+			field++
+		}
+	}
+	return field
 }
 
 func sniff(first []byte) rune {

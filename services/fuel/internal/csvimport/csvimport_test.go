@@ -2,6 +2,7 @@ package csvimport
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -106,7 +107,19 @@ func TestParseRefuses(t *testing.T) {
 			"A,s,gasoline,95,2026-03-01T00:00:00Z,olefins,10,%\n", []string{"rows[3].grade"}},
 		{"too many cells", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm,extra\n", []string{"rows[2]"}},
 		{"a bad cell in a per-sample file", "sample_id,site_id,product,sampled_at,sulfur (ppm)\nA,s,gasoline,2026-03-01T00:00:00Z,low\n", []string{"rows[2].sulfur (ppm)"}},
-		{"broken quoting", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,\"sulfur,1,ppm\n", []string{"rows[2]"}},
+		{"broken quoting", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,\"sulfur,1,ppm\n", []string{"rows[2].parameter"}},
+		{"a stray quote in the first cell", head + "A\"1,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", []string{"rows[2].sample_id"}},
+		{"a stray quote after a quoted cell", head + "\"A\"1,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", []string{"rows[2].sample_id"}},
+		{"a stray quote in a later row", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\nB,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,p\"pm\n", []string{"rows[3].unit"}},
+		{"a NUL in a cell", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,pp\x00m\n", []string{"rows[2].unit"}},
+		{"a bidi override in a cell", head + "A\u202e1,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", []string{"rows[2].sample_id"}},
+		{"an isolate in a cell", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\nB,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,\u2066ppm\n", []string{"rows[3].unit"}},
+		{"a line break inside a quoted cell", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,\"pp\nm\"\n", []string{"rows[2].unit"}},
+		{"a control character in the header", "sample_id,site_id\x07,product,grade,sampled_at,parameter,value,unit\n", []string{"rows[1].column 2"}},
+		{"a cell too long", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1," + strings.Repeat("m", 300) + "\n", []string{"rows[2].unit"}},
+		{"not UTF-8", head + "A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,\xff\n", []string{"rows[2].unit"}},
+		{"too many rows", head + strings.Repeat("A,s,gasoline,92,2026-03-01T00:00:00Z,sulfur,1,ppm\n", MaxRows+1), []string{fmt.Sprintf("rows[%d]", MaxRows+2)}},
+		{"an unterminated quote", head + "\"A,s,gasoline\n", []string{"rows[2].sample_id"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

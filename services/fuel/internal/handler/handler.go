@@ -12,17 +12,21 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/httpserver"
+	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
 
 // Handler serves the fuel service's routes.
 type Handler struct {
-	svc *sampling.Service
-	log *slog.Logger
+	svc  *sampling.Service
+	jobs *importjob.Runner
+	log  *slog.Logger
 }
 
 // New returns the fuel service's handler.
-func New(svc *sampling.Service, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
+func New(svc *sampling.Service, jobs *importjob.Runner, log *slog.Logger) *Handler {
+	return &Handler{svc: svc, jobs: jobs, log: log}
+}
 
 // Routes registers the routes on r, each admitting the roles named (admin always passes).
 func (h *Handler) Routes(r gin.IRouter) {
@@ -41,6 +45,8 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.PUT("/labs/:id", bureau, wrap(h.putLab))
 	g.POST("/samples", samplers, wrap(h.upload))
 	g.POST("/samples/import", samplers, wrap(h.importCSV))
+	g.GET("/samples/imports/:id", samplers, wrap(h.getImport))
+	g.GET("/samples/imports/:id/errors.csv", samplers, wrap(h.importErrors))
 	g.GET("/samples", samplers, wrap(h.listSamples))
 	g.GET("/samples/:id", samplers, wrap(h.getSample))
 	g.GET("/samples/:id/revisions", samplers, wrap(h.revisions))

@@ -1,9 +1,11 @@
 package handler
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -17,7 +19,8 @@ import (
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
-	"github.com/clearsky/clearsky/services/fuel/internal/csvimport"
+	"github.com/clearsky/clearsky/services/fuel/internal/csvout"
+	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
@@ -205,84 +208,148 @@ func (h *Handler) upload(c *gin.Context) error {
 	return nil
 }
 
+// importCSV takes a lab file: its form is checked at once (400 naming the row and column),
+// then it is a job (202, Location: the job), judged, stored and its cases opened in the
+// background. Always a job, whatever the file's size: one behaviour for clients.
 func (h *Handler) importCSV(c *gin.Context) error {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || (mt != "text/csv" && mt != "application/csv") {
 		return apperr.Invalid("Content-Type", "send the file as text/csv")
 	}
-	f, err := csvimport.Parse(http.MaxBytesReader(c.Writer, c.Request.Body, request.MaxBody))
+	file, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, request.MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return apperr.Invalid("body", fmt.Sprintf("the file is larger than %d bytes: split it", request.MaxBody))
 		}
+		return apperr.Invalid("body", "the file could not be read: "+err.Error())
+	}
+	j, err := h.jobs.Submit(c.Request.Context(), auth.Caller(c), file)
+	if err != nil {
 		return err
 	}
-	res, err := h.svc.Import(c.Request.Context(), auth.Caller(c), f.Inputs())
-	if err != nil {
-		return importError(err, f)
-	}
-	type itemJSON struct {
-		SampleID string `json:"sample_id"`
-		Verdict  string `json:"verdict"`
-		CaseID   string `json:"case_id,omitempty"`
-		Row      int    `json:"row"`
-	}
-	items := make([]itemJSON, 0, len(res.Samples))
-	failed := 0
-	for i, s := range res.Samples {
-		items = append(items, itemJSON{SampleID: s.ID, Verdict: string(s.Verdict), CaseID: s.CaseID, Row: f.Items[i].Row})
-		if s.Verdict == limits.Fail {
-			failed++
-		}
-	}
-	status := http.StatusOK
-	if res.Created > 0 {
-		status = http.StatusCreated
-	}
-	c.JSON(status, gin.H{"layout": f.Layout, "samples": len(res.Samples), "created": res.Created, "replayed": res.Replayed, "failed": failed, "items": items})
+	c.Header("Location", importPath(j.ID))
+	c.JSON(http.StatusAccepted, jobOut(j))
 	return nil
 }
 
-// importError turns the core's refusal of an import into errors naming the file's rows.
-func importError(err error, f csvimport.File) error {
-	var ie *sampling.ImportError
-	if !errors.As(err, &ie) {
-		return err
-	}
-	if errors.Is(ie.Kind, apperr.ErrInvalid) {
-		var out apperr.ValidationError
-		for _, it := range ie.Items {
-			item := f.Items[it.Index]
-			var ve *apperr.ValidationError
-			if !errors.As(it.Err, &ve) {
-				out.Add(csvimport.Field(item.Row, ""), it.Err.Error())
-				continue
-			}
-			for _, fe := range ve.Fields {
-				out.Add(csvimport.Field(item.Locate(fe.Field)), fe.Message)
-			}
-		}
-		return &out
-	}
-	var parts []string
-	for i, it := range ie.Items {
-		if i == 10 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(ie.Items)-10))
-			break
-		}
-		parts = append(parts, fmt.Sprintf("row %d (sample %s): %s", f.Items[it.Index].Row, f.Items[it.Index].Input.ID, trimKind(it.Err)))
-	}
-	return fmt.Errorf("nothing imported: %s: %w", strings.Join(parts, "; "), ie.Kind)
+func importPath(id string) string { return "/v1/fuel/samples/imports/" + id }
+
+type progressJSON struct {
+	TotalRows     int `json:"total_rows"`
+	RowsChecked   int `json:"rows_checked"`
+	Samples       int `json:"samples"`
+	SamplesStored int `json:"samples_stored"`
+	CasesOpened   int `json:"cases_opened"`
 }
 
-// trimKind drops the kind's own words from the end of an error message.
-func trimKind(err error) string {
-	s := err.Error()
-	for _, k := range []error{apperr.ErrForbidden, apperr.ErrConflict} {
-		s = strings.TrimSuffix(s, ": "+k.Error())
+type importItemJSON struct {
+	SampleID string `json:"sample_id"`
+	Verdict  string `json:"verdict"`
+	CaseID   string `json:"case_id,omitempty"`
+	Row      int    `json:"row"`
+}
+
+type importResultJSON struct {
+	Layout   string           `json:"layout"`
+	Samples  int              `json:"samples"`
+	Created  int              `json:"created"`
+	Replayed int              `json:"replayed"`
+	Failed   int              `json:"failed"`
+	Cases    int              `json:"cases"`
+	Items    []importItemJSON `json:"items"`
+}
+
+type importProblemJSON struct {
+	Field   string `json:"field"`
+	Row     int    `json:"row"`
+	Column  string `json:"column,omitempty"`
+	Message string `json:"message"`
+}
+
+type importErrorJSON struct {
+	Status int                 `json:"status"`
+	Title  string              `json:"title"`
+	Detail string              `json:"detail"`
+	Errors []importProblemJSON `json:"errors"`
+	CSV    string              `json:"csv"`
+}
+
+type importJSON struct {
+	ImportID   string            `json:"import_id"`
+	Status     string            `json:"status"`
+	UploadedBy string            `json:"uploaded_by"`
+	Role       string            `json:"role"`
+	Tenant     string            `json:"tenant,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
+	StartedAt  *time.Time        `json:"started_at,omitempty"`
+	FinishedAt *time.Time        `json:"finished_at,omitempty"`
+	Attempts   int               `json:"attempts"`
+	Progress   progressJSON      `json:"progress"`
+	Result     *importResultJSON `json:"result,omitempty"`
+	Error      *importErrorJSON  `json:"error,omitempty"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
 	}
-	return s
+	return &t
+}
+
+func jobOut(j importjob.Job) importJSON {
+	out := importJSON{ImportID: j.ID, Status: string(j.Status), UploadedBy: j.Subject, Role: string(j.Role), Tenant: j.Tenant, CreatedAt: j.CreatedAt,
+		StartedAt: optTime(j.StartedAt), FinishedAt: optTime(j.FinishedAt), Attempts: j.Attempts, Progress: progressJSON(j.Progress)}
+	if r := j.Result; r != nil {
+		out.Result = &importResultJSON{Layout: r.Layout, Samples: r.Samples, Created: r.Created, Replayed: r.Replayed, Failed: r.Failed, Cases: r.Cases,
+			Items: make([]importItemJSON, 0, len(r.Items))}
+		for _, it := range r.Items {
+			out.Result.Items = append(out.Result.Items, importItemJSON(it))
+		}
+	}
+	if j.Status == importjob.Failed {
+		e := &importErrorJSON{Status: j.ErrorStatus, Title: http.StatusText(j.ErrorStatus), Detail: j.Detail, Errors: []importProblemJSON{},
+			CSV: importPath(j.ID) + "/errors.csv"}
+		for _, p := range j.Problems {
+			e.Errors = append(e.Errors, importProblemJSON(p))
+		}
+		out.Error = e
+	}
+	return out
+}
+
+func (h *Handler) getImport(c *gin.Context) error {
+	j, err := h.jobs.Get(c.Request.Context(), auth.Caller(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, jobOut(j))
+	return nil
+}
+
+// importErrors writes a failed import's errors as CSV: the row, the column and the message of
+// each, then the cells of that row as sent, every cell neutralised (internal/csvout).
+func (h *Handler) importErrors(c *gin.Context) error {
+	j, err := h.jobs.Get(c.Request.Context(), auth.Caller(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	w := csvout.New(&b)
+	_ = w.Write(append([]string{"row", "column", "message"}, j.Header...))
+	for _, p := range j.Problems {
+		row := ""
+		if p.Row > 0 {
+			row = strconv.Itoa(p.Row)
+		}
+		_ = w.Write(append([]string{row, p.Column, p.Message}, j.Rows[p.Row]...))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	c.Header("Content-Disposition", `attachment; filename="`+j.ID+`-errors.csv"`)
+	c.Data(http.StatusOK, "text/csv; charset=utf-8", b.Bytes())
+	return nil
 }
 
 func (h *Handler) getSample(c *gin.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -218,16 +219,51 @@ func (s *Service) write(ctx context.Context, samples []Sample) ([]Sample, error)
 // afterWrite brings a written sample's case in line with it, and returns the sample as it then
 // stands. A failure is logged: the case-pending flag stays set for the background loop.
 func (s *Service) afterWrite(ctx context.Context, sm Sample) Sample {
-	if !sm.CasePending {
-		return sm
-	}
-	c, err := s.syncCase(ctx, sm, sm.UpdatedBy)
+	return s.afterWriteAll(ctx, []Sample{sm})[0]
+}
+
+// afterWriteAll is afterWrite for a batch: the cases of every pending sample, and of every
+// failing sample stored already linked to its case (an import's), in one pass. A failure is
+// logged and leaves the samples as they were.
+func (s *Service) afterWriteAll(ctx context.Context, sms []Sample) []Sample {
+	out, err := s.syncAll(ctx, sms)
 	if err != nil {
-		s.log.WarnContext(ctx, "case_sync_failed", "sample_id", sm.ID, "error", err.Error())
-		return sm
+		s.log.WarnContext(ctx, "case_sync_failed", "samples", len(sms), "sample_id", sms[0].ID, "error", err.Error())
+		return sms
 	}
-	sm.CaseID, sm.CasePending = c.ID, false
-	return sm
+	return out
+}
+
+// syncAll brings the cases of sms in line and returns the samples as they then stand.
+func (s *Service) syncAll(ctx context.Context, sms []Sample) ([]Sample, error) {
+	// Cases record who acted: the sample's last writer.
+	byWriter := map[string][]Sample{}
+	var writers []string
+	for _, sm := range sms {
+		if !sm.CasePending && (sm.Verdict != limits.Fail || sm.CaseID == "") {
+			continue
+		}
+		if _, ok := byWriter[sm.UpdatedBy]; !ok {
+			writers = append(writers, sm.UpdatedBy)
+		}
+		byWriter[sm.UpdatedBy] = append(byWriter[sm.UpdatedBy], sm)
+	}
+	cases := map[string]Case{}
+	for _, w := range writers {
+		got, err := s.syncCases(ctx, byWriter[w], w)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(cases, got)
+	}
+	out := make([]Sample, len(sms))
+	for i, sm := range sms {
+		if c, ok := cases[sm.ID]; ok || sm.CasePending {
+			sm.CaseID, sm.CasePending = c.ID, false
+		}
+		out[i] = sm
+	}
+	return out, nil
 }
 
 // ItemError is the refusal of one sample of an import.
@@ -259,10 +295,20 @@ type ImportResult struct {
 	Samples  []Sample
 }
 
+// ImportProgress is how far an import has got: samples checked (validated and judged), stored
+// (written or found stored already) and cases opened.
+type ImportProgress struct {
+	Checked, Stored, CasesOpened int
+}
+
 // Import judges and stores a batch of samples (a lab system's CSV file) all or nothing: every
 // sample is checked first, and any refusal writes nothing. Samples already stored with the
-// same content are replays, so re-sending a file whose first import was cut short completes it.
-func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleInput) (ImportResult, error) {
+// same content are replays, so running an import whose first run was cut short completes it.
+// progress, when not nil, is told how far it got as it goes.
+func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleInput, progress func(ImportProgress)) (ImportResult, error) {
+	if progress == nil {
+		progress = func(ImportProgress) {}
+	}
 	ctx, span := s.tracer.Start(ctx, "fuel.import_samples", trace.WithAttributes(attribute.Int("clearsky.import.samples", len(inputs))))
 	defer span.End()
 	if len(inputs) == 0 {
@@ -305,6 +351,9 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 	replays := map[int]Sample{}
 	first := map[string]int{}
 	for i, in := range inputs {
+		if i%500 == 0 && i > 0 {
+			progress(ImportProgress{Checked: i})
+		}
 		if j, dup := first[in.Key()]; dup && validID(in.ID) {
 			invalid = append(invalid, ItemError{i, apperr.Invalid("sample_id", fmt.Sprintf("%s appears twice in the file for site %s (also sample %d)", in.ID, in.SiteID, j+1))})
 			continue
@@ -327,6 +376,12 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 			invalid = append(invalid, ItemError{i, err})
 			continue
 		}
+		if sm.CasePending {
+			// Stored linked to the case it opens, without the flag: clearing a flag is one write
+			// per sample, and an interrupted import is completed by running it again, which
+			// opens the cases still missing.
+			sm.CaseID, sm.CasePending = CaseID(sm.ID), false
+		}
 		fresh = append(fresh, sm)
 	}
 	switch {
@@ -335,20 +390,28 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 	case len(conflicts) > 0:
 		return ImportResult{}, &ImportError{Kind: apperr.ErrConflict, Items: conflicts}
 	}
+	progress(ImportProgress{Checked: len(inputs)})
 	written := []Sample{}
 	if len(fresh) > 0 {
 		if written, err = s.write(ctx, fresh); err != nil {
 			return ImportResult{}, err
 		}
 	}
-	byID := map[string]Sample{}
+	progress(ImportProgress{Checked: len(inputs), Stored: len(inputs)})
+	// Replays: a sample of the file already stored with the same content (an earlier import of
+	// it, perhaps cut short) has its missing revision 1 written and its case opened, all in one
+	// pass with the new samples'.
+	isNew := map[string]bool{}
 	for _, sm := range written {
-		byID[sm.ID] = s.afterWrite(ctx, sm)
+		isNew[sm.ID] = true
+	}
+	var repairs []Revision
+	all := make([]Sample, 0, len(inputs))
+	for _, sm := range written {
+		all = append(all, sm)
 	}
 	for i, in := range inputs {
-		if sm, ok := byID[in.Key()]; ok {
-			res.Created++
-			res.Samples = append(res.Samples, sm)
+		if isNew[in.Key()] {
 			continue
 		}
 		old, ok := replays[i]
@@ -356,14 +419,42 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, inputs []SampleI
 			if old, err = s.samples.GetSample(ctx, in.Key()); err != nil {
 				return res, err
 			}
+			if old.ContentHash != in.Hash() {
+				return res, &ImportError{Kind: apperr.ErrConflict, Items: []ItemError{{i, ErrSampleConflict}}}
+			}
 		}
-		sm, _, err := s.replay(ctx, old, in)
-		if err != nil {
-			return res, err
+		if old.Revision == 1 {
+			repairs = append(repairs, firstRevision(old))
 		}
-		res.Replayed++
+		all = append(all, old)
+	}
+	if len(repairs) > 0 {
+		if _, err := s.revisions.InsertRevisions(ctx, repairs); err != nil {
+			s.log.WarnContext(ctx, "revision_repair_failed", "samples", len(repairs), "error", err.Error())
+		}
+	}
+	synced, err := s.syncAll(ctx, all)
+	if err != nil {
+		return res, fmt.Errorf("open the cases of the import: %w", err)
+	}
+	byID := map[string]Sample{}
+	for _, sm := range synced {
+		byID[sm.ID] = sm
+	}
+	opened := 0
+	for _, in := range inputs {
+		if isNew[in.Key()] {
+			res.Created++
+		} else {
+			res.Replayed++
+		}
+		sm := byID[in.Key()]
+		if sm.Verdict == limits.Fail && sm.CaseID != "" && !sm.CasePending {
+			opened++
+		}
 		res.Samples = append(res.Samples, sm)
 	}
+	progress(ImportProgress{Checked: len(inputs), Stored: len(inputs), CasesOpened: opened})
 	span.SetAttributes(attribute.Int("clearsky.import.created", res.Created), attribute.Int("clearsky.import.replayed", res.Replayed))
 	return res, nil
 }

@@ -187,12 +187,20 @@ func (s *Service) trace(ctx context.Context, site Site, product limits.Product) 
 	ctx, span := s.tracer.Start(ctx, "fuel.trace_back", trace.WithAttributes(attribute.String("clearsky.site.id", site.ID),
 		attribute.String("clearsky.sample.product", string(product))))
 	defer span.End()
-	c, err := Walk(ctx, site, product, s.policy.TraceDepth, s.sites.GetSites)
+	return s.traceWith(ctx, site, product, s.sites.GetSites, s.sites.SitesSuppliedBy)
+}
+
+// traceWith walks the chain reading sites through get and suppliedBy (the store, or a cache
+// shared by the cases of one batch).
+func (s *Service) traceWith(ctx context.Context, site Site, product limits.Product, get SiteGetter,
+	suppliedBy func(context.Context, []string) ([]Site, error)) (Chain, error) {
+	span := trace.SpanFromContext(ctx)
+	c, err := Walk(ctx, site, product, s.policy.TraceDepth, get)
 	if err != nil {
 		return c, err
 	}
 	if direct := c.directSuppliers(); len(direct) > 0 {
-		supplied, err := s.sites.SitesSuppliedBy(ctx, direct)
+		supplied, err := suppliedBy(ctx, direct)
 		if err != nil {
 			return c, fmt.Errorf("sites supplied by %v: %w", direct, err)
 		}

@@ -48,17 +48,24 @@ type SampleStore interface {
 	ReplaceSample(ctx context.Context, s Sample, base int) error
 	// ListSamples returns up to limit samples matching f after key, newest sampled first.
 	ListSamples(ctx context.Context, f SampleFilter, after Key, limit int) ([]Sample, error)
-	// SetSampleCase records a sample's case and clears its case-pending flag, if the sample is
-	// still at revision (a newer revision keeps the flag for its own case update).
-	SetSampleCase(ctx context.Context, sampleID, caseID string, revision int) error
+	// SetSampleCases records each sample's case and clears its case-pending flag, if the sample
+	// is still at the link's revision (a newer revision keeps the flag for its own case update).
+	SetSampleCases(ctx context.Context, links []CaseLink) error
 	// CasePending returns up to limit failing samples whose case is not opened yet.
 	CasePending(ctx context.Context, limit int) ([]Sample, error)
-	// FailuresAt returns the ids of the failing samples of a site sampled in (from, to].
-	FailuresAt(ctx context.Context, siteID string, from, to time.Time) ([]string, error)
+	// FailuresAt returns the failing samples of the sites sampled in (from, to], oldest first.
+	FailuresAt(ctx context.Context, siteIDs []string, from, to time.Time) ([]Failure, error)
 	// SampleStats returns planning figures of every sample of a kind of site sampled before t.
 	SampleStats(ctx context.Context, k Kind, before time.Time) ([]SampleStat, error)
 	// CoverageCounts counts, per site and month of year, the supervisory samples of a kind.
 	CoverageCounts(ctx context.Context, k Kind, year int) ([]SiteMonth, error)
+}
+
+// Failure is a failing sample as escalation counts it.
+type Failure struct {
+	ID        string
+	SiteID    string
+	SampledAt time.Time
 }
 
 // RevisionStore keeps each sample's revisions: the append-only history of its corrections.
@@ -72,10 +79,13 @@ type RevisionStore interface {
 
 // CaseStore keeps the non-conformance cases that failing samples open.
 type CaseStore interface {
-	// InsertCase adds a case; ErrCaseExists when its id is taken.
-	InsertCase(ctx context.Context, c Case) error
+	// InsertCases adds cases in one unordered batch and returns the ids already taken (those
+	// cases are left as stored; the others are written).
+	InsertCases(ctx context.Context, cs []Case) (taken []string, err error)
 	// GetCase returns a case or ErrCaseNotFound.
 	GetCase(ctx context.Context, id string) (Case, error)
+	// GetCases returns the cases of ids that exist, by id.
+	GetCases(ctx context.Context, ids []string) (map[string]Case, error)
 	// ReplaceCase stores c if the stored version is still c.Version-1; ErrVersionConflict otherwise.
 	ReplaceCase(ctx context.Context, c Case) error
 	// ListCases returns up to limit cases matching f after key, newest opened first.

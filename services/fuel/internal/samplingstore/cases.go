@@ -128,9 +128,45 @@ func (d caseDoc) toCase() sampling.Case {
 	return c
 }
 
-// InsertCase implements sampling.CaseStore.
-func (s *Store) InsertCase(ctx context.Context, c sampling.Case) error {
-	return mongodb.InsertOne(ctx, s.cases, toCaseDoc(c), sampling.ErrCaseExists)
+// InsertCases implements sampling.CaseStore with one unordered batch.
+func (s *Store) InsertCases(ctx context.Context, cs []sampling.Case) ([]string, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	docs := make([]any, len(cs))
+	for i, c := range cs {
+		docs[i] = toCaseDoc(c)
+	}
+	_, err := s.cases.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	dups, err := mongodb.Duplicates(err)
+	if err != nil {
+		return nil, fmt.Errorf("insert cases: %w", err)
+	}
+	taken := make([]string, 0, len(dups))
+	for _, i := range dups {
+		taken = append(taken, cs[i].ID)
+	}
+	return taken, nil
+}
+
+// GetCases implements sampling.CaseStore.
+func (s *Store) GetCases(ctx context.Context, ids []string) (map[string]sampling.Case, error) {
+	out := map[string]sampling.Case{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cur, err := s.cases.Find(ctx, bson.D{{Key: "_id", Value: in(ids)}}, options.Find().SetBatchSize(1000))
+	if err != nil {
+		return nil, fmt.Errorf("find cases: %w", err)
+	}
+	cs, err := all(ctx, cur, caseDoc.toCase)
+	if err != nil {
+		return nil, fmt.Errorf("cases: %w", err)
+	}
+	for _, c := range cs {
+		out[c.ID] = c
+	}
+	return out, nil
 }
 
 // GetCase implements sampling.CaseStore.

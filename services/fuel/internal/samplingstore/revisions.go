@@ -34,30 +34,66 @@ func (d revisionDoc) revision() sampling.Revision {
 		Verdict: limits.Verdict(d.Verdict), LimitsVersion: d.LimitsVersion, Reason: d.Reason, By: d.By, Role: auth.Role(d.Role), At: d.At.UTC(), Hash: d.Hash}
 }
 
-// InsertRevisions implements sampling.RevisionStore with one unordered batch.
+// InsertRevisions implements sampling.RevisionStore: the revisions already stored are read in
+// one query and the others inserted in one unordered batch. (FerretDB takes seconds per
+// thousand for inserts refused as duplicates, which a re-sent import would be.)
 func (s *Store) InsertRevisions(ctx context.Context, rs []sampling.Revision) ([]sampling.Revision, error) {
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	docs := make([]any, len(rs))
+	ids := make([]string, len(rs))
 	for i, r := range rs {
-		docs[i] = revisionDoc{ID: fmt.Sprintf("%s#%d", r.SampleID, r.Number), SampleID: r.SampleID, Number: r.Number,
-			Results: toOutcomes(r.Results), Findings: toFindings(r.Findings), Verdict: string(r.Verdict), LimitsVersion: r.LimitsVersion,
-			Reason: r.Reason, By: r.By, Role: string(r.Role), At: r.At, Hash: r.Hash}
+		ids[i] = fmt.Sprintf("%s#%d", r.SampleID, r.Number)
 	}
-	_, err := s.revisions.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	dups, err := mongodb.Duplicates(err)
-	if err != nil {
-		return nil, fmt.Errorf("insert revisions: %w", err)
+	stored := map[string]sampling.Revision{}
+	read := func(ids []string) error {
+		cur, err := s.revisions.Find(ctx, bson.D{{Key: "_id", Value: in(ids)}}, options.Find().SetBatchSize(2000))
+		if err != nil {
+			return fmt.Errorf("find revisions: %w", err)
+		}
+		defer cur.Close(ctx)
+		for cur.Next(ctx) {
+			var d revisionDoc
+			if err := cur.Decode(&d); err != nil {
+				return fmt.Errorf("decode revision: %w", err)
+			}
+			stored[d.ID] = d.revision()
+		}
+		return cur.Err()
+	}
+	if err := read(ids); err != nil {
+		return nil, err
+	}
+	var docs []any
+	for i, r := range rs {
+		if _, ok := stored[ids[i]]; ok {
+			continue
+		}
+		docs = append(docs, revisionDoc{ID: ids[i], SampleID: r.SampleID, Number: r.Number,
+			Results: toOutcomes(r.Results), Findings: toFindings(r.Findings), Verdict: string(r.Verdict), LimitsVersion: r.LimitsVersion,
+			Reason: r.Reason, By: r.By, Role: string(r.Role), At: r.At, Hash: r.Hash})
+	}
+	if len(docs) > 0 {
+		_, err := s.revisions.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		dups, err := mongodb.Duplicates(err)
+		if err != nil {
+			return nil, fmt.Errorf("insert revisions: %w", err)
+		}
+		if len(dups) > 0 { // written meanwhile by another writer
+			var raced []string
+			for _, i := range dups {
+				raced = append(raced, docs[i].(revisionDoc).ID)
+			}
+			if err := read(raced); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var existing []sampling.Revision
-	for _, i := range dups {
-		var d revisionDoc
-		id := docs[i].(revisionDoc).ID
-		if err := s.revisions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-			return nil, fmt.Errorf("read revision %s: %w", id, err)
+	for i := range rs {
+		if r, ok := stored[ids[i]]; ok {
+			existing = append(existing, r)
 		}
-		existing = append(existing, d.revision())
 	}
 	return existing, nil
 }

@@ -23,6 +23,9 @@ const (
 	Revisions = "fuel_sample_revisions"
 	Cases     = "fuel_cases"
 	Tables    = "fuel_limit_tables"
+	// Imports are the CSV import jobs; ImportFiles the files of those not finished yet.
+	Imports     = "fuel_sample_imports"
+	ImportFiles = "fuel_sample_import_files"
 )
 
 // Indexes are the indexes the store needs; Store.EnsureIndexes creates them.
@@ -40,6 +43,7 @@ var Indexes = []mongodb.Index{
 	{Collection: Cases, Keys: bson.D{{Key: "site_id", Value: 1}, {Key: "opened_at", Value: -1}}, Name: "site_opened_at"},
 	{Collection: Cases, Keys: bson.D{{Key: "status", Value: 1}, {Key: "escalated", Value: 1}}, Name: "status_escalated"},
 	{Collection: Labs, Keys: bson.D{{Key: "site_ids", Value: 1}}, Name: "site_ids"},
+	{Collection: Imports, Keys: bson.D{{Key: "status", Value: 1}, {Key: "lease_until", Value: 1}}, Name: "status_lease"},
 }
 
 // Store is the MongoDB implementation of every store the sampling core declares, one file per
@@ -47,6 +51,7 @@ var Indexes = []mongodb.Index{
 type Store struct {
 	db                                         *mongo.Database
 	sites, labs, samples, revisions, cases, tb *mongo.Collection
+	imports, importFiles                       *mongo.Collection
 }
 
 var (
@@ -61,7 +66,8 @@ var (
 // New returns a store on db.
 func New(db *mongo.Database) *Store {
 	return &Store{db: db, sites: db.Collection(Sites), labs: db.Collection(Labs), samples: db.Collection(Samples),
-		revisions: db.Collection(Revisions), cases: db.Collection(Cases), tb: db.Collection(Tables)}
+		revisions: db.Collection(Revisions), cases: db.Collection(Cases), tb: db.Collection(Tables),
+		imports: db.Collection(Imports), importFiles: db.Collection(ImportFiles)}
 }
 
 // EnsureIndexes creates the store's indexes that policy keeps.

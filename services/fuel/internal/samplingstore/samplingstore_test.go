@@ -147,17 +147,20 @@ func TestSamplesRoundTripAndBatch(t *testing.T) {
 	if err != nil || len(pending) != 1 || pending[0].ID != "A" {
 		t.Fatalf("CasePending = %+v, %v", pending, err)
 	}
-	if err := s.SetSampleCase(ctx, "A", "nc-A", 2); err != nil { // a stale revision: no change
+	if err := s.SetSampleCases(ctx, []sampling.CaseLink{{SampleID: "A", CaseID: "nc-A", Revision: 2}}); err != nil { // a stale revision: the flag stays
 		t.Fatal(err)
 	}
 	if pending, _ := s.CasePending(ctx, 10); len(pending) != 1 {
-		t.Fatal("SetSampleCase for an old revision cleared the flag")
+		t.Fatal("SetSampleCases for an old revision cleared the flag")
 	}
-	if err := s.SetSampleCase(ctx, "A", "nc-A", 1); err != nil {
+	if err := s.SetSampleCases(ctx, []sampling.CaseLink{{SampleID: "A", CaseID: "nc-A", Revision: 1}, {SampleID: "C", Revision: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.GetSample(ctx, "A"); got.CasePending || got.CaseID != "nc-A" {
-		t.Fatalf("after SetSampleCase: %+v", got)
+		t.Fatalf("after SetSampleCases: %+v", got)
+	}
+	if got, _ := s.GetSample(ctx, "C"); got.CasePending || got.CaseID != "" {
+		t.Fatalf("a passing sample after SetSampleCases: %+v", got)
 	}
 	corrected := got
 	corrected.Revision, corrected.Verdict = 2, limits.Pass
@@ -241,11 +244,11 @@ func TestPlanningQueries(t *testing.T) {
 	if err != nil || len(stats) != 5 {
 		t.Fatalf("SampleStats before April = %d, %v; want 5", len(stats), err)
 	}
-	fails, err := s.FailuresAt(ctx, "D1", mar.AddDate(-1, 0, 0), mar.AddDate(0, 0, 3))
-	if err != nil || !slices.Equal(fails, []string{"2"}) {
+	fails, err := s.FailuresAt(ctx, []string{"D1", "D9"}, mar.AddDate(-1, 0, 0), mar.AddDate(0, 0, 3))
+	if err != nil || len(fails) != 1 || fails[0].ID != "2" || fails[0].SiteID != "D1" || !fails[0].SampledAt.Equal(mar.AddDate(0, 0, 3)) {
 		t.Fatalf("FailuresAt(D1) = %v, %v", fails, err)
 	}
-	if fails, _ := s.FailuresAt(ctx, "D1", mar.AddDate(0, 0, 3), mar.AddDate(0, 1, 0)); len(fails) != 0 {
+	if fails, _ := s.FailuresAt(ctx, []string{"D1"}, mar.AddDate(0, 0, 3), mar.AddDate(0, 1, 0)); len(fails) != 0 {
 		t.Fatalf("FailuresAt excludes its lower bound, got %v", fails)
 	}
 }
@@ -274,15 +277,17 @@ func TestRevisionsCasesTables(t *testing.T) {
 		Chain:     sampling.Chain{SiteID: "S1", Upstream: []sampling.Link{{SiteID: "D1", Kind: sampling.OilDepot, Depth: 1, Supplies: "S1"}}, Cycles: []string{"D1 <- D2 <- D1"}},
 		FollowUps: []sampling.FollowUp{{SiteID: "D1", Kind: sampling.OilDepot, Product: limits.Gasoline, Priority: 1, Reason: "r"}},
 		Events:    []sampling.CaseEvent{{At: now, By: "lab", What: "opened"}}}
-	if err := s.InsertCase(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.InsertCase(ctx, c); !errors.Is(err, sampling.ErrCaseExists) {
-		t.Fatalf("InsertCase(dup) = %v", err)
+	if taken, err := s.InsertCases(ctx, []sampling.Case{c}); err != nil || len(taken) != 0 {
+		t.Fatal(taken, err)
 	}
 	c2 := c
 	c2.ID, c2.SampleID, c2.OpenedAt, c2.Escalated = "nc-B", "B", now.Add(time.Hour), false
-	_ = s.InsertCase(ctx, c2)
+	if taken, err := s.InsertCases(ctx, []sampling.Case{c, c2}); err != nil || !slices.Equal(taken, []string{"nc-A"}) {
+		t.Fatalf("InsertCases(one taken) = %v, %v", taken, err)
+	}
+	if m, err := s.GetCases(ctx, []string{"nc-A", "nc-B", "nc-Z"}); err != nil || len(m) != 2 || m["nc-B"].SampleID != "B" {
+		t.Fatalf("GetCases = %v, %v", m, err)
+	}
 	got, err := s.GetCase(ctx, "nc-A")
 	if err != nil || got.Chain.Upstream[0].SiteID != "D1" || got.Chain.Cycles[0] != "D1 <- D2 <- D1" || got.FollowUps[0].Priority != 1 || !got.Escalated {
 		t.Fatalf("GetCase = %+v, %v", got, err)

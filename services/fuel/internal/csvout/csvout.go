@@ -1,0 +1,71 @@
+// Package csvout writes the CSV files the platform hands out (today the error reports of fuel
+// imports). Every CSV or XLSX file ClearSky writes goes through it, so that none can run code
+// in the spreadsheet that opens it:
+//
+//   - the file starts with a UTF-8 byte order mark, so that Excel reads Chinese text as UTF-8;
+//   - every cell that a spreadsheet would read as a formula (first character =, +, -, @, a tab
+//     or a carriage return) is prefixed with a single quote ', as OWASP recommends for CSV
+//     injection; the cell then shows as the text it was;
+//   - quoting is encoding/csv's (a cell with a separator, a quote or a line break is quoted).
+//
+// A number written as a cell ("-10", a diesel grade) is neutralised too: the quote shows, and
+// the value is read back as text, which is what a report of what was sent should show.
+package csvout
+
+import (
+	"encoding/csv"
+	"io"
+)
+
+// BOM is the UTF-8 byte order mark every file starts with.
+const BOM = "\ufeff"
+
+// Writer writes one CSV file.
+type Writer struct {
+	w       *csv.Writer
+	started bool
+	out     io.Writer
+}
+
+// New returns a writer to w; the BOM is written with the first row.
+func New(w io.Writer) *Writer { return &Writer{w: csv.NewWriter(w), out: w} }
+
+// Neutralise returns cell as it is safe to write: with a leading ' when a spreadsheet would
+// take it for a formula.
+func Neutralise(cell string) string {
+	if cell == "" {
+		return cell
+	}
+	switch cell[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + cell
+	}
+	return cell
+}
+
+// Write writes one row, every cell neutralised.
+func (w *Writer) Write(row []string) error {
+	if !w.started {
+		w.started = true
+		if _, err := io.WriteString(w.out, BOM); err != nil {
+			return err
+		}
+	}
+	out := make([]string, len(row))
+	for i, c := range row {
+		out[i] = Neutralise(c)
+	}
+	return w.w.Write(out)
+}
+
+// Flush writes what is buffered and reports an error of any write.
+func (w *Writer) Flush() error {
+	if !w.started {
+		w.started = true
+		if _, err := io.WriteString(w.out, BOM); err != nil {
+			return err
+		}
+	}
+	w.w.Flush()
+	return w.w.Error()
+}
