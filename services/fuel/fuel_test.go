@@ -654,6 +654,15 @@ func TestFuelHTTP(t *testing.T) {
 		if v1 := e.do(t, "GET", "/v1/fuel/limits?version=1", bureau, nil); v1.body["version"].(float64) != 1 {
 			t.Fatalf("version 1 = %d", v1.status)
 		}
+		// A table with its products but no parameter and no limit row was put in force, after
+		// which every upload was refused: it is refused itself, and nothing changes.
+		empty := map[string]any{"name": "empty", "products": table["products"], "parameters": []any{}, "limits": []any{}, "prohibitions": []any{}}
+		if bad := e.do(t, "PUT", "/v1/fuel/limits", bureau, empty); bad.status != 400 || !slices.Contains(fields(bad), "parameters") {
+			t.Fatalf("empty table = %d %v", bad.status, fields(bad))
+		}
+		if cur := e.do(t, "GET", "/v1/fuel/limits", s1, nil); cur.body["version"].(float64) != 2 {
+			t.Fatalf("after the empty table the version in force is %v, want 2", cur.body["version"])
+		}
 		table["limits"].([]any)[0].(map[string]any)["unit"] = "%(m/m)"
 		if bad := e.do(t, "PUT", "/v1/fuel/limits", bureau, table); bad.status != 400 || fields(bad)[0] != "limits[0].unit" {
 			t.Fatalf("invalid table = %d %v", bad.status, fields(bad))

@@ -348,6 +348,23 @@ func TestValidateRefusesBadTables(t *testing.T) {
 		{"end before start", func(tb *Table) { d := Day{Time: day("2000-01-01")}; tb.Limits[0].EffectiveTo = &d }, "limits[0].effective_to"},
 		{"prohibition matching nothing", func(tb *Table) { tb.Prohibitions[0].Grades, tb.Prohibitions[0].Labels = nil, nil }, "prohibitions[0]"},
 		{"no name", func(tb *Table) { tb.Name = "" }, "name"},
+		{"no parameter and no row (an empty table)", func(tb *Table) { tb.Parameters, tb.Limits, tb.Prohibitions = nil, nil, nil }, "parameters"},
+		{"a parameter without a row", func(tb *Table) {
+			tb.Limits = slices.DeleteFunc(tb.Limits, func(l Limit) bool {
+				return l.Product == tb.Parameters[0].Product && l.Parameter == tb.Parameters[0].Key
+			})
+		}, "parameters[0]"},
+		{"a grade whose rows have all ended", func(tb *Table) {
+			end := Day{Time: day("2020-12-31")}
+			for i := range tb.Limits {
+				if tb.Limits[i].Product == tb.Products[0].Product {
+					tb.Limits[i].EffectiveTo = &end
+					if tb.Limits[i].EffectiveFrom.After(end.Time) {
+						tb.Limits[i].EffectiveFrom = Day{Time: day("2020-01-01")}
+					}
+				}
+			}
+		}, "products[0].grades"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

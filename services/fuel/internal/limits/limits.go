@@ -276,6 +276,7 @@ func (t *Table) Validate() error {
 	}
 	if ve.Err() == nil {
 		checkOverlaps(&ve, t.Limits, specs)
+		checkComplete(&ve, t, specs, params)
 	}
 	codes := map[string]bool{}
 	for i, p := range t.Prohibitions {
@@ -311,6 +312,50 @@ func (t *Table) Validate() error {
 		checkPeriod(&ve, f, p.EffectiveFrom, p.EffectiveTo)
 	}
 	return ve.Err()
+}
+
+// checkComplete refuses a table that could not judge what labs send: a product without a
+// parameter, a parameter without a limit row, or a grade no row applies to today or later (a
+// table put in force with those would refuse every upload of the product, or pass it unjudged).
+func checkComplete(ve *apperr.ValidationError, t *Table, specs map[Product]ProductSpec, params map[Product]map[string]Parameter) {
+	today := localtime.Day{Time: time.Now().In(localtime.Shanghai())}
+	rows := map[Product]map[string]bool{}   // product → parameters with a row
+	graded := map[Product]map[string]bool{} // product → grades with a row in force today or later
+	for _, l := range t.Limits {
+		if rows[l.Product] == nil {
+			rows[l.Product], graded[l.Product] = map[string]bool{}, map[string]bool{}
+		}
+		rows[l.Product][l.Parameter] = true
+		if l.EffectiveTo != nil && l.EffectiveTo.Before(today.Time) {
+			continue
+		}
+		gs := l.Grades
+		if len(gs) == 0 {
+			gs = specs[l.Product].Grades
+		}
+		for _, g := range gs {
+			if k, ok := specs[l.Product].Grade(g); ok {
+				graded[l.Product][foldGrade(k)] = true
+			}
+		}
+	}
+	for i, s := range t.Products {
+		f := fmt.Sprintf("products[%d]", i)
+		if len(params[s.Product]) == 0 {
+			ve.Add("parameters", fmt.Sprintf("%s has no parameter: labs' results for it could not be read", s.Product))
+			continue
+		}
+		for _, g := range s.Grades {
+			if !graded[s.Product][foldGrade(g)] {
+				ve.Add(f+".grades", fmt.Sprintf("no limit row applies to %s %s today or later: its samples could not be judged", s.Product, g))
+			}
+		}
+	}
+	for i, p := range t.Parameters {
+		if _, ok := params[p.Product][p.Key]; ok && !rows[p.Product][p.Key] {
+			ve.Add(fmt.Sprintf("parameters[%d]", i), fmt.Sprintf("%s %s has no limit row: a result for it could not be judged", p.Product, p.Key))
+		}
+	}
 }
 
 func validateLimit(ve *apperr.ValidationError, f string, l *Limit, specs map[Product]ProductSpec, params map[Product]map[string]Parameter) {
