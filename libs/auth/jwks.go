@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // KeySource gives the Ed25519 public key an access token's kid names.
@@ -159,4 +161,23 @@ func (j *JWKS) get(ctx context.Context) (map[string]ed25519.PublicKey, error) {
 		}
 	}
 	return keys, nil
+}
+
+// SignAccessToken signs an EdDSA access token for p (session or API key sid) with the key kid,
+// valid for ttl from now: the tokens the accounts service issues and Keys verifies against its
+// JWKS. ttl is at most MaxAccessTokenLife.
+func SignAccessToken(priv ed25519.PrivateKey, kid string, p Principal, sid, jti string, now time.Time, ttl time.Duration) (string, error) {
+	if p.Role.NeedsTenant() && p.Tenant == "" {
+		return "", fmt.Errorf("role %s needs a tenant", p.Role)
+	}
+	if p.Subject == "" || ttl <= 0 || ttl > MaxAccessTokenLife {
+		return "", fmt.Errorf("an access token needs a subject and lives at most %s", MaxAccessTokenLife)
+	}
+	c := claims{Role: p.Role, Tenant: p.Tenant, SID: sid, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: issuer, Subject: p.Subject, ID: jti,
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}}
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	t.Header["kid"] = kid
+	return t.SignedString(priv)
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -49,8 +50,8 @@ func (r *Revocations) Revoke(id string, at time.Time) {
 	r.n.Store(int64(len(r.m)))
 }
 
-// Refuses reports whether a token of subject sub and session sid issued at iat was revoked.
-// Token times are whole seconds, so a token issued in the second of the revocation is refused.
+// Refuses reports whether a token of subject sub and session sid issued at iat was revoked (at or
+// before the revocation; token times are in milliseconds, init below).
 func (r *Revocations) Refuses(sub, sid string, iat time.Time) bool {
 	if r == nil || r.n.Load() == 0 {
 		return false
@@ -58,12 +59,17 @@ func (r *Revocations) Refuses(sub, sid string, iat time.Time) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, id := range [2]string{sub, sid} {
-		if at, ok := r.m[id]; ok && id != "" && !iat.After(at.Truncate(time.Second)) {
+		if at, ok := r.m[id]; ok && id != "" && !iat.After(at) {
 			return true
 		}
 	}
 	return false
 }
+
+// Tokens carry their times in milliseconds (RFC 7519 NumericDate may be fractional), so a token
+// issued a moment after a revocation (a new session right after "sign out everywhere") is told
+// from one issued a moment before it.
+func init() { jwt.TimePrecision = time.Millisecond }
 
 // The Redis names of revocations, under the key prefix: a channel announcing each, and a sorted
 // set (score: the revocation time in ms) holding those of the last RevocationMemory, which a
