@@ -250,11 +250,11 @@ type passwordBody struct {
 
 func (h *Handler) changePassword(c *gin.Context) error {
 	var b passwordBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
 	a, err := h.actor(c, true)
 	if err != nil {
+		return err
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
 	if _, err := h.svc.ChangePassword(c.Request.Context(), a, b.CurrentPassword, b.NewPassword); err != nil {
@@ -284,11 +284,11 @@ type codeBody struct {
 
 func (h *Handler) confirmTOTP(c *gin.Context) error {
 	var b codeBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
 	a, err := h.actor(c, true)
 	if err != nil {
+		return err
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
 	p, err := h.svc.ConfirmTOTP(c.Request.Context(), a, b.Code)

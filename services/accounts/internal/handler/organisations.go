@@ -99,11 +99,11 @@ type orgBody struct {
 
 func (h *Handler) createOrg(c *gin.Context) error {
 	var b orgBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
 	a, err := h.actor(c, false)
 	if err != nil {
+		return err
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
 	o, p, err := h.svc.CreateOrganisation(c.Request.Context(), a, account.NewOrganisation{ID: b.ID, Kind: b.Kind, Name: b.Name, Administrator: b.Administrator.person()})
@@ -147,11 +147,11 @@ func (h *Handler) getOrg(c *gin.Context) error {
 
 func (h *Handler) createPerson(c *gin.Context) error {
 	var b personBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
 	a, err := h.actor(c, false)
 	if err != nil {
+		return err
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
 	p, err := h.svc.CreatePerson(c.Request.Context(), a, c.Param("id"), b.person())
@@ -207,11 +207,11 @@ func (h *Handler) enable(c *gin.Context) error {
 
 func (h *Handler) personChange(c *gin.Context, f func(ctx context.Context, a account.Actor, org, id, reason string) (account.Person, error)) error {
 	var b reasonBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
 	a, err := h.actor(c, false)
 	if err != nil {
+		return err
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
 	p, err := f(c.Request.Context(), a, c.Param("id"), c.Param("person_id"), b.Reason)
@@ -229,11 +229,11 @@ type resetBody struct {
 
 func (h *Handler) resetPassword(c *gin.Context) error {
 	var b resetBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
 	a, err := h.actor(c, false)
 	if err != nil {
+		return err
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
 	p, otp, err := h.svc.ResetPassword(c.Request.Context(), a, c.Param("id"), c.Param("person_id"), b.Reason, b.ResetTOTP)
@@ -277,11 +277,11 @@ type keyBody struct {
 
 func (h *Handler) createKey(c *gin.Context) error {
 	var b keyBody
-	if err := request.DecodeJSON(c, &b); err != nil {
-		return err
-	}
 	a, err := h.actor(c, false)
 	if err != nil {
+		return err
+	}
+	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
 	k, err := h.svc.CreateKey(c.Request.Context(), a, c.Param("id"), account.NewKey{Roles: roles(b.Roles), ExpiresAt: b.ExpiresAt, Label: b.Label})
