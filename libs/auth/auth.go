@@ -1,6 +1,12 @@
-// Package auth issues and verifies ClearSky's bearer tokens (JWT, HS256) and carries the caller
-// (role and tenant) through a request. Every route declares the roles it admits with Require;
-// the services then scope what a caller sees by its tenant (a fleet sees its own trucks).
+// Package auth issues and verifies ClearSky's bearer tokens and carries the caller (role and
+// tenant) through a request. Every route declares the roles it admits with Require; the services
+// then scope what a caller sees by its tenant (a fleet sees its own trucks).
+//
+// Two kinds of token are accepted: HS256 tokens signed with the shared secret (Issue: the
+// services' own system tokens and the development `clearsky token`), and EdDSA access tokens the
+// accounts service signs, checked against its published keys (a KeySource, usually a JWKS
+// fetched over HTTP: jwks.go) and refused once their subject or session is revoked
+// (revocation.go).
 package auth
 
 import (
@@ -9,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -81,6 +88,9 @@ func (p Principal) Is(roles ...Role) bool {
 type claims struct {
 	Role   Role   `json:"role"`
 	Tenant string `json:"tenant,omitempty"`
+	// SID is the session or API key an access token was exchanged for (EdDSA tokens): revoking
+	// it refuses the token.
+	SID string `json:"sid,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -91,14 +101,19 @@ const issuer = "clearsky"
 // checkpoint — is checked once.
 type Keys struct {
 	secret []byte
+	// source gives the accounts service's public keys (UseKeySource); nil: EdDSA tokens are
+	// refused.
+	source  atomic.Pointer[sourceBox]
+	revoked *Revocations
 
 	mu       sync.Mutex
 	verified map[string]verifiedToken
 }
 
 type verifiedToken struct {
-	p   Principal
-	exp time.Time
+	p        Principal
+	exp, iat time.Time
+	sid      string
 }
 
 // verifiedMax bounds the cache of verified tokens; it is emptied when full.
@@ -109,7 +124,7 @@ func NewKeys(secret []byte) (*Keys, error) {
 	if len(secret) < 32 {
 		return nil, errors.New("jwt secret must be at least 32 bytes")
 	}
-	return &Keys{secret: secret, verified: map[string]verifiedToken{}}, nil
+	return &Keys{secret: secret, verified: map[string]verifiedToken{}, revoked: NewRevocations()}, nil
 }
 
 // Issue signs a token for p valid for ttl from now.
@@ -132,44 +147,94 @@ func (k *Keys) Issue(p Principal, now time.Time, ttl time.Duration) (string, err
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.secret)
 }
 
-// Verify checks a token's signature, issuer and expiry and returns its principal.
+// Verify checks a token's signature, issuer and expiry and returns its principal. A token whose
+// subject or session was revoked after it was issued (Revocations) is refused, even when it was
+// verified before.
 func (k *Keys) Verify(token string) (Principal, error) {
 	now := time.Now()
 	k.mu.Lock()
 	v, ok := k.verified[token]
 	k.mu.Unlock()
-	if ok && now.Before(v.exp) {
-		return v.p, nil
+	if !ok || !now.Before(v.exp) {
+		var err error
+		if v, err = k.verify(token); err != nil {
+			return Principal{}, err
+		}
+		k.mu.Lock()
+		if len(k.verified) >= verifiedMax {
+			clear(k.verified)
+		}
+		k.verified[token] = v
+		k.mu.Unlock()
 	}
-	p, exp, err := k.verify(token)
-	if err != nil {
-		return Principal{}, err
+	if k.revoked.Refuses(v.p.Subject, v.sid, v.iat) {
+		return Principal{}, fmt.Errorf("bearer token: its person, session or key was revoked; get a new token: %w", apperr.ErrUnauthenticated)
 	}
-	k.mu.Lock()
-	if len(k.verified) >= verifiedMax {
-		clear(k.verified)
-	}
-	k.verified[token] = verifiedToken{p: p, exp: exp}
-	k.mu.Unlock()
-	return p, nil
+	return v.p, nil
 }
 
-func (k *Keys) verify(token string) (Principal, time.Time, error) {
+// MaxAccessTokenLife bounds an EdDSA access token's life (expiry minus issue time): the accounts
+// service issues them for minutes, so a longer one is refused, whoever signed it.
+const MaxAccessTokenLife = 15 * time.Minute
+
+func (k *Keys) verify(token string) (verifiedToken, error) {
 	var c claims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+	tok, err := jwt.ParseWithClaims(token, &c, k.key,
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg(), jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(issuer), jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
 	if err != nil {
-		return Principal{}, time.Time{}, fmt.Errorf("bearer token: %v: %w", err, apperr.ErrUnauthenticated)
+		return verifiedToken{}, fmt.Errorf("bearer token: %v: %w", err, apperr.ErrUnauthenticated)
 	}
 	if _, err := ParseRole(string(c.Role)); err != nil {
-		return Principal{}, time.Time{}, fmt.Errorf("bearer token: %v: %w", err, apperr.ErrUnauthenticated)
+		return verifiedToken{}, fmt.Errorf("bearer token: %v: %w", err, apperr.ErrUnauthenticated)
 	}
 	if c.Role.NeedsTenant() && c.Tenant == "" {
-		return Principal{}, time.Time{}, fmt.Errorf("bearer token: role %s without tenant: %w", c.Role, apperr.ErrUnauthenticated)
+		return verifiedToken{}, fmt.Errorf("bearer token: role %s without tenant: %w", c.Role, apperr.ErrUnauthenticated)
 	}
-	return Principal{Subject: c.Subject, Role: c.Role, Tenant: c.Tenant}, c.ExpiresAt.Time, nil
+	v := verifiedToken{p: Principal{Subject: c.Subject, Role: c.Role, Tenant: c.Tenant}, exp: c.ExpiresAt.Time, sid: c.SID}
+	if c.IssuedAt != nil {
+		v.iat = c.IssuedAt.Time
+	}
+	if tok.Method == jwt.SigningMethodEdDSA {
+		if c.IssuedAt == nil || c.Subject == "" || v.exp.Sub(v.iat) > MaxAccessTokenLife {
+			return verifiedToken{}, fmt.Errorf("bearer token: an access token needs sub and iat, and lives at most %s: %w", MaxAccessTokenLife, apperr.ErrUnauthenticated)
+		}
+	}
+	return v, nil
 }
+
+// key picks the verification key by the token's algorithm: the shared secret for HS256, the
+// accounts service's public key named by kid for EdDSA. (The library also refuses a key of the
+// wrong type for the method, so one algorithm's key never verifies the other's tokens.)
+func (k *Keys) key(t *jwt.Token) (any, error) {
+	switch t.Method {
+	case jwt.SigningMethodHS256:
+		return k.secret, nil
+	case jwt.SigningMethodEdDSA:
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errors.New("an EdDSA token needs a kid header")
+		}
+		box := k.source.Load()
+		if box == nil {
+			return nil, errors.New("this service takes no EdDSA tokens (no key set configured)")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return box.s.PublicKey(ctx, kid)
+	}
+	return nil, fmt.Errorf("algorithm %v is not accepted", t.Header["alg"])
+}
+
+// UseKeySource makes k accept EdDSA access tokens whose kid src knows: a JWKS fetched from the
+// accounts service (NewJWKS), or the accounts service's own key ring in its process.
+func (k *Keys) UseKeySource(src KeySource) { k.source.Store(&sourceBox{s: src}) }
+
+// Revocations is the set of revoked subjects and sessions k refuses tokens of; feed it with
+// Revocations.Listen.
+func (k *Keys) Revocations() *Revocations { return k.revoked }
+
+type sourceBox struct{ s KeySource }
 
 type ctxKey struct{}
 
@@ -200,7 +265,14 @@ func Authenticate(k *Keys, onError func(*gin.Context, error)) gin.HandlerFunc {
 			onError(c, fmt.Errorf("authorization header must be \"Bearer <token>\": %w", apperr.ErrUnauthenticated))
 			return
 		}
-		p, err := k.Verify(strings.TrimSpace(tok))
+		tok = strings.TrimSpace(tok)
+		if IsAPIKey(tok) {
+			// An API key is no access token: only the accounts service's token route reads it
+			// (from the header), to exchange it for one. Elsewhere Require refuses the request.
+			c.Next()
+			return
+		}
+		p, err := k.Verify(tok)
 		if err != nil {
 			onError(c, err)
 			return
@@ -219,7 +291,7 @@ func Require(onError func(*gin.Context, error), roles ...Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := FromContext(c.Request.Context())
 		if !ok {
-			onError(c, fmt.Errorf("this route needs a bearer token (run `clearsky token -role ROLE` for one): %w", apperr.ErrUnauthenticated))
+			onError(c, fmt.Errorf("this route needs a bearer access token (POST /v1/auth/token exchanges a session or an API key for one; in development `clearsky token -role ROLE` makes one): %w", apperr.ErrUnauthenticated))
 			return
 		}
 		if !p.Is(roles...) && !(p.Role == Admin && AdminReads(c.Request.Method)) {

@@ -41,6 +41,9 @@ type Config struct {
 	RedisPrefix   string // CLEARSKY_REDIS_PREFIX, default "cs:"
 	JWTSecret     string // CLEARSKY_JWT_SECRET, at least 32 bytes (secret: never logged)
 	RegistryURL   string // CLEARSKY_REGISTRY_URL, default http://registry:8080 (the registry's HTTP base)
+	// AccountsURL (CLEARSKY_ACCOUNTS_URL, default http://accounts:8080) is the accounts
+	// service's base: its /.well-known/jwks.json verifies EdDSA access tokens.
+	AccountsURL string
 	// TrustedProxies (CLEARSKY_TRUSTED_PROXIES, comma-separated addresses or CIDRs) may say who
 	// the client is (X-Forwarded-For, X-Real-IP); by default nobody: the peer is the client.
 	TrustedProxies []string
@@ -85,6 +88,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RedisPrefix:    or("CLEARSKY_REDIS_PREFIX", "cs:"),
 		JWTSecret:      getenv("CLEARSKY_JWT_SECRET"),
 		RegistryURL:    or("CLEARSKY_REGISTRY_URL", "http://registry:8080"),
+		AccountsURL:    strings.TrimRight(or("CLEARSKY_ACCOUNTS_URL", "http://accounts:8080"), "/"),
 		LogLevel:       lvl,
 		Version:        or("CLEARSKY_VERSION", buildVersion),
 	}, nil
@@ -111,7 +115,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("http_addr", c.HTTPAddr), slog.String("mongodb_uri", maskURI(c.MongoURI)),
 		slog.String("mongodb_database", c.MongoDatabase), slog.String("mongodb_indexes", c.MongoIndexes), slog.String("redis_url", maskURI(c.RedisURL)),
 		slog.String("redis_prefix", c.RedisPrefix), slog.Bool("jwt_secret_set", c.JWTSecret != ""),
-		slog.String("registry_url", c.RegistryURL), slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.String("registry_url", c.RegistryURL), slog.String("accounts_url", c.AccountsURL), slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.String("log_level", c.LogLevel.String()), slog.String("version", c.Version))
 }
 
@@ -156,11 +160,19 @@ func NewVehicles(name, registryURL string, hc *http.Client, d Deps) *vehicleinfo
 		Tracer: d.Telemetry.Tracer, Propagator: d.Telemetry.Propagator, Service: name})
 }
 
-// Open connects to MongoDB and Redis as cfg says, for service name. close releases them.
+// JWKSPath is where the accounts service publishes its token-signing keys.
+const JWKSPath = "/.well-known/jwks.json"
+
+// Open connects to MongoDB and Redis as cfg says, for service name. close releases them. The
+// token keys take HS256 tokens of the shared secret and the accounts service's EdDSA tokens
+// (its JWKS at cfg.AccountsURL), and follow revocations on Redis until ctx ends.
 func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel *telemetry.Provider) (Deps, func(), error) {
 	keys, err := auth.NewKeys([]byte(cfg.JWTSecret))
 	if err != nil {
 		return Deps{}, nil, fmt.Errorf("CLEARSKY_JWT_SECRET: %w", err)
+	}
+	if cfg.AccountsURL != "" {
+		keys.UseKeySource(auth.NewJWKS(cfg.AccountsURL+JWKSPath, nil))
 	}
 	client, db, err := mongodb.Connect(ctx, cfg.MongoURI, cfg.MongoDatabase, tel.Tracer)
 	if err != nil {
@@ -179,6 +191,7 @@ func Open(ctx context.Context, name string, cfg Config, logger *slog.Logger, tel
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		logger.WarnContext(ctx, "redis_unreachable_starting_degraded", "error", err.Error())
 	}
+	go keys.Revocations().Listen(ctx, rdb, cfg.RedisPrefix, logger)
 	closeFn := func() {
 		_ = rdb.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

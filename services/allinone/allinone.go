@@ -32,6 +32,7 @@ import (
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/telemetry"
 	"github.com/clearsky/clearsky/seeds"
+	"github.com/clearsky/clearsky/services/accounts"
 	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
 	"github.com/clearsky/clearsky/services/checkpoint"
 	"github.com/clearsky/clearsky/services/console"
@@ -196,7 +197,11 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		go func() { _ = httpserver.Run(ctx, c.PprofAddr, mux, logger, time.Second) }()
 	}
-	banner(out, c, deps.Keys)
+	admin, err := bootstrap(ctx, svcs)
+	if err != nil {
+		return err
+	}
+	banner(out, c, deps.Keys, admin)
 	return platform.Serve(ctx, c.HTTPAddr, engine, logger, svcs...)
 }
 
@@ -209,6 +214,16 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	engine := platform.Engine("allinone", deps)
 	local := &http.Client{Transport: httpserver.InProcess(func() http.Handler { return engine })}
 	deps.Vehicles = platform.NewVehicles("allinone", "http://allinone.internal", local, deps)
+	// First: accounts makes deps.Keys verify its access tokens from its key ring, for every
+	// service of the process (the JWKS is also served at this address).
+	accCfg, err := accounts.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	people, err := accounts.New(ctx, accCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
 	reg, err := registry.New(ctx, registry.Config{PolicyFile: c.RegistryPolicy}, deps)
 	if err != nil {
 		return nil, nil, err
@@ -266,7 +281,7 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{reg, telemetry, permits, sampling, sensing, lookups, console.New(consoleCfg)}
+	svcs := []platform.Service{people, reg, telemetry, permits, sampling, sensing, lookups, console.New(consoleCfg)}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}
@@ -321,7 +336,24 @@ func seed(ctx context.Context, db *mongo.Database, h gin.IRoutes, keys *auth.Key
 	return nil
 }
 
-func banner(out io.Writer, c Config, keys *auth.Keys) {
+// firstAdmin is the administrator a first start made, with its one-time password.
+type firstAdmin struct{ username, password string }
+
+// bootstrap makes the bureau and its administrator on a first start (nil afterwards).
+func bootstrap(ctx context.Context, svcs []platform.Service) (*firstAdmin, error) {
+	for _, s := range svcs {
+		if a, ok := s.(*accounts.Service); ok {
+			made, user, otp, err := a.Bootstrap(ctx)
+			if err != nil || !made {
+				return nil, err
+			}
+			return &firstAdmin{username: user, password: otp}, nil
+		}
+	}
+	return nil, nil
+}
+
+func banner(out io.Writer, c Config, keys *auth.Keys, admin *firstAdmin) {
 	host := c.HTTPAddr
 	if strings.HasPrefix(host, ":") {
 		host = "localhost" + host
@@ -338,6 +370,12 @@ func banner(out io.Writer, c Config, keys *auth.Keys) {
 	if !c.NoSeed {
 		fmt.Fprintf(out, "\nWeb console: http://%s/  (demo sign-in links, valid 12 h):\n  officer: %s\n  bureau:  %s\n  fleet:   %s\n  station: %s\n",
 			host, link(auth.Police, ""), link(auth.Bureau, ""), link(auth.Fleet, "fleet-shuozhou-logistics"), link(auth.Station, "st-shuocheng-01"))
+	}
+	if admin != nil {
+		fmt.Fprintf(out, "\nFirst start: the bureau's administrator is %q with the one-time password\n  %s\n"+
+			"Sign in with POST http://%s/v1/auth/sessions; the password must be changed at first sign-in\n"+
+			"(POST /v1/auth/password) and a TOTP authenticator enrolled (POST /v1/auth/totp). This password is shown once.\n",
+			admin.username, admin.password, host)
 	}
 	reach := "Listening on this machine only. To serve other machines, set CLEARSKY_HTTP_ADDR=:8080 and CLEARSKY_OBD_ADDR=:7700\n" +
 		"(anyone who can reach it then signs in with a link above: keep them private)."

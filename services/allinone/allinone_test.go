@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -132,13 +133,39 @@ func TestStartsFromNothing(t *testing.T) {
 	if code != 200 || len(body["items"].([]any)) != 6 {
 		t.Fatalf("demo fleet vehicles = %d %v, want 6", code, body)
 	}
+	// The first start made the bureau's administrator; its one-time password is in the banner,
+	// and signing in with it asks for a new one. The JWKS is served at the same address.
+	m := regexp.MustCompile(`administrator is "admin" with the one-time password\n  (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("the first start's banner has no one-time password:\n%s", out.String())
+	}
+	res, err := http.Post(base+"/v1/auth/sessions", "application/json", strings.NewReader(fmt.Sprintf(`{"username":"admin","password":%q}`, m[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&me)
+	res.Body.Close()
+	if req, _ := me["required"].([]any); res.StatusCode != 201 || len(req) == 0 || req[0] != "change_password" {
+		t.Fatalf("sign in with the one-time password: %d %v", res.StatusCode, me)
+	}
+	res, err = http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&set)
+	res.Body.Close()
+	if keys, _ := set["keys"].([]any); res.StatusCode != 200 || len(keys) == 0 {
+		t.Fatalf("JWKS at the all-in-one: %d %v", res.StatusCode, set)
+	}
 	stop()
 
 	firstBase := base
 	base, out, stop = start(t, dir)
 	defer stop()
-	if strings.Contains(out.String(), "loading demo data") {
-		t.Fatalf("second start loaded the demo data again:\n%s", out.String())
+	if strings.Contains(out.String(), "loading demo data") || strings.Contains(out.String(), "one-time password") {
+		t.Fatalf("second start loaded the demo data or made an administrator again:\n%s", out.String())
 	}
 	code, body = get(t, base+"/v1/vehicles", fleet)
 	if code != 200 || len(body["items"].([]any)) != 6 {

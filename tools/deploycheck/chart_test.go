@@ -399,8 +399,9 @@ func checkNetworkPolicy(np *networkingv1.NetworkPolicy, d *appsv1.Deployment, co
 				from := peer.PodSelector.MatchLabels["app.kubernetes.io/component"]
 				switch {
 				case from == "checkpoint" && me != "checkpoint":
-				case from == "" && me == "registry":
-					// Every service looks vehicles up in the registry.
+				case from == "" && (me == "registry" || me == "accounts"):
+					// Every service looks vehicles up in the registry, and reads the accounts
+					// service's JWKS to verify access tokens.
 				default:
 					who := from
 					if who == "" {
