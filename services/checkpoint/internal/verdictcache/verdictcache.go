@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clearsky/clearsky/libs/summary"
-	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
 )
 
@@ -75,10 +75,9 @@ const (
 	probeEvery   = 250 * time.Millisecond // how often a stopped cache tries Redis again
 )
 
-// completeFor is how recent an owner's last full rebuild must be for a plate missing from its
-// parts in Redis to count as one the owner holds nothing for (the registry: not registered;
-// remote sensing: no open case and no exceedance in the cycle): twice the owners'
-// reconciliation period, so that every part the rebuild wrote has hours of its TTL left.
+// completeFor is how recent the registry's last full rebuild must be for a plate missing from
+// its parts in Redis to count as not registered: twice the owners' reconciliation period, so
+// that every part the rebuild wrote has hours of its TTL left.
 const completeFor = 2 * summary.ReconcileEvery
 
 // ErrRedisDown is Read's answer while Redis is failing: the caller reads the owners.
@@ -103,9 +102,6 @@ type Cache struct {
 	// complete: the registry's synced marker is present and recent (completeFor), so Redis holds
 	// every registered plate's registry part and a plate without one is not registered.
 	complete atomic.Bool
-	// rsComplete: the same of remote sensing, whose parts are every plate with an open case or an
-	// exceedance within the cycle: a plate without one has neither.
-	rsComplete atomic.Bool
 }
 
 type entry struct {
@@ -159,11 +155,6 @@ func (c *Cache) Read(ctx context.Context, plateKey, officer string) (verdict.Rea
 	}
 	if vals[0] == nil && c.complete.Load() {
 		e.notInRegistry = true // the registry holds every plate in Redis: no need to ask it
-	}
-	if vals[1] == nil && c.rsComplete.Load() {
-		if b, ok := emptyRS(plateKey, now); ok { // what remote sensing would answer
-			e.parts[summary.RemoteSensing] = b
-		}
 	}
 	c.keep(plateKey, e, begun)
 	return verdict.Read{Parts: e.parts, NotInRegistry: e.notInRegistry, Rate: rate, Memo: e.memo}, nil
@@ -236,29 +227,31 @@ func (c *Cache) keep(plateKey string, e entry, begun uint64) {
 	c.entries[plateKey] = e
 }
 
-// refreshComplete reads the registry's and remote sensing's synced markers.
+// refreshComplete reads the registry's synced marker, and whether Redis has evicted keys: a
+// Redis that evicts under memory pressure (a maxmemory policy other than noeviction) drops parts
+// and keeps the marker (which has no TTL), so the copy is no longer known to be complete.
 func (c *Cache) refreshComplete(ctx context.Context) {
-	fresh := func(p summary.Part) bool {
-		v, err := c.rdb.Get(ctx, summary.SyncedKey(c.prefix, p)).Result()
-		if err != nil {
-			return false
+	ok := false
+	if v, err := c.rdb.Get(ctx, summary.SyncedKey(c.prefix, summary.Registry)).Result(); err == nil {
+		if at, err := time.Parse(time.RFC3339, v); err == nil && c.now().Sub(at) < completeFor {
+			ok = !c.evicted(ctx)
 		}
-		at, err := time.Parse(time.RFC3339, v)
-		return err == nil && c.now().Sub(at) < completeFor
 	}
-	c.complete.Store(fresh(summary.Registry))
-	c.rsComplete.Store(fresh(summary.RemoteSensing))
+	c.complete.Store(ok)
 }
 
-// emptyRS is the remote-sensing part of a plate the owner holds nothing for, as its status
-// route answers it.
-func emptyRS(plateKey string, now time.Time) ([]byte, bool) {
-	plate, colour, ok := vehicleid.SplitKey(plateKey)
-	if !ok {
-		return nil, false
+// evicted reports whether Redis says it has evicted keys since it started (or cannot say).
+func (c *Cache) evicted(ctx context.Context) bool {
+	info, err := c.rdb.Info(ctx, "stats").Result()
+	if err != nil {
+		return true
 	}
-	b, err := summary.Encode(summary.RemoteSensing, now, summary.RemoteSensingStatus{Plate: plate, PlateColour: string(colour), OpenCases: []summary.RemoteSensingCase{}})
-	return b, err == nil
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "evicted_keys:"); ok {
+			return v != "0"
+		}
+	}
+	return true
 }
 
 // sweep drops the entries past NearTTL.

@@ -277,27 +277,3 @@ func TestPlateMissingFromACompleteRegistry(t *testing.T) {
 		t.Error("a plate with a registry part read as not registered")
 	}
 }
-
-// TestPlateMissingFromCompleteRemoteSensing: with remote sensing's synced marker fresh, a plate
-// without its part has no open case and no exceedance in the cycle: the part reads as the owner
-// answers it (no open case), without asking; with the marker gone, it is missing (asked).
-func TestPlateMissingFromCompleteRemoteSensing(t *testing.T) {
-	rdb, prefix := testenv.Redis(t)
-	c := New(rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx := context.Background()
-	rdb.Set(ctx, summary.SyncedKey(prefix, summary.RemoteSensing), time.Now().UTC().Format(time.RFC3339), 0)
-	c.refreshComplete(ctx)
-	rd, err := c.Read(ctx, "晋Z00002:blue", "o")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _, ok := summary.Read[summary.RemoteSensingStatus](rd.Parts[summary.RemoteSensing], time.Now())
-	if !ok || st.Plate != "晋Z00002" || len(st.OpenCases) != 0 {
-		t.Fatalf("remote-sensing part with the marker fresh = %v %+v, want the owner's empty answer", ok, st)
-	}
-	rdb.Del(ctx, summary.SyncedKey(prefix, summary.RemoteSensing))
-	c.refreshComplete(ctx)
-	if rd, _ := c.Read(ctx, "晋Z00003:blue", "o"); rd.Parts[summary.RemoteSensing] != nil {
-		t.Fatal("without the marker a missing remote-sensing part was made up")
-	}
-}
