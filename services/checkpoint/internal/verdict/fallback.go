@@ -29,6 +29,25 @@ func shedAny(states map[summary.Part]PartState) bool {
 	return false
 }
 
+// fallbacks is what a lookup that asks the owners holds: the context of its deadline and its
+// place among the MaxFallbacks.
+type fallbacks struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	adm    *admission
+}
+
+func (s *Service) startFallbacks(ctx context.Context, start time.Time) *fallbacks {
+	c, cancel := context.WithDeadline(ctx, start.Add(s.cfg.Deadline))
+	return &fallbacks{ctx: c, cancel: cancel, adm: &admission{slots: s.slots}}
+}
+
+// end gives the place back and stops the deadline's timer, once the lookup's asks have returned.
+func (f *fallbacks) end() {
+	f.adm.release()
+	f.cancel()
+}
+
 // admission is a lookup's place among the MaxFallbacks that may ask the owners at once: taken
 // by its first ask, without waiting, and given back when the lookup has its parts.
 type admission struct {

@@ -221,16 +221,20 @@ func TestNeverPrefersAnOlderPart(t *testing.T) {
 	}
 }
 
-// fullLog is an audit trail whose queue is full: Record waits for room or its ctx.
+// fullLog is an audit trail whose queue is full: Record waits a while for room, then fails.
 type fullLog struct{ nopLog }
 
 func (fullLog) Record(ctx context.Context, _ Lookup) error {
-	<-ctx.Done()
-	return ctx.Err()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(150 * time.Millisecond):
+		return errors.New("the audit queue stayed full")
+	}
 }
 
-// An audit trail that cannot keep up: the lookup is refused with 503 within its deadline,
-// never answered unaudited and never held past the deadline.
+// An audit trail that cannot keep up: the lookup is refused with 503, never answered
+// unaudited and never held past the store's wait.
 func TestLookupUnauditedIsRefusedInTime(t *testing.T) {
 	owners := &slowOwners{data: clean()}
 	s := NewService(Config{Deadline: 200 * time.Millisecond}, downParts{}, owners, nopAlerts{}, fullLog{},

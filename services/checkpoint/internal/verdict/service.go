@@ -149,7 +149,9 @@ type Lookup struct {
 	Reasons  []string // codes
 }
 
-// LookupLog records lookups (the audit trail) and reads an officer's recent ones.
+// LookupLog records lookups (the audit trail) and reads an officer's recent ones. Record must
+// not wait long when it cannot keep up (the store down, its queue full): it fails instead, and
+// the lookup is refused with 503 (auditFailed).
 type LookupLog interface {
 	Record(ctx context.Context, l Lookup) error
 	Recent(ctx context.Context, officer string, limit int) ([]Lookup, error)
@@ -271,11 +273,21 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 		span.SetAttributes(attribute.String("clearsky.plate.key", key))
 	}
 	now := s.now()
-	actx, cancel := context.WithDeadline(ctx, now.Add(s.cfg.Deadline)) // the parts' deadline
-	defer cancel()
-	adm := &admission{slots: s.slots}
-	defer adm.release()
-	rd, err := s.parts.Read(actx, key, p.Subject)
+	// What asking the owners needs (the deadline's context, a place among the fallbacks) is made
+	// only when a part must be asked: a lookup answered from Redis or memory sets no timer.
+	var fb *fallbacks
+	defer func() {
+		if fb != nil {
+			fb.end()
+		}
+	}()
+	asking := func() *fallbacks {
+		if fb == nil {
+			fb = s.startFallbacks(ctx, now)
+		}
+		return fb
+	}
+	rd, err := s.parts.Read(ctx, key, p.Subject) // bounded by the cache's own timeout
 	if err != nil {
 		// Redis is down: every part comes from its owner, and the rate limit is this instance's.
 		s.logger.WarnContext(ctx, "checkpoint_redis_read_failed", "error", err.Error())
@@ -299,7 +311,8 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 		in.States[summary.Registry] = NotFound
 		infos[0] = PartInfo{Part: summary.Registry, State: NotFound}
 	default:
-		in.Registry, infos[0] = fetch[summary.Vehicle](actx, s, adm, summary.Registry, key, pl, c, now, in.States)
+		f := asking()
+		in.Registry, infos[0] = fetch[summary.Vehicle](f.ctx, s, f.adm, summary.Registry, key, pl, c, now, in.States)
 	}
 	want := answerParts[1:2] // remote sensing; OBD for trucks that report, muck for registered vehicles
 	if v := in.Registry; v != nil {
@@ -318,11 +331,12 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 				continue
 			}
 		}
+		f := asking()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			states := map[summary.Part]PartState{}
-			raw, info := fetchRaw(actx, s, adm, part, key, pl, c, now, states)
+			raw, info := fetchRaw(f.ctx, s, f.adm, part, key, pl, c, now, states)
 			mu.Lock()
 			defer mu.Unlock()
 			infos[partIndex(part)] = info
@@ -357,7 +371,7 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, pl string, c veh
 	for i, r := range reasons {
 		codes[i] = r.Code
 	}
-	if err := s.log.Record(actx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, Colour: string(c), At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
+	if err := s.log.Record(ctx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, Colour: string(c), At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
 		return Answer{}, auditFailed(err)
 	}
 	return ans, nil
@@ -450,7 +464,7 @@ func (s *Service) lookupAnyColour(ctx context.Context, p auth.Principal, pl stri
 	for i, r := range reasons {
 		codes[i] = r.Code
 	}
-	if err := s.log.Record(actx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
+	if err := s.log.Record(ctx, Lookup{Officer: p.Subject, Role: p.Role, Plate: pl, At: now, Position: pos, Verdict: verdict, Reasons: codes}); err != nil {
 		return Answer{}, auditFailed(err)
 	}
 	return ans, nil

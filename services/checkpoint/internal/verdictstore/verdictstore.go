@@ -207,13 +207,21 @@ func (s *Store) Record(ctx context.Context, l verdict.Lookup) error {
 		return nil
 	default:
 	}
+	t := time.NewTimer(MaxQueueWait)
+	defer t.Stop()
 	select {
 	case s.queue <- d:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("the audit trail's queue stayed full for %v (is MongoDB answering?)", MaxQueueWait)
 	}
 }
+
+// MaxQueueWait is how long Record waits for room in a full queue before it fails (and the
+// lookup is refused with 503): the checkpoint's default deadline.
+const MaxQueueWait = time.Second
 
 // batchDoc is one flush of the audit trail: its lookups, and the officers and plates in it
 // (indexed, so an officer's or a plate's lookups are found without reading every batch).
