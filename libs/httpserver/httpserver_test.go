@@ -267,7 +267,7 @@ func TestServeLogsOneShutdownLine(t *testing.T) {
 func TestQueryBounded(t *testing.T) {
 	e := NewEngine(Deps{Service: "t"})
 	e.GET("/ok", func(c *gin.Context) { c.String(200, "ok") })
-	long := strings.Repeat("字", 201)
+	long := strings.Repeat("字", 100) + strings.Repeat("a", MaxQueryValue-99) // counted in characters
 	for _, tc := range []struct {
 		query, field string
 	}{
@@ -278,6 +278,7 @@ func TestQueryBounded(t *testing.T) {
 		{"maker=%ff", "maker"},
 		{strings.Repeat("a=1&", 33), "query"},
 		{"x=" + strings.Repeat("a", MaxQuery), "query"},
+		{"maker=" + strings.Repeat("a", MaxQueryValue+1), "maker"},
 	} {
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, httptest.NewRequest("GET", "/ok?"+tc.query, nil))

@@ -16,12 +16,15 @@ import (
 const (
 	MaxQuery       = 4096 // bytes of the raw query
 	MaxQueryParams = 32   // parameters
+	// MaxQueryValue bounds one value in characters: the console's sign-in link carries a token
+	// (a few hundred characters); each route bounds its own filters more tightly.
+	MaxQueryValue = 1024
 )
 
 // boundedQuery refuses, before any handler runs, a query string that is too long, malformed
 // (bad percent-encoding, invalid UTF-8), has too many parameters, or a value that is not a
-// name by request's rule (at most request.MaxName characters, no control or bidirectional
-// control characters), naming the parameter.
+// name by request's rule (one line, no control or bidirectional control characters) of at most
+// MaxQueryValue characters, naming the parameter.
 func boundedQuery(onError func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw := c.Request.URL.RawQuery
@@ -50,7 +53,7 @@ func boundedQuery(onError func(*gin.Context, error)) gin.HandlerFunc {
 					onError(c, apperr.Invalid(name, "not valid UTF-8"))
 					return
 				}
-				if err := request.CheckString(name, v, "name"); err != nil {
+				if err := request.CheckString(name, v, "name,max=1024"); err != nil {
 					onError(c, err)
 					return
 				}

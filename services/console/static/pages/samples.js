@@ -1,7 +1,7 @@
 // The station / lab page: upload a sample's results by form or a CSV file and see the verdict
 // per parameter at once (POST /v1/fuel/samples, POST /v1/fuel/samples/import).
 import {h, replace, button, announce, panel, problemBox, loading} from '../dom.js';
-import {api, get, post, seg} from '../api.js';
+import {api, ApiError, get, post, seg} from '../api.js';
 import {fmtTime, inputValue, fromInput, num, words} from '../format.js';
 import {field, formShell, submitRow, showErrors} from '../forms.js';
 
@@ -208,7 +208,16 @@ function render(root, sess) {
         replace(result, loading(file.name));
         let res;
         try {
-          res = await api('POST', '/v1/fuel/samples/import', {raw: await file.text(), contentType: 'text/csv'});
+          // An import is a job (202): follow it, showing its progress, until it ends.
+          let job = await api('POST', '/v1/fuel/samples/import', {raw: await file.text(), contentType: 'text/csv'});
+          while (job.status === 'queued' || job.status === 'running') {
+            const pr = job.progress || {};
+            replace(result, loading(`${file.name}: ${pr.rows_checked || 0} of ${pr.total_rows || '?'} rows checked, ${pr.samples_stored || 0} samples stored, ${pr.cases_opened || 0} cases opened`));
+            await new Promise(r => setTimeout(r, 500));
+            job = await api('GET', '/v1/fuel/samples/imports/' + seg(job.import_id));
+          }
+          if (job.status === 'failed') throw new ApiError((job.error || {}).status || 400, job.error || {title: 'The import failed'});
+          res = job.result || {};
         } catch (err) {
           replace(result);
           // A CSV's problems name rows[N].column: show them all next to the file input.
