@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clearsky/clearsky/libs/summary"
@@ -275,5 +276,20 @@ func TestPlateMissingFromACompleteRegistry(t *testing.T) {
 	rdb.Set(ctx, summary.Key(prefix, plate, summary.Registry), "{}", time.Minute)
 	if rd, _ := c.Read(ctx, plate, "o"); rd.NotInRegistry {
 		t.Error("a plate with a registry part read as not registered")
+	}
+}
+
+// TestCompleteRuleOffWhenEvictionCannotBeRuledOut: a Redis that cannot say whether it evicted
+// keys (the embedded default's miniredis has no eviction statistics) keeps the rule off: a
+// plate without a registry part is asked of the registry.
+func TestCompleteRuleOffWhenEvictionCannotBeRuledOut(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	c := New(rdb, "m:", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	rdb.Set(ctx, summary.SyncedKey("m:", summary.Registry), time.Now().UTC().Format(time.RFC3339), 0)
+	c.refreshComplete(ctx)
+	if rd, err := c.Read(ctx, "晋Z00009:blue", "o"); err != nil || rd.NotInRegistry {
+		t.Fatalf("without eviction statistics: not in registry = %v (%v), want it asked", rd.NotInRegistry, err)
 	}
 }

@@ -133,3 +133,19 @@ func TestUnreadableBatchIsPassedOver(t *testing.T) {
 		t.Fatalf("the unreadable batch was not logged: %s", logged.String())
 	}
 }
+
+// TestRecordDoesNotWaitLongOnAFullQueue: with the writer stopped (MongoDB not answering) and
+// the queue full, Record fails after MaxQueueWait instead of holding the lookup, and the lookup
+// is never answered unaudited.
+func TestRecordDoesNotWaitLongOnAFullQueue(t *testing.T) {
+	s := New(nil, 1, slog.New(slog.NewTextHandler(io.Discard, nil))) // no Run: nothing drains it
+	l := verdict.Lookup{Officer: "o", Plate: "晋F12345", At: time.Now()}
+	if err := s.Record(context.Background(), l); err != nil {
+		t.Fatalf("the first lookup, with room: %v", err)
+	}
+	t0 := time.Now()
+	err := s.Record(context.Background(), l)
+	if took := time.Since(t0); err == nil || took < MaxQueueWait || took > MaxQueueWait+500*time.Millisecond {
+		t.Fatalf("Record on a full queue: %v after %v; want a failure after about %v", err, took, MaxQueueWait)
+	}
+}
