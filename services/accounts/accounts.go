@@ -123,6 +123,20 @@ func (s *Service) Run(ctx context.Context) {
 		platform.Job{Name: "accounts_sweep", Run: func(ctx context.Context) (int, error) { return 0, s.core.Sweep(ctx) }})
 }
 
+// DemoAccount is a demo person made, with its one-time-shown password.
+type DemoAccount = account.DemoAccount
+
+// DemoPeople makes the all-in-one demo data's people, one per role shown in its banner, and
+// returns those made now with their passwords (nil when they exist from an earlier start).
+func (s *Service) DemoPeople(ctx context.Context) ([]DemoAccount, error) {
+	return s.core.Demo(ctx, []account.DemoPerson{
+		{Org: account.BureauID, Kind: account.KindBureau, Username: "demo-bureau", Role: auth.Bureau},
+		{Org: "police-shuocheng", OrgName: "朔城区交警大队", Kind: account.KindPolice, Username: "demo-police", Role: auth.Police},
+		{Org: "fleet-shuozhou-logistics", OrgName: "朔州物流运输有限公司", Kind: account.KindFleet, Username: "demo-fleet", Role: auth.Fleet},
+		{Org: "st-shuocheng-01", OrgName: "朔城区开发路加油站", Kind: account.KindStation, Username: "demo-station", Role: auth.Station},
+	})
+}
+
 // Bootstrap makes the bureau organisation and its first administrator ("admin") on a first
 // start, returning the one-time password to show whoever installs the platform; made is false
 // when the bureau exists.

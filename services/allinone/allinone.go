@@ -201,7 +201,13 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	banner(out, c, deps.Keys, admin)
+	var demo []accounts.DemoAccount
+	if !c.NoSeed {
+		if demo, err = demoPeople(ctx, svcs); err != nil {
+			return err
+		}
+	}
+	banner(out, c, deps.Keys, admin, demo)
 	return platform.Serve(ctx, c.HTTPAddr, engine, logger, svcs...)
 }
 
@@ -353,7 +359,17 @@ func bootstrap(ctx context.Context, svcs []platform.Service) (*firstAdmin, error
 	return nil, nil
 }
 
-func banner(out io.Writer, c Config, keys *auth.Keys, admin *firstAdmin) {
+// demoPeople makes the demo people on the start that loads the demo data.
+func demoPeople(ctx context.Context, svcs []platform.Service) ([]accounts.DemoAccount, error) {
+	for _, s := range svcs {
+		if a, ok := s.(*accounts.Service); ok {
+			return a.DemoPeople(ctx)
+		}
+	}
+	return nil, nil
+}
+
+func banner(out io.Writer, c Config, keys *auth.Keys, admin *firstAdmin, demo []accounts.DemoAccount) {
 	host := c.HTTPAddr
 	if strings.HasPrefix(host, ":") {
 		host = "localhost" + host
@@ -370,6 +386,12 @@ func banner(out io.Writer, c Config, keys *auth.Keys, admin *firstAdmin) {
 	if !c.NoSeed {
 		fmt.Fprintf(out, "\nWeb console: http://%s/  (demo sign-in links, valid 12 h):\n  officer: %s\n  bureau:  %s\n  fleet:   %s\n  station: %s\n",
 			host, link(auth.Police, ""), link(auth.Bureau, ""), link(auth.Fleet, "fleet-shuozhou-logistics"), link(auth.Station, "st-shuocheng-01"))
+	}
+	if len(demo) > 0 {
+		fmt.Fprintf(out, "\nDemo people (sign in on the console's sign-in page; passwords shown once, demo data only):\n")
+		for _, d := range demo {
+			fmt.Fprintf(out, "  %-8s %-13s %s\n", d.Role+":", d.Username, d.Password)
+		}
 	}
 	if admin != nil {
 		fmt.Fprintf(out, "\nFirst start: the bureau's administrator is %q with the one-time password\n  %s\n"+

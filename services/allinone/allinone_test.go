@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"regexp"
@@ -148,6 +149,40 @@ func TestStartsFromNothing(t *testing.T) {
 	res.Body.Close()
 	if req, _ := me["required"].([]any); res.StatusCode != 201 || len(req) == 0 || req[0] != "change_password" {
 		t.Fatalf("sign in with the one-time password: %d %v", res.StatusCode, me)
+	}
+	// A demo person per role: its password is in the banner, needs no change, and its session
+	// gives an access token the other services take.
+	dm := regexp.MustCompile(`police:\s+demo-police\s+(\S+)`).FindStringSubmatch(out.String())
+	if dm == nil {
+		t.Fatalf("the first start's banner has no demo police officer:\n%s", out.String())
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	res, err = hc.Post(base+"/v1/auth/sessions", "application/json", strings.NewReader(fmt.Sprintf(`{"username":"demo-police","password":%q}`, dm[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	me = nil
+	_ = json.NewDecoder(res.Body).Decode(&me)
+	res.Body.Close()
+	if req, _ := me["required"].([]any); res.StatusCode != 201 || len(req) != 0 {
+		t.Fatalf("demo police sign-in: %d %v", res.StatusCode, me)
+	}
+	treq, _ := http.NewRequest("POST", base+"/v1/auth/token", nil)
+	treq.Header.Set("X-CSRF-Token", fmt.Sprint(me["csrf_token"]))
+	res, err = hc.Do(treq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	access, _ := tok["access_token"].(string)
+	if res.StatusCode != 200 || access == "" {
+		t.Fatalf("demo police token: %d %v", res.StatusCode, tok)
+	}
+	if code, body := get(t, void, access); code != 200 || body["status"] != "plate_void" {
+		t.Fatalf("the demo officer's access token at the registry: %d %v", code, body)
 	}
 	res, err = http.Get(base + "/.well-known/jwks.json")
 	if err != nil {

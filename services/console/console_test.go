@@ -28,6 +28,7 @@ import (
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/seeds"
+	"github.com/clearsky/clearsky/services/accounts"
 	"github.com/clearsky/clearsky/services/allinone"
 	"github.com/clearsky/clearsky/services/console"
 )
@@ -42,6 +43,7 @@ type stack struct {
 	keys    *auth.Keys
 	rsWired bool
 	shots   string
+	demo    map[string]string // the demo people's passwords, by username
 }
 
 func newStack(t *testing.T) *stack {
@@ -92,7 +94,19 @@ func newStack(t *testing.T) *stack {
 			t.Fatal(err)
 		}
 	}
-	return &stack{t: t, url: srv.URL, keys: keys, shots: shots,
+	demo := map[string]string{} // username → password of the demo people
+	for _, svc := range svcs {
+		if a, ok := svc.(*accounts.Service); ok {
+			people, err := a.DemoPeople(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range people {
+				demo[p.Username] = p.Password
+			}
+		}
+	}
+	return &stack{t: t, url: srv.URL, keys: keys, shots: shots, demo: demo,
 		rsWired: routes["POST /v1/remote-sensing/cases/:id/transitions"]}
 }
 
@@ -214,17 +228,39 @@ func TestConsole(t *testing.T) {
 		tb.do(chromedp.Navigate(s.url + "/"))
 		wait[bool](tb, "the sign-in form", `!!document.querySelector('textarea[name=token]')`)
 		labelled(tb, "sign-in")
-		tb.do(chromedp.SendKeys(css("textarea[name=token]"), "not-a-token"), chromedp.Click(css("form button[type=submit]")))
+		tb.do(chromedp.SendKeys(css("textarea[name=token]"), "not-a-token"), chromedp.Click(css("form:has(textarea[name=token]) button[type=submit]")))
 		msg := wait[string](tb, "the token error", `(() => { const e = document.querySelector('textarea[name=token]').closest('.field').querySelector('.field-error'); return e && !e.hidden ? e.textContent : ''; })()`)
 		if !strings.Contains(msg, "not a token") {
 			t.Errorf("token error = %q", msg)
 		}
 		s.shoot(tb, "signin")
 		setValue(tb, "textarea[name=token]", s.token(auth.Lab, "lab-shuozhou-fuel", ""))
-		tb.do(chromedp.Click(css("form button[type=submit]")))
+		tb.do(chromedp.Click(css("form:has(textarea[name=token]) button[type=submit]")))
 		wait[bool](tb, "the lab's page", `document.querySelector('.page[data-page=samples]') !== null`)
 		if got := navItems(tb); !slices.Equal(got, []string{"Samples"}) {
 			t.Errorf("lab navigation = %v", got)
+		}
+	})
+
+	t.Run("a demo officer signs in with a password", func(t *testing.T) {
+		tb := newTab(t, browser, 360, 740)
+		tb.do(chromedp.Navigate(s.url + "/"))
+		wait[bool](tb, "the password form", `!!document.querySelector('input[name=password]')`)
+		setValue(tb, "input[name=username]", "demo-police")
+		setValue(tb, "input[name=password]", "not the password")
+		tb.do(chromedp.Click(css("form:has(input[name=password]) button[type=submit]")))
+		wait[bool](tb, "the refusal", `(() => { const e = document.querySelector('form:has(input[name=password]) .form-errors'); return !!e && !e.hidden; })()`)
+		if got := eval[string](tb, `sessionStorage.getItem('clearsky.token') || ''`); got != "" {
+			t.Fatalf("a wrong password signed in: %s", got)
+		}
+		setValue(tb, "input[name=password]", s.demo["demo-police"])
+		tb.do(chromedp.Click(css("form:has(input[name=password]) button[type=submit]")))
+		wait[bool](tb, "the officer's checkpoint", `!!document.querySelector('.page[data-page=checkpoint]')`)
+		if role := eval[string](tb, `document.querySelector('.who-role').textContent`); !strings.Contains(strings.ToLower(role), "police") {
+			t.Errorf("signed in as %q, want the police", role)
+		}
+		if cookie := eval[string](tb, `document.cookie`); strings.Contains(cookie, "cs_session") {
+			t.Errorf("the session cookie is readable by the page: %s", cookie)
 		}
 	})
 

@@ -12,7 +12,10 @@ export class ApiError extends Error {
   }
 }
 
-/** api calls method path; opts: query (object), body (JSON), raw + contentType (a file). */
+/**
+ * api calls method path; opts: query (object), body (JSON), raw + contentType (a file),
+ * cookies (send the accounts session cookie instead of the bearer token), headers (more).
+ */
 export async function api(method, path, opts = {}) {
   let url = path;
   if (opts.query) {
@@ -25,7 +28,8 @@ export async function api(method, path, opts = {}) {
   }
   const headers = {Accept: 'application/json, application/problem+json'};
   const session = current();
-  if (session) headers.Authorization = 'Bearer ' + session.token;
+  if (session && !opts.cookies) headers.Authorization = 'Bearer ' + session.token;
+  Object.assign(headers, opts.headers || {});
   let body;
   if (opts.raw !== undefined) {
     body = opts.raw;
@@ -36,7 +40,7 @@ export async function api(method, path, opts = {}) {
   }
   let res;
   try {
-    res = await fetch(url, {method, headers, body, credentials: 'omit', cache: 'no-store'});
+    res = await fetch(url, {method, headers, body, credentials: opts.cookies ? 'same-origin' : 'omit', cache: 'no-store'});
   } catch {
     throw new ApiError(0, {title: 'No answer', detail: 'The server did not answer: check the connection and try again.'});
   }
@@ -51,7 +55,8 @@ export async function api(method, path, opts = {}) {
   }
   if (!res.ok) {
     const err = new ApiError(res.status, data || {title: res.statusText});
-    if (res.status === 401) window.dispatchEvent(new CustomEvent('clearsky:unauthenticated', {detail: err}));
+    // Only a refused bearer token ends the session: a wrong password at sign-in is the form's error.
+    if (res.status === 401 && headers.Authorization) window.dispatchEvent(new CustomEvent('clearsky:unauthenticated', {detail: err}));
     throw err;
   }
   data = data || {};

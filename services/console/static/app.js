@@ -104,6 +104,9 @@ function takeLink() {
 
 function start() {
   takeLink();
+  // A password session (reloaded tab): keep its access token renewed.
+  const signedIn = session.current();
+  if (signedIn && signedIn.exp) session.keepFresh(signedIn.exp - Date.now() / 1000);
   document.getElementById('skip').addEventListener('click', ev => {
     ev.preventDefault();
     document.getElementById('main').focus();

@@ -3,6 +3,7 @@
 // and enforces every permission; nothing here is a security decision.
 
 const KEY = 'clearsky.token';
+const CSRF = 'clearsky.csrf'; // the accounts session's CSRF token, when signed in with a password
 
 export const ROLES = ['police', 'fleet', 'station', 'lab', 'bureau', 'construction', 'transport', 'repair', 'sensor', 'admin'];
 
@@ -57,11 +58,49 @@ export function signIn(token) {
   return s;
 }
 
-/** signOut forgets the token. */
+/** signOut forgets the token (and the password session's CSRF token). */
 export function signOut() {
   try {
     sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(CSRF);
   } catch { /* storage unavailable: nothing kept */ }
+}
+
+/**
+ * exchange asks the accounts service for an access token for the session cookie (a few
+ * minutes' life) and signs in with it. The cookie is HttpOnly: only the CSRF token is kept here.
+ */
+export async function exchange(csrf) {
+  const res = await fetch('/v1/auth/token', {method: 'POST', credentials: 'same-origin', cache: 'no-store',
+    headers: {Accept: 'application/json, application/problem+json', 'X-CSRF-Token': csrf}});
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(data.detail || data.title || `HTTP ${res.status}`), {status: res.status, problem: data});
+  const s = signIn(data.access_token);
+  sessionStorage.setItem(CSRF, csrf);
+  return {session: s, expiresIn: data.expires_in || 300};
+}
+
+let refreshTimer = 0;
+
+/** keepFresh renews a password session's access token before it expires, while the tab lives. */
+export function keepFresh(expiresIn) {
+  clearTimeout(refreshTimer);
+  let csrf;
+  try {
+    csrf = sessionStorage.getItem(CSRF);
+  } catch {
+    return;
+  }
+  if (!csrf) return;
+  refreshTimer = setTimeout(async () => {
+    try {
+      const {expiresIn: next} = await exchange(csrf);
+      keepFresh(next);
+    } catch {
+      signOut();
+      window.dispatchEvent(new CustomEvent('clearsky:unauthenticated', {detail: new Error('the session ended')}));
+    }
+  }, Math.max(10, expiresIn - 60) * 1000);
 }
 
 /**

@@ -309,3 +309,49 @@ func (s *Service) Bootstrap(ctx context.Context, name, username string) (made bo
 	}
 	return true, p.Username, otp, nil
 }
+
+// DemoPerson is one person of the all-in-one's demo data: an organisation (made when missing)
+// and a person holding one role in it.
+type DemoPerson struct {
+	Org, OrgName string
+	Kind         Kind
+	Username     string
+	Role         auth.Role
+}
+
+// DemoAccount is a demo person made, with its password (shown once, as every password).
+type DemoAccount struct {
+	Username, Password, Org string
+	Role                    auth.Role
+}
+
+// Demo makes the demo people that do not exist yet, each with a generated password that need
+// not be changed (demo data only: the all-in-one makes them with its demo data, never a
+// deployment). A person made on an earlier start is left as it is; its password was shown then.
+func (s *Service) Demo(ctx context.Context, people []DemoPerson) ([]DemoAccount, error) {
+	var out []DemoAccount
+	for _, dp := range people {
+		org, err := s.store.Organisation(ctx, dp.Org)
+		if errors.Is(err, ErrOrgNotFound) {
+			org = Organisation{ID: dp.Org, Kind: dp.Kind, Name: dp.OrgName, CreatedAt: s.now().UTC(), CreatedBy: "demo"}
+			if err := s.store.InsertOrganisation(ctx, org); err != nil && !errors.Is(err, ErrOrgExists) {
+				return nil, err
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		pw := password.Generate(dp.Username)
+		p, err := s.insertPerson(ctx, "demo", org, NewPerson{Username: dp.Username, Password: pw, DisplayName: "Demo " + string(dp.Role), Roles: []auth.Role{dp.Role}}, false)
+		if errors.Is(err, ErrUsernameTaken) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.record(ctx, auth.Principal{Subject: "demo"}, "person.create", p.ID, map[string]any{"org": org.ID, "username": p.Username, "demo": true}); err != nil {
+			return nil, err
+		}
+		out = append(out, DemoAccount{Username: p.Username, Password: pw, Org: org.ID, Role: dp.Role})
+	}
+	return out, nil
+}

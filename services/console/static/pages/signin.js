@@ -1,7 +1,34 @@
-// The sign-in page: paste a token (the last line of `clearsky token -role ROLE`).
+// The sign-in page: a person's username and password (and authenticator code), or a token
+// pasted (the last line of `clearsky token -role ROLE`).
 import {h} from '../dom.js';
 import * as session from '../session.js';
+import {api} from '../api.js';
 import {field, formShell, submitRow} from '../forms.js';
+
+/** passwordForm signs a person in: a session cookie, then an access token for it. */
+function passwordForm(onSignedIn) {
+  const form = formShell({
+    label: 'Sign in with your account',
+    onSubmit: async f => {
+      const body = {username: f.elements.username.value.trim(), password: f.elements.password.value};
+      if (f.elements.totp.value.trim()) body.totp = f.elements.totp.value.trim();
+      const me = await api('POST', '/v1/auth/sessions', {body, cookies: true});
+      if ((me.required || []).length) {
+        const what = me.required.map(r => (r === 'change_password' ? 'change your password' : 'enrol an authenticator')).join(' and ');
+        throw {message: `Before you can use the console, ${what} (your administrator can help).`, fields: [{field: 'password', message: `First ${what}.`}]};
+      }
+      const {expiresIn} = await session.exchange(me.csrf_token);
+      session.keepFresh(expiresIn);
+      onSignedIn();
+    },
+  });
+  form.append(
+    field({label: 'Username', name: 'username', required: true, attrs: {autocomplete: 'username', autocapitalize: 'off', spellcheck: 'false'}}),
+    field({label: 'Password', name: 'password', type: 'password', required: true, attrs: {autocomplete: 'current-password'}}),
+    field({label: 'Authenticator code', name: 'totp', hint: 'Administrators: the six digits your authenticator shows.', attrs: {autocomplete: 'one-time-code', inputmode: 'numeric'}}),
+    submitRow('Sign in'));
+  return form;
+}
 
 export default {
   id: 'signin',
@@ -32,6 +59,8 @@ export default {
       h('h1', {}, 'Sign in'),
       notice ? h('p', {class: 'notice', role: 'status'}, notice) : null,
       h('p', {}, 'The console shows each role the pages it may use. Your token stays in this browser tab only and is forgotten when the tab closes.'),
+      passwordForm(onSignedIn),
+      h('h2', {}, 'Or with a token'),
       form);
   },
 };
