@@ -113,6 +113,10 @@ func TestRegistryHTTP(t *testing.T) {
 			{"admin may not change a vehicle", "PATCH", "/v1/vehicles/" + vin, admin, map[string]any{"status": "scrapped", "status_reason": "x"}, 403},
 			{"admin may not register", "POST", "/v1/vehicles", admin, truck(t, "04", "晋F44444"), 403},
 			{"admin may not screen", "POST", "/v1/screenings", admin, map[string]any{"purpose": "inspection_mark", "vin": vin}, 403},
+			{"police read the plates to declare void", "GET", "/v1/registry/void-candidates", police, nil, 200},
+			{"fleet may not read the plates to declare void", "GET", "/v1/registry/void-candidates", fleet1, nil, 403},
+			{"fleet may not declare plates void", "POST", "/v1/registry/void-declarations", fleet1, map[string]any{"vins": []string{vin}, "reason": "x"}, 403},
+			{"admin may not declare plates void", "POST", "/v1/registry/void-declarations", admin, map[string]any{"vins": []string{vin}, "reason": "x"}, 403},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

@@ -44,6 +44,8 @@ func (h *Handler) Routes(r gin.IRouter) {
 	r.POST("/v1/screenings", need(auth.Police, auth.Bureau), wrap(h.screen))
 	r.GET("/v1/screenings/:id", need(auth.Police, auth.Bureau), wrap(h.getScreening))
 	r.GET("/v1/reports/phase-out", need(auth.Fleet, auth.Bureau, auth.Police, auth.Transport), wrap(h.phaseOut))
+	r.GET("/v1/registry/void-candidates", need(auth.Police, auth.Bureau), wrap(h.voidCandidates))
+	r.POST("/v1/registry/void-declarations", need(auth.Police), wrap(h.declareVoid))
 	r.GET("/v1/reports/clean-energy", need(auth.Bureau, auth.Transport), wrap(h.cleanEnergy))
 	pr := r.Group("/v1/vehicle-proposals")
 	pr.GET("", need(auth.Bureau, auth.Fleet), wrap(h.listProposals))
@@ -460,5 +462,53 @@ func (h *Handler) cleanEnergy(c *gin.Context) error {
 			NewEnergyShare: r.NewEnergyShare, CleanEnergyShare: r.CleanEnergyShare, Target: r.Target, Measure: r.Measure, Met: r.Met})
 	}
 	c.JSON(http.StatusOK, gin.H{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "rule": "task 13", "classes": out})
+	return nil
+}
+
+type voidCandidateJSON struct {
+	VIN         string       `json:"vin"`
+	Plate       string       `json:"plate"`
+	PlateColour string       `json:"plate_colour"`
+	FleetID     string       `json:"fleet_id,omitempty"`
+	ScrapDue    request.Date `json:"scrap_due"`
+	DaysOverdue int          `json:"days_overdue"`
+}
+
+func (h *Handler) voidCandidates(c *gin.Context) error {
+	if err := request.OnlyQuery(c); err != nil {
+		return err
+	}
+	cs, err := h.svc.VoidCandidates(c.Request.Context(), auth.Caller(c))
+	if err != nil {
+		return err
+	}
+	out := make([]voidCandidateJSON, 0, len(cs))
+	for _, v := range cs {
+		out = append(out, voidCandidateJSON{VIN: v.VIN, Plate: v.Plate, PlateColour: v.PlateColour, FleetID: v.FleetID,
+			ScrapDue: request.Date{Time: v.ScrapDue}, DaysOverdue: v.DaysOverdue})
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out, "total": len(out)})
+	return nil
+}
+
+type voidDeclarationBody struct {
+	VINs   []string `json:"vins" input:"id,items=1000"`
+	Reason string   `json:"reason" input:"text"`
+}
+
+func (h *Handler) declareVoid(c *gin.Context) error {
+	var b voidDeclarationBody
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	vs, err := h.svc.DeclareVoid(c.Request.Context(), auth.Caller(c), b.VINs, b.Reason)
+	if err != nil {
+		return err
+	}
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, v.VIN)
+	}
+	c.JSON(http.StatusOK, gin.H{"declared": out, "total": len(out)})
 	return nil
 }
