@@ -230,6 +230,12 @@ func TestFuelHTTP(t *testing.T) {
 			{"admin may not correct", "POST", "/v1/fuel/samples/S1:S1-SELF-1/corrections", admin, map[string]any{"base_revision": 1, "reason": "x", "results": []result{res("sulfur", 1, "ppm")}}, 403},
 			{"admin may not load limits", "PUT", "/v1/fuel/limits", admin, map[string]any{"name": "x"}, 403},
 			{"admin may not record lab contracts", "PUT", "/v1/fuel/labs/lab-9", admin, map[string]any{"name": "x", "site_ids": []string{"S1"}}, 403},
+			// The import jobs (the uploader's, another lab's and the bureau's reads are in "CSV import is all or nothing").
+			{"police may not read an import job", "GET", "/v1/fuel/samples/imports/imp-x", police, nil, 403},
+			{"police may not read an import's errors", "GET", "/v1/fuel/samples/imports/imp-x/errors.csv", police, nil, 403},
+			{"no token for an import job", "GET", "/v1/fuel/samples/imports/imp-x", "", nil, 401},
+			{"a station asks for an unknown job", "GET", "/v1/fuel/samples/imports/imp-x", s1, nil, 404},
+			{"a lab asks for an unknown job's errors", "GET", "/v1/fuel/samples/imports/imp-x/errors.csv", lab1, nil, 404},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
