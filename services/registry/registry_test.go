@@ -117,6 +117,13 @@ func TestRegistryHTTP(t *testing.T) {
 			{"fleet may not read the plates to declare void", "GET", "/v1/registry/void-candidates", fleet1, nil, 403},
 			{"fleet may not declare plates void", "POST", "/v1/registry/void-declarations", fleet1, map[string]any{"vins": []string{vin}, "reason": "x"}, 403},
 			{"admin may not declare plates void", "POST", "/v1/registry/void-declarations", admin, map[string]any{"vins": []string{vin}, "reason": "x"}, 403},
+			{"other fleet may not record a catalyst", "POST", "/v1/vehicles/" + vin + "/catalyst-replacements", fleet2, map[string]any{"replaced_on": "2025-01-01", "shop": "x"}, 404},
+			{"police may not record a catalyst", "POST", "/v1/vehicles/" + vin + "/catalyst-replacements", police, map[string]any{"replaced_on": "2025-01-01", "shop": "x"}, 403},
+			{"fleet reads its taxi catalysts", "GET", "/v1/reports/taxi-catalysts", fleet1, nil, 200},
+			{"police may not read the taxi catalysts", "GET", "/v1/reports/taxi-catalysts", police, nil, 403},
+			{"fleet may not read the catalyst interval", "GET", "/v1/registry/settings/taxi-catalyst-interval", fleet1, nil, 403},
+			{"transport may not set the catalyst interval", "PUT", "/v1/registry/settings/taxi-catalyst-interval", e.token(t, auth.Transport, ""), map[string]any{"months": 12, "reason": "x"}, 403},
+			{"admin may not set the catalyst interval", "PUT", "/v1/registry/settings/taxi-catalyst-interval", admin, map[string]any{"months": 12, "reason": "x"}, 403},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

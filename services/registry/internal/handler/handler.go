@@ -46,6 +46,10 @@ func (h *Handler) Routes(r gin.IRouter) {
 	r.GET("/v1/reports/phase-out", need(auth.Fleet, auth.Bureau, auth.Police, auth.Transport), wrap(h.phaseOut))
 	r.GET("/v1/registry/void-candidates", need(auth.Police, auth.Bureau), wrap(h.voidCandidates))
 	r.POST("/v1/registry/void-declarations", need(auth.Police), wrap(h.declareVoid))
+	v.POST("/:vin/catalyst-replacements", need(auth.Fleet, auth.Bureau), wrap(h.recordCatalyst))
+	r.GET("/v1/reports/taxi-catalysts", need(auth.Fleet, auth.Bureau, auth.Transport), wrap(h.taxiCatalysts))
+	r.GET("/v1/registry/settings/taxi-catalyst-interval", need(auth.Bureau, auth.Transport), wrap(h.catalystInterval))
+	r.PUT("/v1/registry/settings/taxi-catalyst-interval", need(auth.Bureau), wrap(h.setCatalystInterval))
 	r.GET("/v1/reports/clean-energy", need(auth.Bureau, auth.Transport), wrap(h.cleanEnergy))
 	pr := r.Group("/v1/vehicle-proposals")
 	pr.GET("", need(auth.Bureau, auth.Fleet), wrap(h.listProposals))
@@ -510,5 +514,128 @@ func (h *Handler) declareVoid(c *gin.Context) error {
 		out = append(out, v.VIN)
 	}
 	c.JSON(http.StatusOK, gin.H{"declared": out, "total": len(out)})
+	return nil
+}
+
+type catalystBody struct {
+	ReplacedOn *request.Date `json:"replaced_on"`
+	Shop       string        `json:"shop"`
+	Note       string        `json:"note" input:"text"`
+}
+
+type catalystJSON struct {
+	ID         string       `json:"replacement_id"`
+	VIN        string       `json:"vin"`
+	FleetID    string       `json:"fleet_id,omitempty"`
+	ReplacedOn request.Date `json:"replaced_on"`
+	Shop       string       `json:"shop"`
+	Note       string       `json:"note,omitempty"`
+	RecordedBy string       `json:"recorded_by"`
+	RecordedAt time.Time    `json:"recorded_at"`
+}
+
+func (h *Handler) recordCatalyst(c *gin.Context) error {
+	var b catalystBody
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	in := vehicle.CatalystReplacement{Shop: b.Shop, Note: b.Note}
+	if b.ReplacedOn != nil {
+		in.ReplacedOn = b.ReplacedOn.Time
+	}
+	r, err := h.svc.RecordCatalyst(c.Request.Context(), auth.Caller(c), c.Param("vin"), in)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, catalystJSON{ID: r.ID, VIN: r.VIN, FleetID: r.FleetID, ReplacedOn: request.Date{Time: r.ReplacedOn},
+		Shop: r.Shop, Note: r.Note, RecordedBy: r.RecordedBy, RecordedAt: r.RecordedAt})
+	return nil
+}
+
+type settingJSON struct {
+	Value   int       `json:"months"`
+	Version int       `json:"version"`
+	SetBy   string    `json:"set_by"`
+	SetAt   time.Time `json:"set_at,omitzero"`
+	Reason  string    `json:"reason"`
+}
+
+func toSetting(s vehicle.Setting) settingJSON {
+	return settingJSON{Value: s.Value, Version: s.Version, SetBy: s.SetBy, SetAt: s.SetAt, Reason: s.Reason}
+}
+
+func (h *Handler) catalystInterval(c *gin.Context) error {
+	if err := request.OnlyQuery(c); err != nil {
+		return err
+	}
+	vs, err := h.svc.CatalystInterval(c.Request.Context(), auth.Caller(c))
+	if err != nil {
+		return err
+	}
+	hist := make([]settingJSON, len(vs))
+	for i, v := range vs {
+		hist[i] = toSetting(v)
+	}
+	c.JSON(http.StatusOK, gin.H{"current": hist[0], "history": hist})
+	return nil
+}
+
+type intervalBody struct {
+	Months int    `json:"months" input:"min=1,max=120"`
+	Reason string `json:"reason" input:"text"`
+}
+
+func (h *Handler) setCatalystInterval(c *gin.Context) error {
+	var b intervalBody
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	st, err := h.svc.SetCatalystInterval(c.Request.Context(), auth.Caller(c), b.Months, b.Reason)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toSetting(st))
+	return nil
+}
+
+type taxiCatalystJSON struct {
+	VIN          string        `json:"vin"`
+	Plate        string        `json:"plate"`
+	PlateColour  string        `json:"plate_colour"`
+	FleetID      string        `json:"fleet_id,omitempty"`
+	LastReplaced *request.Date `json:"last_replaced,omitempty"`
+	Due          request.Date  `json:"due"`
+	Overdue      bool          `json:"overdue"`
+}
+
+func (h *Handler) taxiCatalysts(c *gin.Context) error {
+	if err := request.OnlyQuery(c, "overdue"); err != nil {
+		return err
+	}
+	overdue := false
+	switch c.Query("overdue") {
+	case "", "false":
+	case "true":
+		overdue = true
+	default:
+		return apperr.Invalid("overdue", "true or false")
+	}
+	ts, iv, err := h.svc.TaxiCatalystReport(c.Request.Context(), auth.Caller(c), overdue)
+	if err != nil {
+		return err
+	}
+	out := make([]taxiCatalystJSON, 0, len(ts))
+	n := 0
+	for _, t := range ts {
+		j := taxiCatalystJSON{VIN: t.VIN, Plate: t.Plate, PlateColour: t.PlateColour, FleetID: t.FleetID, Due: request.Date{Time: t.Due}, Overdue: t.Overdue}
+		if !t.LastReplaced.IsZero() {
+			j.LastReplaced = &request.Date{Time: t.LastReplaced}
+		}
+		if t.Overdue {
+			n++
+		}
+		out = append(out, j)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out, "total": len(out), "overdue": n, "interval_months": iv.Value})
 	return nil
 }

@@ -59,6 +59,8 @@ type Store interface {
 	ListScreenings(ctx context.Context, vin string, limit int) ([]Screening, error)
 	// The fleets' proposed changes of the fields the authority owns.
 	ProposalStore
+	// Taxis' catalytic-converter replacements and the bureau's run-time settings.
+	CatalystStore
 }
 
 // Parts writes the vehicles' registry parts to Redis (summary.Writer): an entry with nil Data

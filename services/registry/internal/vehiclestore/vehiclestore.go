@@ -38,6 +38,8 @@ var Indexes = []mongodb.Index{
 	{Collection: Proposals, Keys: bson.D{{Key: "state", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "state_proposed_at"},
 	{Collection: Proposals, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "vin_proposed_at"},
 	{Collection: Proposals, Keys: bson.D{{Key: "fleet_id", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "fleet_proposed_at"},
+	{Collection: Catalysts, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "replaced_on", Value: -1}}, Name: "vin_replaced_on"},
+	{Collection: Settings, Keys: bson.D{{Key: "key", Value: 1}, {Key: "version", Value: -1}}, Name: "key_version"},
 }
 
 // Store is the MongoDB implementation of vehicle.Store.
