@@ -124,6 +124,12 @@ func TestRegistryHTTP(t *testing.T) {
 			{"fleet may not read the catalyst interval", "GET", "/v1/registry/settings/taxi-catalyst-interval", fleet1, nil, 403},
 			{"transport may not set the catalyst interval", "PUT", "/v1/registry/settings/taxi-catalyst-interval", e.token(t, auth.Transport, ""), map[string]any{"months": 12, "reason": "x"}, 403},
 			{"admin may not set the catalyst interval", "PUT", "/v1/registry/settings/taxi-catalyst-interval", admin, map[string]any{"months": 12, "reason": "x"}, 403},
+			{"transport reads a phase-out target", "GET", "/v1/registry/settings/phase-out-target/2026", e.token(t, auth.Transport, ""), nil, 200},
+			{"police may not read a phase-out target", "GET", "/v1/registry/settings/phase-out-target/2026", police, nil, 403},
+			{"fleet may not set a phase-out target", "PUT", "/v1/registry/settings/phase-out-target/2026", fleet1, map[string]any{"vehicles": 1, "reason": "x"}, 403},
+			{"admin may not set a phase-out target", "PUT", "/v1/registry/settings/phase-out-target/2026", admin, map[string]any{"vehicles": 1, "reason": "x"}, 403},
+			{"bureau reads the phase-out progress", "GET", "/v1/reports/phase-out/progress", bureau, nil, 200},
+			{"fleet may not read the phase-out progress", "GET", "/v1/reports/phase-out/progress", fleet1, nil, 403},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

@@ -4,8 +4,10 @@
 package handler
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,6 +15,7 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/httpserver"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
@@ -50,6 +53,9 @@ func (h *Handler) Routes(r gin.IRouter) {
 	r.GET("/v1/reports/taxi-catalysts", need(auth.Fleet, auth.Bureau, auth.Transport), wrap(h.taxiCatalysts))
 	r.GET("/v1/registry/settings/taxi-catalyst-interval", need(auth.Bureau, auth.Transport), wrap(h.catalystInterval))
 	r.PUT("/v1/registry/settings/taxi-catalyst-interval", need(auth.Bureau), wrap(h.setCatalystInterval))
+	r.GET("/v1/registry/settings/phase-out-target/:year", need(auth.Bureau, auth.Transport), wrap(h.phaseOutTarget))
+	r.PUT("/v1/registry/settings/phase-out-target/:year", need(auth.Bureau), wrap(h.setPhaseOutTarget))
+	r.GET("/v1/reports/phase-out/progress", need(auth.Bureau, auth.Transport), wrap(h.phaseOutProgress))
 	r.GET("/v1/reports/clean-energy", need(auth.Bureau, auth.Transport), wrap(h.cleanEnergy))
 	pr := r.Group("/v1/vehicle-proposals")
 	pr.GET("", need(auth.Bureau, auth.Fleet), wrap(h.listProposals))
@@ -637,5 +643,102 @@ func (h *Handler) taxiCatalysts(c *gin.Context) error {
 		out = append(out, j)
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out, "total": len(out), "overdue": n, "interval_months": iv.Value})
+	return nil
+}
+
+type targetJSON struct {
+	Vehicles int       `json:"vehicles"`
+	Version  int       `json:"version"`
+	SetBy    string    `json:"set_by"`
+	SetAt    time.Time `json:"set_at"`
+	Reason   string    `json:"reason"`
+}
+
+func toTarget(s vehicle.Setting) targetJSON {
+	return targetJSON{Vehicles: s.Value, Version: s.Version, SetBy: s.SetBy, SetAt: s.SetAt, Reason: s.Reason}
+}
+
+func pathYear(c *gin.Context) (int, error) {
+	y, err := strconv.Atoi(c.Param("year"))
+	if err != nil {
+		return 0, apperr.Invalid("year", "a year, e.g. 2026")
+	}
+	return y, nil
+}
+
+func (h *Handler) phaseOutTarget(c *gin.Context) error {
+	year, err := pathYear(c)
+	if err != nil {
+		return err
+	}
+	if err := request.OnlyQuery(c); err != nil {
+		return err
+	}
+	vs, err := h.svc.PhaseOutTarget(c.Request.Context(), auth.Caller(c), year)
+	if err != nil {
+		return err
+	}
+	hist := make([]targetJSON, len(vs))
+	for i, v := range vs {
+		hist[i] = toTarget(v)
+	}
+	out := gin.H{"year": year, "history": hist, "current": nil}
+	if len(hist) > 0 {
+		out["current"] = hist[0]
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+type targetBody struct {
+	Vehicles int    `json:"vehicles" input:"min=0,max=1000000"`
+	Reason   string `json:"reason" input:"text"`
+}
+
+func (h *Handler) setPhaseOutTarget(c *gin.Context) error {
+	year, err := pathYear(c)
+	if err != nil {
+		return err
+	}
+	var b targetBody
+	if err := request.DecodeJSON(c, &b); err != nil {
+		return err
+	}
+	st, err := h.svc.SetPhaseOutTarget(c.Request.Context(), auth.Caller(c), year, b.Vehicles, b.Reason)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toTarget(st))
+	return nil
+}
+
+func (h *Handler) phaseOutProgress(c *gin.Context) error {
+	if err := request.OnlyQuery(c, "year"); err != nil {
+		return err
+	}
+	year := time.Now().In(localtime.Shanghai()).Year()
+	if s := c.Query("year"); s != "" {
+		y, err := strconv.Atoi(s)
+		if err != nil {
+			return apperr.Invalid("year", "a year, e.g. 2026")
+		}
+		year = y
+	}
+	pr, err := h.svc.PhaseOutProgressOf(c.Request.Context(), auth.Caller(c), year)
+	if err != nil {
+		return err
+	}
+	months := make([]gin.H, 12)
+	cum := 0
+	for i, n := range pr.Monthly {
+		cum += n
+		months[i] = gin.H{"month": fmt.Sprintf("%04d-%02d", year, i+1), "retired": n, "cumulative": cum}
+	}
+	out := gin.H{"year": year, "months": months, "retired": pr.Retired, "left": pr.Left, "target": nil, "to_go": nil}
+	if pr.Target != nil {
+		out["target"] = toTarget(*pr.Target)
+		out["to_go"] = max(0, pr.Target.Value-pr.Retired)
+	}
+	c.JSON(http.StatusOK, out)
 	return nil
 }

@@ -352,6 +352,9 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, vin string, patc
 	}
 	if !withoutNoOps(old, patch).Empty() || !sameStatus(old, v) || v.FleetID != old.FleetID {
 		v.UpdatedAt, v.UpdatedBy, v.Version = s.now().UTC(), p.Subject, old.Version+1
+		if v.Status != old.Status {
+			v.StatusChangedAt = v.UpdatedAt
+		}
 		if err := s.save(ctx, v, old); err != nil {
 			return Vehicle{}, nil, err
 		}

@@ -168,12 +168,14 @@ type Vehicle struct {
 	ScrapDue         time.Time
 	Status           Status
 	StatusReason     string
-	Terminal         *Terminal
-	LastInspection   *Inspection
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	UpdatedBy        string
-	Version          int64
+	// StatusChangedAt is when Status last changed (zero: never, or before it was kept).
+	StatusChangedAt time.Time
+	Terminal        *Terminal
+	LastInspection  *Inspection
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	UpdatedBy       string
+	Version         int64
 }
 
 // Heavy reports whether the vehicle is a heavy vehicle (N2, N3, M3, or M2 over 3.5 t), the

@@ -95,6 +95,7 @@ type vehicleDoc struct {
 	ScrapDue         *time.Time     `bson:"scrap_due,omitempty"`
 	Status           string         `bson:"status"`
 	StatusReason     string         `bson:"status_reason,omitempty"`
+	StatusChangedAt  *time.Time     `bson:"status_changed_at,omitempty"`
 	Terminal         *terminalDoc   `bson:"terminal,omitempty"`
 	LastInspection   *inspectionDoc `bson:"last_inspection,omitempty"`
 	CreatedAt        time.Time      `bson:"created_at"`
@@ -121,6 +122,10 @@ func toDoc(v vehicle.Vehicle) vehicleDoc {
 		t := v.ScrapDue.UTC()
 		d.ScrapDue = &t
 	}
+	if !v.StatusChangedAt.IsZero() {
+		t := v.StatusChangedAt.UTC()
+		d.StatusChangedAt = &t
+	}
 	if t := v.Terminal; t != nil {
 		d.Terminal = &terminalDoc{ICCID: t.ICCID, BoundAt: t.BoundAt, BoundBy: t.BoundBy, ChipID: t.ChipID, PublicKey: t.PublicKey, KeyFiledAt: t.KeyFiledAt}
 	}
@@ -139,6 +144,9 @@ func fromDoc(d vehicleDoc) vehicle.Vehicle {
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), UpdatedBy: d.UpdatedBy, Version: d.Version}
 	if d.ScrapDue != nil {
 		v.ScrapDue = d.ScrapDue.UTC()
+	}
+	if d.StatusChangedAt != nil {
+		v.StatusChangedAt = d.StatusChangedAt.UTC()
 	}
 	if t := d.Terminal; t != nil {
 		v.Terminal = &vehicle.Terminal{ICCID: t.ICCID, BoundAt: t.BoundAt.UTC(), BoundBy: t.BoundBy, ChipID: t.ChipID, PublicKey: t.PublicKey, KeyFiledAt: t.KeyFiledAt}
