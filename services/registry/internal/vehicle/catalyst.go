@@ -141,11 +141,21 @@ func (s *Service) SetCatalystInterval(ctx context.Context, p auth.Principal, mon
 	if err := ve.Err(); err != nil {
 		return Setting{}, err
 	}
-	cur, err := s.catalystInterval(ctx)
+	return s.putSetting(ctx, CatalystIntervalKey, months, p.Subject, reason)
+}
+
+// putSetting stores value as key's next version (ErrSettingChanged when another replica took
+// that version meanwhile).
+func (s *Service) putSetting(ctx context.Context, key string, value int, by, reason string) (Setting, error) {
+	cur, err := s.store.Settings(ctx, key)
 	if err != nil {
 		return Setting{}, err
 	}
-	st := Setting{Key: CatalystIntervalKey, Value: months, Version: cur[0].Version + 1, SetBy: p.Subject, SetAt: s.now().UTC(), Reason: strings.TrimSpace(reason)}
+	version := 1
+	if len(cur) > 0 {
+		version = cur[0].Version + 1
+	}
+	st := Setting{Key: key, Value: value, Version: version, SetBy: by, SetAt: s.now().UTC(), Reason: strings.TrimSpace(reason)}
 	if err := s.store.InsertSetting(ctx, st); err != nil {
 		return Setting{}, err
 	}

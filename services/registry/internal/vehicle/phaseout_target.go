@@ -54,19 +54,7 @@ func (s *Service) SetPhaseOutTarget(ctx context.Context, p auth.Principal, year,
 	if err := ve.Err(); err != nil {
 		return Setting{}, err
 	}
-	cur, err := s.store.Settings(ctx, targetKey(year))
-	if err != nil {
-		return Setting{}, err
-	}
-	version := 1
-	if len(cur) > 0 {
-		version = cur[0].Version + 1
-	}
-	st := Setting{Key: targetKey(year), Value: vehicles, Version: version, SetBy: p.Subject, SetAt: s.now().UTC(), Reason: strings.TrimSpace(reason)}
-	if err := s.store.InsertSetting(ctx, st); err != nil {
-		return Setting{}, err
-	}
-	return st, nil
+	return s.putSetting(ctx, targetKey(year), vehicles, p.Subject, reason)
 }
 
 // PhaseOutProgress is a year's retirements of listed vehicles against its target.
