@@ -21,6 +21,9 @@ const (
 	MaxQueryValue = 1024
 )
 
+// checkQueryValue applies request's rule for a name of at most MaxQueryValue characters.
+var checkQueryValue = request.StringChecker("name,max=1024")
+
 // boundedQuery refuses, before any handler runs, a query string that is too long, malformed
 // (bad percent-encoding, invalid UTF-8), has too many parameters, or a value that is not a
 // name by request's rule (one line, no control or bidirectional control characters) of at most
@@ -53,7 +56,7 @@ func boundedQuery(onError func(*gin.Context, error)) gin.HandlerFunc {
 					onError(c, apperr.Invalid(name, "not valid UTF-8"))
 					return
 				}
-				if err := request.CheckString(name, v, "name,max=1024"); err != nil {
+				if err := checkQueryValue(name, v); err != nil {
 					onError(c, err)
 					return
 				}

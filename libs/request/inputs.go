@@ -165,15 +165,20 @@ func Check(v any) error {
 
 // CheckString applies the rule of kind ("name", "id" or "text", with an optional ",max=N") to a
 // string that does not come in a JSON body (a query or path parameter), naming it field.
-func CheckString(field, s, tag string) error {
+func CheckString(field, s, tag string) error { return StringChecker(tag)(field, s) }
+
+// StringChecker is CheckString with the tag parsed once, for a check on every request.
+func StringChecker(tag string) func(field, s string) error {
 	r, err := parseRule(tag)
 	if err != nil {
 		panic("request: " + err.Error())
 	}
-	if msg := checkString(s, r); msg != "" {
-		return apperr.Invalid(field, msg)
+	return func(field, s string) error {
+		if msg := checkString(s, r); msg != "" {
+			return apperr.Invalid(field, msg)
+		}
+		return nil
 	}
-	return nil
 }
 
 func join(path, name string) string {

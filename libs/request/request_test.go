@@ -41,20 +41,7 @@ func TestDecode(t *testing.T) {
 		{"trailing garbage", `{"vin":"X"} x`, "body"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var b body
-			err := Decode(strings.NewReader(tc.in), &b)
-			if tc.wantField == "" {
-				if err != nil {
-					t.Fatalf("Decode = %v, want nil", err)
-				}
-				return
-			}
-			var ve *apperr.ValidationError
-			if !errors.As(err, &ve) || ve.Fields[0].Field != tc.wantField {
-				t.Fatalf("Decode = %v, want a validation error on %q", err, tc.wantField)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantDecode(t, tc.in, &body{}, tc.wantField) })
 	}
 }
 
@@ -271,20 +258,7 @@ func TestDecodeBounds(t *testing.T) {
 		{"deep bound", `{"inner":{"inner":{"name":"\u202e"}}}`, "inner.inner.name"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var b bounded
-			err := Decode(strings.NewReader(tc.in), &b)
-			if tc.wantField == "" {
-				if err != nil {
-					t.Fatalf("Decode = %v, want nil", err)
-				}
-				return
-			}
-			var ve *apperr.ValidationError
-			if !errors.As(err, &ve) || ve.Fields[0].Field != tc.wantField {
-				t.Fatalf("Decode = %v, want a validation error on %q", err, tc.wantField)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantDecode(t, tc.in, &bounded{}, tc.wantField) })
 	}
 }
 
@@ -303,5 +277,22 @@ func TestCheckString(t *testing.T) {
 	var ve *apperr.ValidationError
 	if err := CheckString("plate", "晋A\u202e12345", "id"); !errors.As(err, &ve) || ve.Fields[0].Field != "plate" {
 		t.Fatalf("CheckString = %v", err)
+	}
+}
+
+// wantDecode decodes in into v and wants no error (wantField "") or a validation error whose
+// first field is wantField.
+func wantDecode(t *testing.T, in string, v any, wantField string) {
+	t.Helper()
+	err := Decode(strings.NewReader(in), v)
+	if wantField == "" {
+		if err != nil {
+			t.Fatalf("Decode = %v, want nil", err)
+		}
+		return
+	}
+	var ve *apperr.ValidationError
+	if !errors.As(err, &ve) || ve.Fields[0].Field != wantField {
+		t.Fatalf("Decode = %v, want a validation error on %q", err, wantField)
 	}
 }

@@ -303,42 +303,26 @@ func (c *Cache) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { c.subscribe(ctx) })
 	wg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			c.refreshComplete(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
+		c.refreshComplete(ctx)
+		every(ctx, time.Second, func() { c.refreshComplete(ctx) })
 	})
-	wg.Go(func() {
-		t := time.NewTicker(sweepEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				c.sweep()
-			}
-		}
-	})
-	wg.Go(func() {
-		t := time.NewTicker(SyncEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				c.syncRate(ctx)
-			}
-		}
-	})
+	wg.Go(func() { every(ctx, sweepEvery, c.sweep) })
+	wg.Go(func() { every(ctx, SyncEvery, func() { c.syncRate(ctx) }) })
 	wg.Wait()
+}
+
+// every runs f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
 }
 
 // subscribe follows the announcements; go-redis reconnects and subscribes again after a

@@ -9,7 +9,6 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
 
@@ -59,11 +58,6 @@ type CatalystStore interface {
 	InsertSetting(ctx context.Context, s Setting) error
 	// Settings returns a setting's versions, newest first.
 	Settings(ctx context.Context, key string) ([]Setting, error)
-}
-
-func (s *Service) today() time.Time {
-	y, m, d := s.now().In(localtime.Shanghai()).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // RecordCatalyst records a replacement on an active taxi: by its fleet, or the bureau.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
@@ -109,6 +110,12 @@ func NewService(store Store, cache Parts, audit Auditor, policy Policy, log *slo
 
 // Policy returns the registration policy in force.
 func (s *Service) Policy() Policy { return s.policy }
+
+// today is the day in China, as the registry stores days (midnight UTC).
+func (s *Service) today() time.Time {
+	y, m, d := s.now().In(localtime.Shanghai()).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
 
 func forbidden(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, apperr.ErrForbidden)...)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
 
@@ -31,9 +30,7 @@ func (s *Service) VoidCandidates(ctx context.Context, p auth.Principal) ([]VoidC
 	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
 		return nil, forbidden("role %s may not read the plates to declare void", p.Role)
 	}
-	now := s.now()
-	y, m, d := now.In(localtime.Shanghai()).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC) // the China day, as dates are stored
+	now, today := s.now(), s.today()
 	var out []VoidCandidate
 	err := s.store.Each(ctx, Filter{Status: Active}, func(v Vehicle) error {
 		// As the checkpoint judges it: past the date's start, the vehicle may not be on the road.
