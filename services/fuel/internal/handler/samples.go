@@ -19,7 +19,7 @@ import (
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
-	"github.com/clearsky/clearsky/services/fuel/internal/csvout"
+	"github.com/clearsky/clearsky/libs/csvout"
 	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"

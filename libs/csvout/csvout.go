@@ -1,6 +1,6 @@
-// Package csvout writes the CSV files the platform hands out (today the error reports of fuel
-// imports). Every CSV or XLSX file ClearSky writes goes through it, so that none can run code
-// in the spreadsheet that opens it:
+// Package csvout writes the CSV files the platform hands out (the error reports of fuel
+// imports, and every list and report libs/export writes). Every CSV or XLSX file ClearSky
+// writes goes through it, so that none can run code in the spreadsheet that opens it:
 //
 //   - the file starts with a UTF-8 byte order mark, so that Excel reads Chinese text as UTF-8;
 //   - every cell that a spreadsheet would read as a formula (first character =, +, -, @, a tab
@@ -8,8 +8,9 @@
 //     injection; the cell then shows as the text it was;
 //   - quoting is encoding/csv's (a cell with a separator, a quote or a line break is quoted).
 //
-// A number written as a cell ("-10", a diesel grade) is neutralised too: the quote shows, and
-// the value is read back as text, which is what a report of what was sent should show.
+// A number written as text by Write ("-10", a diesel grade as sent) is neutralised too: the
+// quote shows, and the value is read back as text, which is what a report of what was sent
+// should show. WriteCells takes cells already made safe, for exports whose numbers are numbers.
 package csvout
 
 import (
@@ -45,26 +46,36 @@ func Neutralise(cell string) string {
 
 // Write writes one row, every cell neutralised.
 func (w *Writer) Write(row []string) error {
-	if !w.started {
-		w.started = true
-		if _, err := io.WriteString(w.out, BOM); err != nil {
-			return err
-		}
-	}
 	out := make([]string, len(row))
 	for i, c := range row {
 		out[i] = Neutralise(c)
 	}
-	return w.w.Write(out)
+	return w.WriteCells(out)
+}
+
+// WriteCells writes one row of cells the caller has already made safe: text through
+// Neutralise, numbers as they are (a number cannot be a formula, and "-10" must stay -10 in a
+// data export).
+func (w *Writer) WriteCells(row []string) error {
+	if err := w.start(); err != nil {
+		return err
+	}
+	return w.w.Write(row)
+}
+
+func (w *Writer) start() error {
+	if w.started {
+		return nil
+	}
+	w.started = true
+	_, err := io.WriteString(w.out, BOM)
+	return err
 }
 
 // Flush writes what is buffered and reports an error of any write.
 func (w *Writer) Flush() error {
-	if !w.started {
-		w.started = true
-		if _, err := io.WriteString(w.out, BOM); err != nil {
-			return err
-		}
+	if err := w.start(); err != nil {
+		return err
 	}
 	w.w.Flush()
 	return w.w.Error()
