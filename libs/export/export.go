@@ -33,6 +33,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/csvout"
+	"github.com/clearsky/clearsky/libs/cursor"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
 )
@@ -54,10 +55,13 @@ const Param = "format"
 // MaxXLSXRows where an XLSX one does. excelize zips a workbook in memory before it is sent
 // (about 0.4 KB a row, see docs/performance.md), so XLSX stops sooner; CSV holds one page.
 const (
-	PageSize    = request.MaxLimit
 	MaxRows     = 1_000_000
 	MaxXLSXRows = 200_000
 )
+
+// PageSize is a variable so that a service's test can export a list of several pages without
+// storing thousands of records.
+var PageSize = request.MaxLimit
 
 // mostRows is where an export stops, by format (a variable so that a test can lower it).
 var mostRows = map[Format]int{CSV: MaxRows, XLSX: MaxXLSXRows}
@@ -81,18 +85,29 @@ type Lister[T any] func(ctx context.Context, after string, limit int) (items []T
 // listJSON is a list route's JSON answer.
 type listJSON[T any] struct {
 	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
+	NextCursor string `json:"next_cursor"`
 }
 
 // List answers a list route: one page as JSON ({"items", "next_cursor"}, with the limit and
-// cursor parameters), or the whole list as a file named name.
+// cursor parameters: request.DefaultLimit items unless the caller asks for up to
+// request.MaxLimit), or the whole list as a file named name.
 func List[T any](c *gin.Context, name string, list Lister[T]) error {
+	return ListPaged(c, name, request.DefaultLimit, request.MaxLimit, list)
+}
+
+// ListPaged is List for a route whose JSON pages hold def items unless the caller asks for up
+// to maxLimit.
+func ListPaged[T any](c *gin.Context, name string, def, maxLimit int, list Lister[T]) error {
 	f, err := Requested(c)
 	if err != nil {
 		return err
 	}
 	if f == JSON {
-		limit, after, err := request.Page(c)
+		limit, err := request.Limit(c, def, maxLimit)
+		if err != nil {
+			return err
+		}
+		after, err := request.Cursor(c)
 		if err != nil {
 			return err
 		}
@@ -356,4 +371,49 @@ func cellText(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// Each converts a page of records to their JSON form.
+func Each[S, T any](xs []S, conv func(S) T) []T {
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = conv(x)
+	}
+	return out
+}
+
+// Keyed answers a list route whose store pages by a plain sort key: list returns a page and the
+// key of its last item ("" at the end), which Keyed hands out as the opaque next cursor; conv
+// gives each record's JSON form.
+func Keyed[S, T any](c *gin.Context, name string, list func(ctx context.Context, after string, limit int) ([]S, string, error), conv func(S) T) error {
+	return List(c, name, func(ctx context.Context, after string, limit int) ([]T, string, error) {
+		xs, next, err := list(ctx, after, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		return Each(xs, conv), request.EncodeCursor(next), nil
+	})
+}
+
+// Sorted answers a list route whose store pages newest first on a cursor.Key (a time and an
+// id): list reads the page after a key, key gives a record's, and conv its JSON form. The next
+// cursor is the last record's key when the page is full.
+func Sorted[S, T any](c *gin.Context, name string, list func(ctx context.Context, after cursor.Key, limit int) ([]S, error), key func(S) cursor.Key, conv func(S) T) error {
+	return SortedPaged(c, name, request.DefaultLimit, request.MaxLimit, list, key, conv)
+}
+
+// SortedPaged is Sorted for a route whose JSON pages hold def records unless the caller asks
+// for up to maxLimit.
+func SortedPaged[S, T any](c *gin.Context, name string, def, maxLimit int, list func(ctx context.Context, after cursor.Key, limit int) ([]S, error), key func(S) cursor.Key, conv func(S) T) error {
+	return ListPaged(c, name, def, maxLimit, func(ctx context.Context, raw string, limit int) ([]T, string, error) {
+		after, err := cursor.Parse(raw)
+		if err != nil {
+			return nil, "", err
+		}
+		xs, err := list(ctx, after, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		return Each(xs, conv), request.NextCursor(xs, limit, key), nil
+	})
 }

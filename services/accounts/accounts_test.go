@@ -418,6 +418,18 @@ func TestOrganisationsAreSeparate(t *testing.T) {
 	}
 	// The platform's administrators manage every organisation.
 	want(t, w.bureau.do(t, "GET", "/v1/organisations/fleet-b/people", nil), http.StatusOK, "the platform admin")
+	// Exports are scoped as the lists are: a's admin exports a's people and none of b's.
+	for _, f := range []string{"csv", "xlsx"} {
+		want(t, w.adminA.do(t, "GET", "/v1/organisations/fleet-b/people?format="+f, nil), http.StatusNotFound, "a's admin exports b's people")
+		a := w.adminA.do(t, "GET", "/v1/organisations/fleet-a/people?format="+f, nil)
+		want(t, a, http.StatusOK, "a's admin exports a's people")
+		if f == "csv" && (!strings.Contains(a.Raw, "zhang.wei") || strings.Contains(a.Raw, w.adminBID)) {
+			t.Fatalf("a's people as CSV: %s", a.Raw)
+		}
+	}
+	for _, path := range []string{"/v1/organisations?format=csv", "/v1/organisations/fleet-b/api-keys?format=xlsx"} {
+		want(t, w.bureau.do(t, "GET", path, nil), http.StatusOK, "the platform admin exports "+path)
+	}
 }
 
 // TestBadInput: bodies over their bounds or breaking a rule are problem documents naming the

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/accounts/internal/account"
 )
@@ -124,12 +125,8 @@ func (h *Handler) listOrgs(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]orgJSON, len(os))
-	for i, o := range os {
-		out[i] = toOrg(o)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	out := export.Each(os, toOrg)
+	return export.Rows(c, "organisations", gin.H{"items": out}, out)
 }
 
 func (h *Handler) getOrg(c *gin.Context) error {
@@ -172,12 +169,8 @@ func (h *Handler) listPeople(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]personJSON, len(ps))
-	for i, p := range ps {
-		out[i] = toPerson(p)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	out := export.Each(ps, toPerson)
+	return export.Rows(c, "people-"+c.Param("id"), gin.H{"items": out}, out)
 }
 
 func (h *Handler) getPerson(c *gin.Context) error {
@@ -305,12 +298,8 @@ func (h *Handler) listKeys(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]keyJSON, len(ks))
-	for i, k := range ks {
-		out[i] = toKey(k)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	out := export.Each(ks, toKey)
+	return export.Rows(c, "api-keys-"+c.Param("id"), gin.H{"items": out}, out)
 }
 
 func (h *Handler) revokeKey(c *gin.Context) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/localtime"
@@ -221,8 +222,7 @@ func (h *Handler) alerts(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"current": current, "history": history})
-	return nil
+	return export.Rows(c, "alerts", gin.H{"current": current, "history": history}, history)
 }
 
 type lookupJSON struct {
@@ -251,6 +251,5 @@ func (h *Handler) mine(c *gin.Context) error {
 			out[i].Lat, out[i].Lon = &l.Position.Lat, &l.Position.Lon
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	return export.Rows(c, "lookups", gin.H{"items": out}, out)
 }

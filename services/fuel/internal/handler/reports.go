@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
@@ -90,30 +92,15 @@ func (h *Handler) getCase(c *gin.Context) error {
 }
 
 func (h *Handler) listCases(c *gin.Context) error {
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
-	key, err := sampling.ParseKey(after)
-	if err != nil {
-		return err
-	}
 	escalated, err := boolQuery(c, "escalated")
 	if err != nil {
 		return err
 	}
 	f := sampling.CaseFilter{SiteID: c.Query("site_id"), Status: sampling.CaseStatus(c.Query("status")), Escalated: escalated}
-	cs, err := h.svc.ListCases(c.Request.Context(), auth.Caller(c), f, key, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]caseJSON, 0, len(cs))
-	for _, x := range cs {
-		out = append(out, caseOut(x))
-	}
-	next := request.NextCursor(cs, limit, func(x sampling.Case) sampling.Key { return sampling.Key{At: x.OpenedAt, ID: x.ID} })
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
-	return nil
+	caller := auth.Caller(c)
+	return export.Sorted(c, "fuel-cases", func(ctx context.Context, after sampling.Key, limit int) ([]sampling.Case, error) {
+		return h.svc.ListCases(ctx, caller, f, after, limit)
+	}, func(x sampling.Case) sampling.Key { return sampling.Key{At: x.OpenedAt, ID: x.ID} }, caseOut)
 }
 
 func (h *Handler) closeCase(c *gin.Context) error {
@@ -210,8 +197,7 @@ func (h *Handler) proposal(c *gin.Context) error {
 		}
 		out = append(out, j)
 	}
-	c.JSON(http.StatusOK, gin.H{"month": m.String(), "proposals": out})
-	return nil
+	return export.Rows(c, "sampling-plan-"+m.String(), gin.H{"month": m.String(), "proposals": out}, out)
 }
 
 type figureJSON struct {
@@ -280,8 +266,7 @@ func (h *Handler) coverage(c *gin.Context) error {
 		}
 		out = append(out, j)
 	}
-	c.JSON(http.StatusOK, gin.H{"period": period, "quotas": out})
-	return nil
+	return export.Rows(c, "coverage-"+period, gin.H{"period": period, "quotas": out}, out)
 }
 
 // tableJSON is a stored limit table version.

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,10 +17,11 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/csvout"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
-	"github.com/clearsky/clearsky/libs/csvout"
 	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
@@ -328,7 +330,7 @@ func (h *Handler) getImport(c *gin.Context) error {
 }
 
 // importErrors writes a failed import's errors as CSV: the row, the column and the message of
-// each, then the cells of that row as sent, every cell neutralised (internal/csvout).
+// each, then the cells of that row as sent, every cell neutralised (libs/csvout).
 func (h *Handler) importErrors(c *gin.Context) error {
 	j, err := h.jobs.Get(c.Request.Context(), auth.Caller(c), c.Param("id"))
 	if err != nil {
@@ -362,26 +364,11 @@ func (h *Handler) getSample(c *gin.Context) error {
 }
 
 func (h *Handler) listSamples(c *gin.Context) error {
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
-	key, err := sampling.ParseKey(after)
-	if err != nil {
-		return err
-	}
 	f := sampling.SampleFilter{SiteID: c.Query("site_id"), Product: limits.Product(c.Query("product")), Verdict: limits.Verdict(c.Query("verdict")), Month: c.Query("month")}
-	ss, err := h.svc.ListSamples(c.Request.Context(), auth.Caller(c), f, key, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]sampleJSON, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, sampleOut(s))
-	}
-	next := request.NextCursor(ss, limit, func(x sampling.Sample) sampling.Key { return sampling.Key{At: x.SampledAt, ID: x.ID} })
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
-	return nil
+	caller := auth.Caller(c)
+	return export.Sorted(c, "fuel-samples", func(ctx context.Context, after sampling.Key, limit int) ([]sampling.Sample, error) {
+		return h.svc.ListSamples(ctx, caller, f, after, limit)
+	}, func(x sampling.Sample) sampling.Key { return sampling.Key{At: x.SampledAt, ID: x.ID} }, sampleOut)
 }
 
 // revisionJSON is one entry of a sample's history.

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
@@ -132,29 +134,23 @@ func (h *Handler) getSite(c *gin.Context) error {
 }
 
 func (h *Handler) listSites(c *gin.Context) error {
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
 	unlicensed, err := boolQuery(c, "unlicensed")
 	if err != nil {
 		return err
 	}
 	f := sampling.SiteFilter{Kind: sampling.Kind(c.Query("kind")), Unlicensed: unlicensed, Supplier: c.Query("supplier")}
-	sites, err := h.svc.ListSites(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]siteJSON, 0, len(sites))
-	for _, s := range sites {
-		out = append(out, siteOut(s))
-	}
-	next := ""
-	if len(sites) == limit {
-		next = request.EncodeCursor(sites[len(sites)-1].ID)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
-	return nil
+	caller := auth.Caller(c)
+	return export.List(c, "fuel-sites", func(ctx context.Context, after string, limit int) ([]siteJSON, string, error) {
+		sites, err := h.svc.ListSites(ctx, caller, f, after, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		next := ""
+		if len(sites) == limit {
+			next = request.EncodeCursor(sites[len(sites)-1].ID)
+		}
+		return export.Each(sites, siteOut), next, nil
+	})
 }
 
 // linkJSON is a site on a supply chain.
@@ -258,10 +254,6 @@ func (h *Handler) listLabs(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]labJSON, 0, len(ls))
-	for _, l := range ls {
-		out = append(out, labOut(l))
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	out := export.Each(ls, labOut)
+	return export.Rows(c, "labs", gin.H{"items": out}, out)
 }

@@ -26,19 +26,6 @@ func instant(ve *apperr.ValidationError, field, s string) time.Time {
 	return t.UTC()
 }
 
-type listJSON[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
-}
-
-func listOf[S any, T any](xs []S, next string, conv func(S) T) listJSON[T] {
-	out := listJSON[T]{Items: make([]T, 0, len(xs)), NextCursor: request.EncodeCursor(next)}
-	for _, x := range xs {
-		out.Items = append(out.Items, conv(x))
-	}
-	return out
-}
-
 type dustJSON struct {
 	Hoarding          bool `json:"hoarding"`
 	CoveredStockpiles bool `json:"covered_stockpiles"`

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
@@ -48,17 +50,11 @@ func (h *Handler) getPass(c *gin.Context) error {
 }
 
 func (h *Handler) listPasses(c *gin.Context) error {
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
 	f := permit.PassFilter{VIN: c.Query("vin"), PermitID: c.Query("permit_id")}
-	ps, next, err := h.svc.ListPasses(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, listOf(ps, next, h.passOut))
-	return nil
+	caller := auth.Caller(c)
+	return export.Keyed(c, "passes", func(ctx context.Context, after string, limit int) ([]permit.Pass, string, error) {
+		return h.svc.ListPasses(ctx, caller, f, after, limit)
+	}, h.passOut)
 }
 
 func (h *Handler) cancelPass(c *gin.Context) error {

@@ -1,12 +1,14 @@
 package handler
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
@@ -42,17 +44,11 @@ func (h *Handler) getPermit(c *gin.Context) error {
 }
 
 func (h *Handler) listPermits(c *gin.Context) error {
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
 	f := permit.PermitFilter{FleetID: c.Query("fleet_id"), VIN: c.Query("vin"), State: permit.State(c.Query("state")), FromSite: c.Query("from_site")}
-	ps, next, err := h.svc.ListPermits(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, listOf(ps, next, h.permitOut))
-	return nil
+	caller := auth.Caller(c)
+	return export.Keyed(c, "permits", func(ctx context.Context, after string, limit int) ([]permit.Permit, string, error) {
+		return h.svc.ListPermits(ctx, caller, f, after, limit)
+	}, h.permitOut)
 }
 
 // optionalReason reads {"reason": ...}; approving and resuming may send no body at all.

@@ -1,11 +1,13 @@
 package handler
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
@@ -48,14 +50,8 @@ func (h *Handler) getSite(c *gin.Context) error {
 }
 
 func (h *Handler) listSites(c *gin.Context) error {
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
-	ss, next, err := h.svc.ListSites(c.Request.Context(), auth.Caller(c), permit.SiteKind(c.Query("kind")), after, limit)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, listOf(ss, next, siteOut))
-	return nil
+	caller, kind := auth.Caller(c), permit.SiteKind(c.Query("kind"))
+	return export.Keyed(c, "muck-sites", func(ctx context.Context, after string, limit int) ([]permit.Site, string, error) {
+		return h.svc.ListSites(ctx, caller, kind, after, limit)
+	}, siteOut)
 }

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
@@ -54,10 +56,6 @@ func (h *Handler) getViolation(c *gin.Context) error {
 }
 
 func (h *Handler) listViolations(c *gin.Context) error {
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
 	days, err := request.QueryPeriod(c)
 	if err != nil {
 		return err
@@ -69,12 +67,10 @@ func (h *Handler) listViolations(c *gin.Context) error {
 	if !days.To.IsZero() {
 		f.ToDay = days.To.Format(time.DateOnly)
 	}
-	vs, next, err := h.svc.ListViolations(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, listOf(vs, next, violationOut))
-	return nil
+	caller := auth.Caller(c)
+	return export.Keyed(c, "violations", func(ctx context.Context, after string, limit int) ([]permit.Violation, string, error) {
+		return h.svc.ListViolations(ctx, caller, f, after, limit)
+	}, violationOut)
 }
 
 func (h *Handler) siteReport(c *gin.Context) error {
@@ -104,7 +100,6 @@ func (h *Handler) siteReport(c *gin.Context) error {
 		out = append(out, j)
 		total += r.Total
 	}
-	c.JSON(http.StatusOK, gin.H{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "timezone": "Asia/Shanghai",
-		"rule": "task 18", "total": total, "sites": out})
-	return nil
+	return export.Rows(c, "violations-by-site", gin.H{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "timezone": "Asia/Shanghai",
+		"rule": "task 18", "total": total, "sites": out}, out)
 }

@@ -4,6 +4,7 @@
 package handler
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/cursor"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/obd/internal/detect"
@@ -129,12 +131,8 @@ func (h *Handler) samples(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]sampleJSON, len(rs))
-	for i, r := range rs {
-		out[i] = toJSON(r)
-	}
-	c.JSON(http.StatusOK, gin.H{"vin": c.Param("vin"), "from": from, "to": to, "count": len(out), "items": out})
-	return nil
+	out := export.Each(rs, toJSON)
+	return export.Rows(c, "obd-samples-"+c.Param("vin"), gin.H{"vin": c.Param("vin"), "from": from, "to": to, "count": len(out), "items": out}, out)
 }
 
 func (h *Handler) state(c *gin.Context) error {
@@ -152,13 +150,27 @@ type alarmJSON struct {
 }
 
 // alarmQuery reads ?state=open|all (def when absent) and ?limit= of an alarm list.
+// An alarm list's page: alarmsDefault alarms unless the caller asks for up to alarmsMost.
+const (
+	alarmsDefault = 100
+	alarmsMost    = 1000
+)
+
 func alarmQuery(c *gin.Context, def string) (openOnly bool, limit int, err error) {
+	if openOnly, err = alarmState(c, def); err != nil {
+		return false, 0, err
+	}
+	limit, err = request.Limit(c, alarmsDefault, alarmsMost)
+	return openOnly, limit, err
+}
+
+// alarmState reads ?state=open|all (def when absent).
+func alarmState(c *gin.Context, def string) (openOnly bool, err error) {
 	state := c.DefaultQuery("state", def)
 	if state != "all" && state != "open" {
-		return false, 0, apperr.Invalid("state", "must be open or all")
+		return false, apperr.Invalid("state", "must be open or all")
 	}
-	limit, err = request.Limit(c, 100, 1000)
-	return state == "open", limit, err
+	return state == "open", nil
 }
 
 func (h *Handler) alarms(c *gin.Context) error {
@@ -170,12 +182,8 @@ func (h *Handler) alarms(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]alarmJSON, len(as))
-	for i, a := range as {
-		out[i] = alarmJSON{ID: a.ID, Alarm: a.Alarm}
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	out := export.Each(as, func(a monitor.Alarm) alarmJSON { return alarmJSON{ID: a.ID, Alarm: a.Alarm} })
+	return export.Rows(c, "obd-alarms-"+c.Param("vin"), gin.H{"items": out}, out)
 }
 
 // districtAlarmJSON is an alarm in the district's list: which truck, then the alarm.
@@ -189,30 +197,17 @@ type districtAlarmJSON struct {
 // listAlarms is the bureau's list of the district's alarms, newest first:
 // ?state=open|all&kind=&limit=&cursor=.
 func (h *Handler) listAlarms(c *gin.Context) error {
-	openOnly, limit, err := alarmQuery(c, "open")
-	if err != nil {
-		return err
-	}
-	raw, err := request.Cursor(c)
-	if err != nil {
-		return err
-	}
-	after, err := cursor.Parse(raw)
+	openOnly, err := alarmState(c, "open")
 	if err != nil {
 		return err
 	}
 	f := monitor.AlarmFilter{OpenOnly: openOnly, Kind: detect.Kind(c.Query("kind"))}
-	as, err := h.svc.ListAlarms(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]districtAlarmJSON, len(as))
-	for i, a := range as {
-		out[i] = districtAlarmJSON{ID: a.ID, VIN: a.VIN, Plate: a.Plate, Alarm: a.Alarm}
-	}
-	next := request.NextCursor(as, limit, func(a monitor.Alarm) cursor.Key { return cursor.Key{At: a.OpenedAt, ID: a.ID} })
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
-	return nil
+	caller := auth.Caller(c)
+	return export.SortedPaged(c, "obd-alarms", alarmsDefault, alarmsMost, func(ctx context.Context, after cursor.Key, limit int) ([]monitor.Alarm, error) {
+		return h.svc.ListAlarms(ctx, caller, f, after, limit)
+	}, func(a monitor.Alarm) cursor.Key { return cursor.Key{At: a.OpenedAt, ID: a.ID} }, func(a monitor.Alarm) districtAlarmJSON {
+		return districtAlarmJSON{ID: a.ID, VIN: a.VIN, Plate: a.Plate, Alarm: a.Alarm}
+	})
 }
 
 func (h *Handler) closeAlarm(c *gin.Context) error {

@@ -4,6 +4,7 @@
 package handler
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
@@ -187,29 +189,18 @@ func (h *Handler) get(c *gin.Context) error {
 	return nil
 }
 
-type listJSON struct {
-	Items      []vehicleJSON `json:"items"`
-	NextCursor string        `json:"next_cursor,omitempty"`
-}
-
 func (h *Handler) list(c *gin.Context) error {
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
 	f := vehicle.Filter{FleetID: c.Query("fleet_id"), Status: vehicle.Status(c.Query("status")), FuelType: vehicle.FuelType(c.Query("fuel_type")),
 		EmissionStandard: vehicle.Standard(c.Query("emission_standard")), Category: vehicle.Category(c.Query("category")),
 		Use: vehicle.Use(c.Query("use")), ServiceClass: vehicle.ServiceClass(c.Query("service_class")), Maker: c.Query("maker"), Plate: c.Query("plate")}
-	vs, next, err := h.svc.List(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	out := listJSON{Items: make([]vehicleJSON, 0, len(vs)), NextCursor: request.EncodeCursor(next)}
-	for _, v := range vs {
-		out.Items = append(out.Items, h.toJSON(v))
-	}
-	c.JSON(http.StatusOK, out)
-	return nil
+	caller := auth.Caller(c)
+	return export.List(c, "vehicles", func(ctx context.Context, after string, limit int) ([]vehicleJSON, string, error) {
+		vs, next, err := h.svc.List(ctx, caller, f, after, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		return export.Each(vs, h.toJSON), request.EncodeCursor(next), nil
+	})
 }
 
 // patchBody is a PATCH body: every field optional; unknown fields refused.
@@ -392,12 +383,8 @@ func (h *Handler) listScreenings(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]screeningJSON, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, screeningOut(s))
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	out := export.Each(ss, screeningOut)
+	return export.Rows(c, "screenings-"+c.Param("vin"), gin.H{"items": out}, out)
 }
 
 type phaseOutJSON struct {
@@ -430,8 +417,7 @@ func (h *Handler) phaseOut(c *gin.Context) error {
 			overdue++
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"items": out, "total": len(out), "overdue": overdue})
-	return nil
+	return export.Rows(c, "phase-out", gin.H{"items": out, "total": len(out), "overdue": overdue}, out)
 }
 
 type shareJSON struct {
@@ -471,8 +457,7 @@ func (h *Handler) cleanEnergy(c *gin.Context) error {
 		out = append(out, shareJSON{ServiceClass: string(r.ServiceClass), Total: r.Total, NewEnergy: r.NewEnergy, CleanEnergy: r.CleanEnergy,
 			NewEnergyShare: r.NewEnergyShare, CleanEnergyShare: r.CleanEnergyShare, Target: r.Target, Measure: r.Measure, Met: r.Met})
 	}
-	c.JSON(http.StatusOK, gin.H{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "rule": "task 13", "classes": out})
-	return nil
+	return export.Rows(c, "clean-energy", gin.H{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "rule": "task 13", "classes": out}, out)
 }
 
 type voidCandidateJSON struct {
@@ -485,7 +470,7 @@ type voidCandidateJSON struct {
 }
 
 func (h *Handler) voidCandidates(c *gin.Context) error {
-	if err := request.OnlyQuery(c); err != nil {
+	if err := request.OnlyQuery(c, export.Param); err != nil {
 		return err
 	}
 	cs, err := h.svc.VoidCandidates(c.Request.Context(), auth.Caller(c))
@@ -497,8 +482,7 @@ func (h *Handler) voidCandidates(c *gin.Context) error {
 		out = append(out, voidCandidateJSON{VIN: v.VIN, Plate: v.Plate, PlateColour: v.PlateColour, FleetID: v.FleetID,
 			ScrapDue: request.Date{Time: v.ScrapDue}, DaysOverdue: v.DaysOverdue})
 	}
-	c.JSON(http.StatusOK, gin.H{"items": out, "total": len(out)})
-	return nil
+	return export.Rows(c, "void-candidates", gin.H{"items": out, "total": len(out)}, out)
 }
 
 type voidDeclarationBody struct {
@@ -615,7 +599,7 @@ type taxiCatalystJSON struct {
 }
 
 func (h *Handler) taxiCatalysts(c *gin.Context) error {
-	if err := request.OnlyQuery(c, "overdue"); err != nil {
+	if err := request.OnlyQuery(c, "overdue", export.Param); err != nil {
 		return err
 	}
 	overdue := false
@@ -642,8 +626,7 @@ func (h *Handler) taxiCatalysts(c *gin.Context) error {
 		}
 		out = append(out, j)
 	}
-	c.JSON(http.StatusOK, gin.H{"items": out, "total": len(out), "overdue": n, "interval_months": iv.Value})
-	return nil
+	return export.Rows(c, "taxi-catalysts", gin.H{"items": out, "total": len(out), "overdue": n, "interval_months": iv.Value}, out)
 }
 
 type targetJSON struct {
@@ -713,7 +696,7 @@ func (h *Handler) setPhaseOutTarget(c *gin.Context) error {
 }
 
 func (h *Handler) phaseOutProgress(c *gin.Context) error {
-	if err := request.OnlyQuery(c, "year"); err != nil {
+	if err := request.OnlyQuery(c, "year", export.Param); err != nil {
 		return err
 	}
 	year := time.Now().In(localtime.Shanghai()).Year()
@@ -728,17 +711,23 @@ func (h *Handler) phaseOutProgress(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	months := make([]gin.H, 12)
+	months := make([]monthJSON, 12)
 	cum := 0
 	for i, n := range pr.Monthly {
 		cum += n
-		months[i] = gin.H{"month": fmt.Sprintf("%04d-%02d", year, i+1), "retired": n, "cumulative": cum}
+		months[i] = monthJSON{Month: fmt.Sprintf("%04d-%02d", year, i+1), Retired: n, Cumulative: cum}
 	}
 	out := gin.H{"year": year, "months": months, "retired": pr.Retired, "left": pr.Left, "target": nil, "to_go": nil}
 	if pr.Target != nil {
 		out["target"] = toTarget(*pr.Target)
 		out["to_go"] = max(0, pr.Target.Value-pr.Retired)
 	}
-	c.JSON(http.StatusOK, out)
-	return nil
+	return export.Rows(c, fmt.Sprintf("phase-out-progress-%d", year), out, months)
+}
+
+// monthJSON is one month of the phase-out progress report.
+type monthJSON struct {
+	Month      string `json:"month"`
+	Retired    int    `json:"retired"`
+	Cumulative int    `json:"cumulative"`
 }

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/cursor"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/registry/internal/vehicle"
 )
@@ -78,30 +80,11 @@ func proposalOut(pr vehicle.Proposal) proposalJSON {
 
 // listProposals: GET /v1/vehicle-proposals?state=&vin=&fleet_id=&limit=&cursor=
 func (h *Handler) listProposals(c *gin.Context) error {
-	limit, err := request.Limit(c, 50, 500)
-	if err != nil {
-		return err
-	}
-	raw, err := request.Cursor(c)
-	if err != nil {
-		return err
-	}
-	after, err := cursor.Parse(raw)
-	if err != nil {
-		return err
-	}
 	f := vehicle.ProposalFilter{State: vehicle.ProposalState(c.Query("state")), VIN: c.Query("vin"), FleetID: c.Query("fleet_id")}
-	prs, err := h.svc.ListProposals(c.Request.Context(), auth.Caller(c), f, after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]proposalJSON, len(prs))
-	for i, pr := range prs {
-		out[i] = proposalOut(pr)
-	}
-	next := request.NextCursor(prs, limit, func(pr vehicle.Proposal) cursor.Key { return cursor.Key{At: pr.ProposedAt, ID: pr.ID} })
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
-	return nil
+	caller := auth.Caller(c)
+	return export.Sorted(c, "vehicle-proposals", func(ctx context.Context, after cursor.Key, limit int) ([]vehicle.Proposal, error) {
+		return h.svc.ListProposals(ctx, caller, f, after, limit)
+	}, func(pr vehicle.Proposal) cursor.Key { return cursor.Key{At: pr.ProposedAt, ID: pr.ID} }, proposalOut)
 }
 
 func (h *Handler) getProposal(c *gin.Context) error {

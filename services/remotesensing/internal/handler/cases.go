@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -12,26 +13,12 @@ import (
 )
 
 func (h *Handler) listCases(c *gin.Context) error {
-	limit, err := request.Limit(c, 50, 500)
-	if err != nil {
-		return err
-	}
-	after, err := cursor(c)
-	if err != nil {
-		return err
-	}
 	f := sensing.CaseFilter{Plate: c.Query("plate"), State: sensing.State(c.Query("state")), Pollutant: limits.Parameter(c.Query("pollutant")),
 		FleetID: c.Query("fleet_id")}
-	cs, next, err := h.svc.ListCases(c.Request.Context(), auth.Caller(c), f, c.Query("colour"), after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]caseJSON, 0, len(cs))
-	for _, x := range cs {
-		out = append(out, caseOut(x))
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": nextCursor(next)})
-	return nil
+	caller, colour := auth.Caller(c), c.Query("colour")
+	return listed(c, "remote-sensing-cases", func(ctx context.Context, after *sensing.Cursor, limit int) ([]sensing.Case, *sensing.Cursor, error) {
+		return h.svc.ListCases(ctx, caller, f, colour, after, limit)
+	}, caseOut)
 }
 
 func (h *Handler) getCase(c *gin.Context) error {

@@ -1,12 +1,14 @@
 package handler
 
 import (
+	"context"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/limits"
@@ -159,10 +161,10 @@ func readingOut(r sensing.Reading) readingJSON {
 }
 
 // cursor reads the "cursor" parameter: the sort time and id of the last item of a page.
-func cursor(c *gin.Context) (*sensing.Cursor, error) {
-	raw, err := request.Cursor(c)
-	if err != nil || raw == "" {
-		return nil, err
+// parseCursor reads the sort key a list's cursor carries (request.Cursor decodes it).
+func parseCursor(raw string) (*sensing.Cursor, error) {
+	if raw == "" {
+		return nil, nil
 	}
 	at, id, ok := strings.Cut(raw, "|")
 	t, terr := localtime.ParseRFC3339(at)
@@ -170,6 +172,22 @@ func cursor(c *gin.Context) (*sensing.Cursor, error) {
 		return nil, apperr.Invalid("cursor", "not a cursor this API returned; start again without it")
 	}
 	return &sensing.Cursor{At: t, ID: id}, nil
+}
+
+// listed answers a list route of this service (libs/export): list reads the page after a
+// cursor and returns the next one (nil at the end); conv gives a record's JSON form.
+func listed[S, T any](c *gin.Context, name string, list func(ctx context.Context, after *sensing.Cursor, limit int) ([]S, *sensing.Cursor, error), conv func(S) T) error {
+	return export.List(c, name, func(ctx context.Context, raw string, limit int) ([]T, string, error) {
+		after, err := parseCursor(raw)
+		if err != nil {
+			return nil, "", err
+		}
+		xs, next, err := list(ctx, after, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		return export.Each(xs, conv), nextCursor(next), nil
+	})
 }
 
 func nextCursor(n *sensing.Cursor) string {

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,14 +79,6 @@ func (h *Handler) upload(c *gin.Context) error {
 }
 
 func (h *Handler) listReadings(c *gin.Context) error {
-	limit, err := request.Limit(c, 50, 500)
-	if err != nil {
-		return err
-	}
-	after, err := cursor(c)
-	if err != nil {
-		return err
-	}
 	from, _, err := request.QueryTime(c, "from")
 	if err != nil {
 		return err
@@ -95,14 +88,8 @@ func (h *Handler) listReadings(c *gin.Context) error {
 		return err
 	}
 	f := sensing.ReadingFilter{Plate: c.Query("plate"), StationID: c.Query("station_id"), Verdict: sensing.Verdict(c.Query("verdict")), From: from, To: to}
-	rs, next, err := h.svc.ListReadings(c.Request.Context(), auth.Caller(c), f, c.Query("colour"), after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]readingJSON, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, readingOut(r))
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": nextCursor(next)})
-	return nil
+	caller, colour := auth.Caller(c), c.Query("colour")
+	return listed(c, "remote-sensing-readings", func(ctx context.Context, after *sensing.Cursor, limit int) ([]sensing.Reading, *sensing.Cursor, error) {
+		return h.svc.ListReadings(ctx, caller, f, colour, after, limit)
+	}, readingOut)
 }

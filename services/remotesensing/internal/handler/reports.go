@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
@@ -58,8 +58,7 @@ func (h *Handler) exceedanceReport(c *gin.Context) error {
 		out["fraud_signal"] = gin.H{"baseline": rep.Baseline, "threshold": rep.Threshold, "factor": rep.Factor,
 			"min_vehicles": rep.MinVehicles, "definition": rep.String()}
 	}
-	c.JSON(http.StatusOK, out)
-	return nil
+	return export.Rows(c, "exceedance-by-"+string(by), out, rows)
 }
 
 func (h *Handler) repeatOffenders(c *gin.Context) error {
@@ -82,6 +81,5 @@ func (h *Handler) repeatOffenders(c *gin.Context) error {
 		out = append(out, offenderJSON{Plate: o.Plate, PlateColour: string(o.PlateColour), Maker: o.Maker, FleetID: o.FleetID,
 			InspectionStation: o.InspectionStation, Readings: o.Readings, ExceedingReadings: o.ExceedingReadings, CasesOpened: o.CasesOpened})
 	}
-	c.JSON(http.StatusOK, gin.H{"from": from, "to": to, "min": min, "items": out})
-	return nil
+	return export.Rows(c, "repeat-offenders", gin.H{"from": from, "to": to, "min": min, "items": out}, out)
 }

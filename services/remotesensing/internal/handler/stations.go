@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
 )
@@ -35,12 +36,8 @@ func (h *Handler) listStations(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]stationJSON, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, h.stationOut(s))
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	out := export.Each(ss, h.stationOut)
+	return export.Rows(c, "remote-sensing-stations", gin.H{"items": out}, out)
 }
 
 func (h *Handler) getStation(c *gin.Context) error {
