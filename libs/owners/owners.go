@@ -35,24 +35,59 @@ var paths = map[summary.Part]string{
 
 // Client asks the owners.
 type Client struct {
-	base       map[summary.Part]string
+	base    map[summary.Part]string
+	caller  *Caller
+	tracer  trace.Tracer
+	timeout time.Duration
+}
+
+// Caller makes a service's own calls to another: a GET with the caller's system token and the
+// trace context propagated.
+type Caller struct {
 	http       *http.Client
-	tracer     trace.Tracer
-	propagator propagation.TextMapPropagator
-	timeout    time.Duration
 	tokens     *auth.SystemTokens
+	propagator propagation.TextMapPropagator
+}
+
+// NewCaller returns a caller for service (the subject of its tokens); hc nil is a default client.
+func NewCaller(service string, hc *http.Client, keys *auth.Keys, prop propagation.TextMapPropagator) *Caller {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Caller{http: hc, tokens: auth.NewSystemTokens(keys, service), propagator: prop}
+}
+
+// Get asks u and returns the status and at most maxBody bytes of the body.
+func (c *Caller) Get(ctx context.Context, u string, maxBody int64) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	tok, err := c.tokens.Token()
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	c.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return res.StatusCode, nil, fmt.Errorf("read the answer: %w", err)
+	}
+	return res.StatusCode, body, nil
 }
 
 // New returns a client for service (the subject of its tokens); base maps each part to its
 // owner's base URL.
 func New(service string, base map[summary.Part]string, hc *http.Client, keys *auth.Keys, tp trace.TracerProvider, prop propagation.TextMapPropagator, timeout time.Duration) *Client {
-	if hc == nil {
-		hc = &http.Client{}
-	}
 	if timeout <= 0 {
 		timeout = 500 * time.Millisecond
 	}
-	return &Client{base: base, http: hc, tokens: auth.NewSystemTokens(keys, service), tracer: tp.Tracer("github.com/clearsky/clearsky/libs/owners"), propagator: prop, timeout: timeout}
+	return &Client{base: base, caller: NewCaller(service, hc, keys, prop), tracer: tp.Tracer("github.com/clearsky/clearsky/libs/owners"), timeout: timeout}
 }
 
 // Fetch asks part's owner for the plate's part (its data, not an envelope);
@@ -68,33 +103,18 @@ func (c *Client) Fetch(ctx context.Context, p summary.Part, plate string, colour
 		trace.WithAttributes(attribute.String("peer.service", string(p))))
 	defer span.End()
 	q := url.Values{"plate": {plate}, "colour": {string(colour)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+paths[p]+"?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := c.tokens.Token()
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	c.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
-	res, err := c.http.Do(req)
+	status, body, err := c.caller.Get(ctx, strings.TrimRight(base, "/")+paths[p]+"?"+q.Encode(), 1<<20)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return nil, fmt.Errorf("ask %s: %w", p, err)
 	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read %s answer: %w", p, err)
-	}
-	span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
 	switch {
-	case res.StatusCode == http.StatusNotFound && p == summary.Registry:
+	case status == http.StatusNotFound && p == summary.Registry:
 		return nil, summary.ErrUnknownPlate
-	case res.StatusCode != http.StatusOK:
-		span.SetStatus(codes.Error, res.Status)
-		return nil, fmt.Errorf("%s answered %s", p, res.Status)
+	case status != http.StatusOK:
+		span.SetStatus(codes.Error, http.StatusText(status))
+		return nil, fmt.Errorf("%s answered %d %s", p, status, http.StatusText(status))
 	case !json.Valid(body):
 		return nil, fmt.Errorf("%s answered invalid JSON", p)
 	}

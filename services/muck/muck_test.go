@@ -580,6 +580,11 @@ func TestMuckHTTP(t *testing.T) {
 			{"GET", "/v1/muck/status?plate=x&colour=yellow", zj, 403},
 			{"GET", "/v1/muck/permits/f1:pmt-ev-1", police, 200},
 			{"GET", "/v1/muck/violations/vio-1", zj, 200},
+			{"GET", "/v1/muck/disclosure?month=2026-11", zj, 403},
+			{"GET", "/v1/muck/disclosure?month=2026-11", f1, 403},
+			{"GET", "/v1/muck/disclosure?month=2026-11", bureau, 200},
+			{"GET", "/v1/muck/disclosure?month=2026-11", system, 200},
+			{"GET", "/v1/muck/disclosure?month=2026-13", bureau, 400},
 		}
 		for _, tc := range cases {
 			r := e.do(t, tc.method, tc.path, tc.token, map[string]any{})

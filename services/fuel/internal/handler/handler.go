@@ -11,6 +11,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/disclosure"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
@@ -57,6 +58,9 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/plans/proposal", bureau, wrap(h.proposal))
 	g.GET("/coverage", bureau, wrap(h.coverage))
 	g.GET("/limits", samplers, wrap(h.getLimits))
+	g.GET("/disclosure", need(auth.Bureau, auth.System), wrap(func(c *gin.Context) error {
+		return disclosure.Serve(c, disclosure.FuelFailures, h.svc.Disclosure)
+	}))
 	g.PUT("/limits", bureau, wrap(h.putLimits))
 }
 

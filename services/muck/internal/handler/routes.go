@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/disclosure"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/services/muck/internal/permit"
 )
@@ -53,4 +54,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/reports/sites", need(auth.Construction, auth.Bureau), wrap(h.siteReport))
 
 	g.GET("/status", need(auth.Police, auth.Bureau, auth.System), wrap(h.status))
+	g.GET("/disclosure", need(auth.Bureau, auth.System), wrap(func(c *gin.Context) error {
+		return disclosure.Serve(c, disclosure.MuckViolations, h.svc.Disclosure)
+	}))
 }

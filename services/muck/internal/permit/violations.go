@@ -389,6 +389,12 @@ func (s *Service) SiteReport(ctx context.Context, p auth.Principal, from, to tim
 	if err != nil {
 		return nil, err
 	}
+	return s.siteRows(ctx, counts)
+}
+
+// siteRows gathers violation counts into a row per site, with the site's names, most
+// violations first.
+func (s *Service) siteRows(ctx context.Context, counts []SiteCount) ([]SiteReportRow, error) {
 	rows := map[string]*SiteReportRow{}
 	for _, c := range counts {
 		r, ok := rows[c.SiteID]

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/disclosure"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
 )
@@ -49,5 +50,8 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/reports/repeat-offenders", need(auth.Bureau, auth.Transport), wrap(h.repeatOffenders))
 	g.GET("/status", need(auth.Police, auth.Bureau, auth.System), wrap(h.status))
 	g.GET("/limits", need(auth.Bureau, auth.Police, auth.Transport, auth.Sensor), wrap(h.limits))
+	g.GET("/disclosure", need(auth.Bureau, auth.System), wrap(func(c *gin.Context) error {
+		return disclosure.Serve(c, disclosure.VehicleExceedances, h.svc.Disclosure)
+	}))
 	g.POST("/limits/versions", need(auth.Bureau), wrap(h.addLimitVersion))
 }
