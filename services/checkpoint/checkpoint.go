@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/owners"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -30,6 +31,10 @@ const Name = "checkpoint"
 
 // Config is the checkpoint's configuration.
 type Config struct {
+	// Public is the rate and caching of the public alert, /v1/public/alert
+	// (CLEARSKY_PUBLIC_RATE, CLEARSKY_PUBLIC_BURST, CLEARSKY_PUBLIC_MAX_AGE_SECONDS, at most
+	// a minute here).
+	Public httpserver.PublicOptions
 	// Owners maps each part to its owner's base URL (CLEARSKY_REGISTRY_URL,
 	// CLEARSKY_REMOTESENSING_URL, CLEARSKY_OBD_URL, CLEARSKY_MUCK_URL).
 	Owners map[summary.Part]string
@@ -84,6 +89,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.MaxFallbacks = n
 	}
+	pub, err := httpserver.PublicOptionsFromEnv(getenv)
+	if err != nil {
+		return c, err
+	}
+	// The alert changes within minutes of a declaration: caches keep it a minute at most.
+	c.Public, c.Public.MaxAge = pub, min(pub.MaxAge, time.Minute)
 	if s := getenv("CLEARSKY_CHECKPOINT_RATE"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
@@ -115,7 +126,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if err := core.RefreshAlerts(ctx); err != nil {
 		return nil, err
 	}
-	return &Service{core: core, handler: handler.New(core, deps.Logger), store: store, parts: parts, deps: deps}, nil
+	return &Service{core: core, handler: handler.New(core, deps.Logger, cfg.Public), store: store, parts: parts, deps: deps}, nil
 }
 
 // Routes registers the checkpoint's routes.

@@ -25,12 +25,15 @@ import (
 
 // Handler serves the checkpoint's routes.
 type Handler struct {
-	svc *verdict.Service
-	log *slog.Logger
+	svc    *verdict.Service
+	log    *slog.Logger
+	public httpserver.PublicOptions
 }
 
 // New returns the handler.
-func New(svc *verdict.Service, log *slog.Logger) *Handler { return &Handler{svc: svc, log: log} }
+func New(svc *verdict.Service, log *slog.Logger, public httpserver.PublicOptions) *Handler {
+	return &Handler{svc: svc, log: log, public: public}
+}
 
 // Routes registers the routes on r.
 func (h *Handler) Routes(r gin.IRouter) {
@@ -38,6 +41,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	r.GET("/v1/checkpoint/:plate", need(auth.Police, auth.Bureau), wrap(h.lookup))
 	r.GET("/v1/lookups/mine", need(auth.Police, auth.Bureau), wrap(h.mine))
 	r.GET("/v1/alerts", need(auth.Police, auth.Bureau, auth.Fleet, auth.Construction), wrap(h.alerts))
+	r.GET("/v1/public/alert", httpserver.Public(h.public, h.log), wrap(h.publicAlert))
 	r.POST("/v1/alerts", need(auth.Bureau), wrap(h.declare))
 	r.POST("/v1/alerts/:id/end", need(auth.Bureau), wrap(h.end))
 }
@@ -223,6 +227,33 @@ func (h *Handler) alerts(c *gin.Context) error {
 		return err
 	}
 	return export.Rows(c, "alerts", gin.H{"current": current, "history": history}, history)
+}
+
+// publicAlertJSON is an alert in force as the public sees it: its level, times, reason and
+// restrictions, never who declared it.
+type publicAlertJSON struct {
+	Level        string            `json:"level"`
+	StartsAt     time.Time         `json:"starts_at"`
+	EndsAt       time.Time         `json:"ends_at"`
+	Reason       string            `json:"reason,omitempty"`
+	Restrictions []restrictionJSON `json:"restrictions"`
+}
+
+// publicAlert: GET /v1/public/alert, anyone: the heavy-pollution alerts in force now.
+func (h *Handler) publicAlert(c *gin.Context) error {
+	if err := request.OnlyQuery(c); err != nil {
+		return err
+	}
+	cur, err := alertsOut(h.svc.AlertsInForce())
+	if err != nil {
+		return err
+	}
+	out := make([]publicAlertJSON, len(cur))
+	for i, a := range cur {
+		out[i] = publicAlertJSON{Level: a.Level, StartsAt: a.StartsAt.In(localtime.Shanghai()), EndsAt: a.EndsAt.In(localtime.Shanghai()), Reason: a.Reason, Restrictions: a.Restrictions}
+	}
+	c.JSON(http.StatusOK, gin.H{"in_force": len(out) > 0, "alerts": out})
+	return nil
 }
 
 type lookupJSON struct {

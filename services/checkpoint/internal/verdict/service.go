@@ -668,6 +668,9 @@ func (s *Service) Alerts(ctx context.Context, p auth.Principal, limit int) ([]Al
 	return all, s.active(s.now()), nil
 }
 
+// AlertsInForce returns the heavy-pollution alerts in force now: public, for anyone.
+func (s *Service) AlertsInForce() []Alert { return s.active(s.now()) }
+
 // Recent returns the caller's own latest lookups.
 func (s *Service) Recent(ctx context.Context, p auth.Principal, limit int) ([]Lookup, error) {
 	if !p.Is(auth.Police, auth.Bureau, auth.Admin) {
