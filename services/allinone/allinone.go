@@ -36,6 +36,7 @@ import (
 	"github.com/clearsky/clearsky/services/allinone/internal/embeddb"
 	"github.com/clearsky/clearsky/services/checkpoint"
 	"github.com/clearsky/clearsky/services/console"
+	"github.com/clearsky/clearsky/services/disclosure"
 	"github.com/clearsky/clearsky/services/fuel"
 	"github.com/clearsky/clearsky/services/muck"
 	"github.com/clearsky/clearsky/services/obd"
@@ -283,11 +284,23 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
+	discCfg, err := disclosure.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k := range discCfg.Owners {
+		discCfg.Owners[k] = "http://allinone.internal"
+	}
+	discCfg.HTTP = local
+	public, err := disclosure.New(ctx, discCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
 	consoleCfg, err := console.ConfigFromEnv(c.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{people, reg, telemetry, permits, sampling, sensing, lookups, console.New(consoleCfg)}
+	svcs := []platform.Service{people, reg, telemetry, permits, sampling, sensing, lookups, public, console.New(consoleCfg)}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}

@@ -39,6 +39,13 @@ var static embed.FS
 //go:embed index.html
 var indexHTML string
 
+//go:embed public.html
+var publicHTML string
+
+// PublicPath is the public disclosure page: the alert in force and the published monthly lists,
+// with no sign-in (docs/disclosure.md).
+const PublicPath = "/public/"
+
 // Config is the console's configuration. The zero value is usable.
 type Config struct {
 	// Province is the plate prefix (one Chinese character) the checkpoint page puts in front of
@@ -75,6 +82,7 @@ type Service struct {
 	version string
 	index   []byte
 	policy  []byte
+	public  []byte
 }
 
 // New returns the console service. It panics only if the embedded assets are broken, which
@@ -102,7 +110,11 @@ func New(cfg Config) *Service {
 	if err != nil {
 		panic(fmt.Sprintf("console: index template: %v", err))
 	}
-	return &Service{cfg: cfg, assets: assets, version: version, index: buf.Bytes(), policy: policyPage(AssetPrefix+version, cfg.Title)}
+	var pub bytes.Buffer
+	if err := template.Must(template.New("public").Parse(publicHTML)).Execute(&pub, struct{ Base, Title string }{AssetPrefix + version, cfg.Title}); err != nil {
+		panic(fmt.Sprintf("console: public template: %v", err))
+	}
+	return &Service{cfg: cfg, assets: assets, version: version, index: buf.Bytes(), policy: policyPage(AssetPrefix+version, cfg.Title), public: pub.Bytes()}
 }
 
 // Version is the content version of the embedded assets (a prefix of their SHA-256), part of
@@ -115,6 +127,8 @@ func (s *Service) Routes(r gin.IRouter) {
 	r.GET("/", s.serveIndex)
 	r.GET("/console", func(c *gin.Context) { c.Redirect(http.StatusFound, "/") })
 	r.GET(PolicyPath, s.servePolicy)
+	r.GET(PublicPath, s.servePublic)
+	r.GET("/public", func(c *gin.Context) { c.Redirect(http.StatusFound, PublicPath) })
 	r.GET(AssetPrefix+":version/*file", s.serveAsset)
 }
 

@@ -509,4 +509,31 @@ func TestConsole(t *testing.T) {
 		wait[bool](tb, "the case penalised", fmt.Sprintf(`!!document.querySelector('#rs-cases li.case[data-case-id=%q][data-state=penalised]')`, id))
 		s.shoot(tb, "cases")
 	})
+
+	t.Run("the public reads a published list, in Chinese, with no sign-in", func(t *testing.T) {
+		code, l := s.call("POST", "/v1/disclosures", bureau, map[string]any{"kind": "vehicle-exceedances", "month": "2026-11"})
+		if code != 201 && code != 200 {
+			t.Fatalf("compile: %d %v", code, l)
+		}
+		if code, b := s.call("POST", "/v1/disclosures/"+l["id"].(string)+"/publish", bureau, map[string]any{"revision": l["revision"], "note": "2026年11月遥感监测发现的超标车辆"}); code != 200 {
+			t.Fatalf("publish: %d %v", code, b)
+		}
+		tb := newTab(t, browser, 360, 740)
+		tb.do(chromedp.Navigate(s.url + "/public/"))
+		if lang := eval[string](tb, `document.documentElement.lang`); lang != "zh-CN" {
+			t.Errorf("the public page's lang = %q", lang)
+		}
+		wait[bool](tb, "the list of published lists", `!!document.querySelector('#lists a[href="#vehicle-exceedances/2026-11"]')`)
+		tb.do(chromedp.Click(css(`#lists a[href="#vehicle-exceedances/2026-11"]`)))
+		text := wait[string](tb, "the published list", `(() => { const l = document.querySelector('#list'); return l && l.querySelector('table') ? l.innerText : ''; })()`)
+		for _, want := range []string{"机动车排放超标名单", "晋F34567", "黄牌", "车牌", "超标污染物", "公开于 "} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the public list lacks %q:\n%s", want, text)
+			}
+		}
+		if alert := eval[string](tb, `document.querySelector('#alert').innerText`); !strings.Contains(alert, "预警") {
+			t.Errorf("the alert section = %q", alert)
+		}
+		s.shoot(tb, "public")
+	})
 }

@@ -54,6 +54,13 @@ func policyPage(base, title string) []byte {
 	return buf.Bytes()
 }
 
+func (s *Service) servePublic(c *gin.Context) {
+	securityHeaders(c)
+	c.Header("Content-Security-Policy", contentSecurityPolicy)
+	c.Header("Cache-Control", "no-cache")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", s.public)
+}
+
 func (s *Service) servePolicy(c *gin.Context) {
 	securityHeaders(c)
 	c.Header("Content-Security-Policy", contentSecurityPolicy)
