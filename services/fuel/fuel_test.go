@@ -222,6 +222,7 @@ func TestFuelHTTP(t *testing.T) {
 			{"lab may not read coverage", "GET", "/v1/fuel/coverage", lab1, nil, 403},
 			{"lab may not plan", "GET", "/v1/fuel/plans/proposal", lab1, nil, 403},
 			{"station may not compile a disclosure", "GET", "/v1/fuel/disclosure?month=2026-03", s1, nil, 403},
+			{"station may not print a rectification notice", "GET", "/v1/fuel/cases/x/notice", s1, nil, 403},
 			{"lab may not compile a disclosure", "GET", "/v1/fuel/disclosure?month=2026-03", lab1, nil, 403},
 			{"lab may not load limits", "PUT", "/v1/fuel/limits", lab1, map[string]any{"name": "x"}, 403},
 			{"station reads the limits", "GET", "/v1/fuel/limits", s1, nil, 200},

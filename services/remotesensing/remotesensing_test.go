@@ -248,6 +248,8 @@ func TestRemoteSensingHTTP(t *testing.T) {
 			{"a service reads the status", "GET", "/v1/remote-sensing/status?plate=" + url.QueryEscape("晋F12345") + "&colour=yellow", system, nil, 200},
 			{"fleet may not compile a disclosure", "GET", "/v1/remote-sensing/disclosure?month=2026-11", fleet, nil, 403},
 			{"sensor may not compile a disclosure", "GET", "/v1/remote-sensing/disclosure?month=2026-11", sensor1, nil, 403},
+			{"a repair shop may not print the owner's notice", "GET", "/v1/remote-sensing/cases/x/notice", shop7, nil, 403},
+			{"sensor may not print the owner's notice", "GET", "/v1/remote-sensing/cases/x/notice", sensor1, nil, 403},
 			{"the disclosure service compiles one", "GET", "/v1/remote-sensing/disclosure?month=2026-11", system, nil, 200},
 			{"fleet may not move cases", "POST", "/v1/remote-sensing/cases/x/transitions", fleet, map[string]any{"to": "notified"}, 403},
 			{"repair shop may not move cases", "POST", "/v1/remote-sensing/cases/x/transitions", shop7, map[string]any{"to": "repaired"}, 403},

@@ -13,6 +13,7 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/disclosure"
 	"github.com/clearsky/clearsky/libs/httpserver"
+	"github.com/clearsky/clearsky/libs/notice"
 	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
@@ -54,6 +55,13 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.POST("/samples/:id/corrections", need(auth.Lab, auth.Bureau), wrap(h.correct))
 	g.GET("/cases", bureau, wrap(h.listCases))
 	g.GET("/cases/:id", bureau, wrap(h.getCase))
+	g.GET("/cases/:id/notice", bureau, wrap(func(c *gin.Context) error {
+		n, err := h.svc.Notice(c.Request.Context(), auth.Caller(c), c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return notice.Serve(c, n)
+	}))
 	g.POST("/cases/:id/close", bureau, wrap(h.closeCase))
 	g.GET("/plans/proposal", bureau, wrap(h.proposal))
 	g.GET("/coverage", bureau, wrap(h.coverage))

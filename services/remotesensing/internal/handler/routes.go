@@ -11,6 +11,7 @@ import (
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/disclosure"
 	"github.com/clearsky/clearsky/libs/httpserver"
+	"github.com/clearsky/clearsky/libs/notice"
 	"github.com/clearsky/clearsky/services/remotesensing/internal/sensing"
 )
 
@@ -43,6 +44,13 @@ func (h *Handler) Routes(r gin.IRouter) {
 	g.GET("/measurements", need(auth.Bureau, auth.Police, auth.Transport, auth.Sensor, auth.Fleet), wrap(h.listReadings))
 	g.GET("/cases", need(caseReaders...), wrap(h.listCases))
 	g.GET("/cases/:id", need(caseReaders...), wrap(h.getCase))
+	g.GET("/cases/:id/notice", need(auth.Bureau, auth.Police, auth.Transport, auth.Fleet), wrap(func(c *gin.Context) error {
+		n, err := h.svc.Notice(c.Request.Context(), auth.Caller(c), c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return notice.Serve(c, n)
+	}))
 	g.POST("/cases/:id/transitions", need(auth.Bureau, auth.Police, auth.Transport), wrap(h.transition))
 	g.POST("/cases/:id/repair-shop", need(auth.Fleet, auth.Transport), wrap(h.chooseRepairShop))
 	g.POST("/cases/:id/repair-report", need(auth.Repair), wrap(h.reportRepair))
