@@ -349,7 +349,8 @@ func (st *Stack) startJaeger() error {
 	p, err := st.spawn("jaeger", baseEnv(
 		"JAEGER_OTLP_HTTP_ADDR="+st.Addr("otel-collector", 4318),
 		"JAEGER_QUERY_HTTP_ADDR="+st.Addr("jaeger", 16686),
-		"JAEGER_QUERY_GRPC_ADDR="+st.Addr("jaeger", 16685)),
+		"JAEGER_QUERY_GRPC_ADDR="+st.Addr("jaeger", 16685),
+		"JAEGER_UI_ASSETS="+st.cfg.Env["JAEGER_UI_ASSETS"]),
 		st.cfg.Jaeger, "--config", filepath.Join(st.cfg.Root, "deploy", "jaeger", "config.yaml"))
 	if err != nil {
 		return err

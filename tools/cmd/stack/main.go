@@ -55,15 +55,19 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer st.Stop()
+	ui := "Jaeger UI"
+	if env["JAEGER_UI_ASSETS"] == "" {
+		ui = "Jaeger (placeholder UI)" // no UI assets in a build from the Go module: docs/deploy.md
+	}
 	fmt.Printf(`
 ClearSky's stack is up, every service its own process (logs in %[1]s/logs):
   console and API (the edge)  %[2]s/
-  Jaeger UI and query API     %[3]s/   (e.g. %[3]s/api/services)
+  %-27[8]s %[3]s/   (traces: %[3]s/api/traces?service=clearsky-checkpoint)
   each service directly       %[4]s
   OBD terminal gateway        %[5]s
 Tokens: CLEARSKY_JWT_SECRET=%[6]s %[7]s/clearsky token -role police | tail -n1
 Ctrl-C stops everything.
-`, *work, st.URL("edge"), st.URL("jaeger"), serviceURLs(st), st.Addr("obd", 7700), st.Secret(), st.Bin())
+`, *work, st.URL("edge"), st.URL("jaeger"), serviceURLs(st), st.Addr("obd", 7700), st.Secret(), st.Bin(), ui)
 	<-ctx.Done()
 	fmt.Println("stack: stopping ...")
 	return nil
