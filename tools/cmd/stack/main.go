@@ -54,7 +54,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer st.Stop()
+	defer func() {
+		st.Stop()
+		_ = os.RemoveAll(st.Bin()) // the binaries (hundreds of MB); the logs stay
+		fmt.Printf("stack: stopped; logs in %s/logs\n", *work)
+	}()
 	ui := "Jaeger UI"
 	if env["JAEGER_UI_ASSETS"] == "" {
 		ui = "Jaeger (placeholder UI)" // no UI assets in a build from the Go module: docs/deploy.md
