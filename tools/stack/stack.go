@@ -22,7 +22,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -497,11 +496,15 @@ func (st *Stack) seed(ctx context.Context) error {
 	return nil
 }
 
-// Token signs a token for role (and tenant) with the stack's secret, as `clearsky token` does.
-func (st *Stack) Token(ctx context.Context, role, tenant string) (string, error) {
+// Token signs a token for role (and tenant, and subject: whom it names; empty: role@tenant)
+// with the stack's secret, as `clearsky token` does.
+func (st *Stack) Token(ctx context.Context, role, tenant, subject string) (string, error) {
 	args := []string{"token", "-role", role}
 	if tenant != "" {
 		args = append(args, "-tenant", tenant)
+	}
+	if subject != "" {
+		args = append(args, "-subject", subject)
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(st.bin, "clearsky"), args...)
 	cmd.Env = baseEnv("CLEARSKY_JWT_SECRET="+st.secret, "CLEARSKY_DATA_DIR="+filepath.Join(st.cfg.Work, "token"))
@@ -533,8 +536,12 @@ func (st *Stack) Kill(name string) error {
 	return nil
 }
 
-// Restart starts a killed or stopped part again, as it was started, and waits until it answers.
+// Restart starts a killed or stopped service or Redis again, as it was started, and waits until
+// it answers.
 func (st *Stack) Restart(name string) error {
+	if !slices.Contains(st.Services(), name) && name != "redis" {
+		return fmt.Errorf("restarting %s is not supported: only a service or redis", name)
+	}
 	p, err := st.proc(name)
 	if err != nil {
 		return err
@@ -544,11 +551,8 @@ func (st *Stack) Restart(name string) error {
 	if err != nil {
 		return err
 	}
-	switch name {
-	case "redis":
+	if name == "redis" {
 		return np.waitFor("PONG", 10*time.Second, func() error { return redisPing(st.Addr("redis", 6379)) })
-	case "edge", "ferretdb", "jaeger":
-		return fmt.Errorf("restarting %s is not supported", name)
 	}
 	return st.waitReady(name)
 }
@@ -579,14 +583,4 @@ func (st *Stack) Stop() {
 		}
 		wg.Wait()
 	}
-}
-
-// Signal sends sig to a part's process group (SIGSTOP, SIGCONT).
-func (st *Stack) Signal(name string, sig syscall.Signal) error {
-	p, err := st.proc(name)
-	if err != nil {
-		return err
-	}
-	p.signal(sig)
-	return nil
 }

@@ -217,14 +217,17 @@ func TestStack(t *testing.T) {
 		}
 	})
 	t.Logf("stack up in %s", time.Since(t0).Round(100*time.Millisecond))
-	token := func(role, tenant string) string {
-		tok, err := st.Token(ctx, role, tenant)
+	token := func(role, tenant, subject string) string {
+		tok, err := st.Token(ctx, role, tenant, subject)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
-	fleet, police, bureau := token("fleet", "fleet-shuozhou-logistics"), token("police", ""), token("bureau", "")
+	fleet, bureau := token("fleet", "fleet-shuozhou-logistics", ""), token("bureau", "", "")
+	// An officer per step: the retries below must not reach the checkpoint's rate limit
+	// (CLEARSKY_CHECKPOINT_RATE lookups per officer a minute).
+	police := token("police", "", "officer-readme")
 	edge := client{t: t, base: st.URL("edge")}
 
 	// The README's flow, through the edge.
@@ -263,6 +266,7 @@ func TestStack(t *testing.T) {
 
 	// The registry killed: a plate whose registry part Redis does not hold (evicted, or Redis
 	// restarted empty) is answered with that part unknown, never pass, and the checkpoint stays ready.
+	police = token("police", "", "officer-registry-down")
 	if err := st.Kill("registry"); err != nil {
 		t.Fatal(err)
 	}
@@ -303,6 +307,7 @@ func TestStack(t *testing.T) {
 
 	// Redis stopped: every service that uses it says degraded and keeps answering; one lookup's
 	// trace (the owners asked, as Redis cannot answer) is in Jaeger.
+	police = token("police", "", "officer-redis-down")
 	if err := st.Kill("redis"); err != nil {
 		t.Fatal(err)
 	}
