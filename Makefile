@@ -37,6 +37,12 @@ bench:
 clean:
 	rm -rf $(BIN)
 
+## stack: the deployed topology on this machine, every service its own process behind nginx, with
+## Redis, FerretDB on PostgreSQL and Jaeger (scripts/stack); Ctrl-C stops everything
+.PHONY: stack
+stack:
+	./scripts/stack
+
 ## deploy-check: the Dockerfile, docker-compose.yml and Helm chart checks, the chart applied to a
 ## kube-apiserver on loopback (builds helm, kube-apiserver and etcd once into ~/.cache/clearsky-tools)
 .PHONY: deploy-check

@@ -98,8 +98,9 @@ func TestMakeRunSaysBuildingFirst(t *testing.T) {
 	}
 }
 
-// `make test` says up front that its deployment checks build tools into a cache once. The
-// script is run with a go that fails at once, so only what it says before the tests is seen.
+// `make test` says up front that its deployment checks and its stack test build tools into a
+// cache once. The script is run with a go that fails at once, so only what it says before the
+// tests is seen.
 func TestMakeTestSaysItBuildsToolsUpFront(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("bash is missing")
@@ -110,12 +111,12 @@ func TestMakeTestSaysItBuildsToolsUpFront(t *testing.T) {
 	}
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "test"))
 	cmd.Env = append(os.Environ(), "PATH="+stub+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"TEST_MONGODB_URI=mongodb://127.0.0.1:1/", "TEST_REDIS_URL=redis://127.0.0.1:1/0", "CLEARSKY_SKIP_DEPLOY_CHECK=")
+		"TEST_MONGODB_URI=mongodb://127.0.0.1:1/", "TEST_REDIS_URL=redis://127.0.0.1:1/0", "CLEARSKY_SKIP_DEPLOY_CHECK=", "CLEARSKY_SKIP_STACK=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	_ = cmd.Run() // fails: the stub go
 	said, _, _ := strings.Cut(out.String(), "stub-go-called")
-	for _, w := range []string{"helm", "etcd", "kube-apiserver", "CLEARSKY_SKIP_DEPLOY_CHECK"} {
+	for _, w := range []string{"helm", "etcd", "kube-apiserver", "CLEARSKY_SKIP_DEPLOY_CHECK", "jaeger", "CLEARSKY_SKIP_STACK"} {
 		if !strings.Contains(said, w) {
 			t.Fatalf("scripts/test said before the tests:\n%s\nwant it to name %s (the tools its deployment checks build once)", said, w)
 		}

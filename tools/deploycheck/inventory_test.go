@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -108,14 +109,24 @@ func TestNeedsMatchTheCode(t *testing.T) {
 
 var (
 	envLiteral = regexp.MustCompile(`"(CLEARSKY_[A-Z0-9_]+)"`)
+	// settingLiteral is a setting's name quoted in Go code: ClearSky's own and the connection
+	// settings every service on libs/platform reads (the OTEL_* ones are the SDK's standard set).
+	settingLiteral = regexp.MustCompile(`"((?:CLEARSKY|MONGODB|REDIS)_[A-Z0-9_]+|LOG_LEVEL)"`)
 	// commonEnv is what the chart sets for every service (ConfigMap <release>-common, the Secret)
-	// or computes (OBD's address, the checkpoint's service URLs).
+	// or computes (OBD's address, the service URLs); TestEveryVariableIsDeployed finds each in
+	// the chart's templates.
 	commonEnv = map[string]bool{
 		"CLEARSKY_HTTP_ADDR": true, "CLEARSKY_REDIS_PREFIX": true, "CLEARSKY_JWT_SECRET": true,
 		"CLEARSKY_REGISTRY_URL": true, "CLEARSKY_VERSION": true, "CLEARSKY_OBD_ADDR": true,
-		// Test-only and all-in-one-only settings.
-		"CLEARSKY_REQUIRE_INTEGRATION": true, "CLEARSKY_DATA_DIR": true, "CLEARSKY_NO_SEED": true,
+		"CLEARSKY_ACCOUNTS_URL": true, "CLEARSKY_TRUSTED_PROXIES": true, "CLEARSKY_MONGODB_INDEXES": true,
+		"MONGODB_URI": true, "MONGODB_DATABASE": true, "REDIS_URL": true, "LOG_LEVEL": true,
 	}
+	// notDeployed are read by code under services/ or libs/platform but are no setting of a
+	// deployed service: test-only and all-in-one-only settings.
+	notDeployed = map[string]bool{"CLEARSKY_REQUIRE_INTEGRATION": true, "CLEARSKY_DATA_DIR": true, "CLEARSKY_NO_SEED": true}
+	// runtimeEnv may be given to a service without it naming them: the OpenTelemetry SDK's and
+	// the Go runtime's own variables.
+	runtimeEnv = regexp.MustCompile(`^(OTEL_[A-Z_]+|GOGC|GOMEMLIMIT)$`)
 	serviceURL = regexp.MustCompile(`^CLEARSKY_([A-Z]+)_URL$`)
 )
 
@@ -142,7 +153,26 @@ func serviceCalls(t testing.TB) map[string][]string {
 // counting its helper programs (cmd/<other>).
 func envReadBy(t testing.TB, name string) []string {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "services", name)
+	return namesIn(t, filepath.Join("services", name), name, envLiteral)
+}
+
+// settingsReadBy lists every setting services/<name>'s binary reads: the names quoted in its
+// own code and, when it runs on libs/platform, in libs/platform's.
+func settingsReadBy(t testing.TB, name string) []string {
+	t.Helper()
+	out := namesIn(t, filepath.Join("services", name), name, settingLiteral)
+	if platformService(t, name) {
+		out = append(out, namesIn(t, filepath.Join("libs", "platform"), "", settingLiteral)...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// namesIn lists the names re quotes in the non-test Go files under rel (testdata and, when
+// binary is set, the helper programs cmd/<other> left out).
+func namesIn(t testing.TB, rel, binary string, re *regexp.Regexp) []string {
+	t.Helper()
+	dir := filepath.Join(repoRoot(t), rel)
 	seen := map[string]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -150,7 +180,7 @@ func envReadBy(t testing.TB, name string) []string {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		if d.IsDir() {
-			if parts := strings.Split(rel, string(filepath.Separator)); len(parts) == 2 && parts[0] == "cmd" && parts[1] != name {
+			if parts := strings.Split(rel, string(filepath.Separator)); binary != "" && len(parts) == 2 && parts[0] == "cmd" && parts[1] != binary {
 				return filepath.SkipDir
 			}
 			if d.Name() == "testdata" {
@@ -165,7 +195,7 @@ func envReadBy(t testing.TB, name string) []string {
 		if err != nil {
 			return err
 		}
-		for _, m := range envLiteral.FindAllStringSubmatch(string(b), -1) {
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
 			seen[m[1]] = true
 		}
 		return nil
@@ -181,23 +211,52 @@ func envReadBy(t testing.TB, name string) []string {
 	return out
 }
 
-// TestEveryEnvVariableIsInTheChart: every CLEARSKY_* variable a service reads is listed in its
-// chart entry's env (with its default or empty), so operators find it in values.yaml and the
-// chart README.
-func TestEveryEnvVariableIsInTheChart(t *testing.T) {
+// TestEveryVariableIsDeployed holds the four places a setting lives to each other: every
+// variable a service's binary reads is given to it by docker-compose.yml (a value, or
+// ${NAME:-} to pass the shell's through), is in its chart entry's env (with its default or
+// empty; or set by the chart for every service) and described in the chart README, and is in
+// docs/configuration.md; and neither the compose file nor the chart gives a service a variable
+// it does not read (a misspelt or retired name would be silently ignored).
+func TestEveryVariableIsDeployed(t *testing.T) {
 	chart := chartServices(t)
 	readme := readFile(t, "charts/clearsky/README.md")
-	for _, name := range services(t) {
-		entry, ok := chart[name]
-		if !ok {
+	doc := readFile(t, "docs/configuration.md")
+	var templates strings.Builder
+	for _, f := range []string{"configmap.yaml", "secret.yaml", "deployment.yaml"} {
+		templates.WriteString(readFile(t, filepath.Join("charts", "clearsky", "templates", f)))
+	}
+	for k := range commonEnv {
+		if !strings.Contains(templates.String(), k) {
+			t.Errorf("%s is taken as set by the chart for every service, but no template of charts/clearsky sets it", k)
+		}
+	}
+	p, err := loadCompose(t, repoRoot(t), "docker-compose.yml", composeEnv)
+	if err != nil {
+		t.Fatalf("docker-compose.yml does not load: %v", err)
+	}
+	all := services(t)
+	for _, name := range all {
+		entry, inChart := chart[name]
+		cs, inCompose := p.Services[name]
+		if !inChart || !inCompose {
 			continue // TestEveryServiceIsDeployed says so
 		}
 		env, _ := entry["env"].(map[string]any)
-		for _, k := range envReadBy(t, name) {
+		read := settingsReadBy(t, name)
+		for _, k := range read {
+			if notDeployed[k] {
+				continue
+			}
+			if !strings.Contains(doc, "`"+k+"`") {
+				t.Errorf("services/%s reads %s: describe it in docs/configuration.md", name, k)
+			}
+			if _, ok := cs.Environment[k]; !ok {
+				t.Errorf("services/%s reads %s: give it in services.%s.environment of docker-compose.yml (%s: ${%s:-} passes the shell's through, empty keeps the default)", name, k, name, k, k)
+			}
 			if commonEnv[k] {
 				continue
 			}
-			if m := serviceURL.FindStringSubmatch(k); m != nil && contains(services(t), strings.ToLower(m[1])) {
+			if m := serviceURL.FindStringSubmatch(k); m != nil && contains(all, strings.ToLower(m[1])) {
 				other := strings.ToLower(m[1])
 				calls, _ := entry["calls"].([]any)
 				found := false
@@ -214,6 +273,16 @@ func TestEveryEnvVariableIsInTheChart(t *testing.T) {
 			}
 			if !strings.Contains(readme, "`"+k+"`") {
 				t.Errorf("services/%s reads %s: describe it in charts/clearsky/README.md", name, k)
+			}
+		}
+		for k := range cs.Environment {
+			if !contains(read, k) && !runtimeEnv.MatchString(k) {
+				t.Errorf("docker-compose.yml gives %s %s, which services/%s does not read", name, k, name)
+			}
+		}
+		for k := range env {
+			if !contains(read, k) && !runtimeEnv.MatchString(k) {
+				t.Errorf("charts/clearsky/values.yaml gives services.%s.env %s, which services/%s does not read", name, k, name)
 			}
 		}
 	}

@@ -44,7 +44,8 @@ Commands:
   token -role R [-tenant T] [-data-dir D]
                                       print a bearer token signed with the server's secret (last line)
   seed -url BASE [-wait D]            load the demo data into a running deployment over HTTP
-  ferretdb -addr A -dir D             run only the embedded FerretDB (the tests' MongoDB)
+  ferretdb -addr A -dir D             run only the embedded FerretDB (the tests' MongoDB) on SQLite files in D
+  ferretdb -addr A -postgresql URL    ... or on the PostgreSQL database URL names (the stack's MongoDB)
   version                             print the version
   help                                print this
 
@@ -149,12 +150,19 @@ func ferret(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("ferretdb", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:27017", "listen address")
 	dir := fs.String("dir", "./data/ferretdb-test", "SQLite data directory")
+	pg := fs.String("postgresql", "", "PostgreSQL backend instead of SQLite: a connection URL, e.g. postgres://postgres@127.0.0.1:5432/clearsky_stack")
 	fs.SetOutput(out)
 	if err := fs.Parse(args); err != nil {
 		return helpIsNoError(err)
 	}
 	quiet := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv, err := embeddb.Start(ctx, *addr, *dir, quiet)
+	var srv *embeddb.Server
+	var err error
+	if *pg != "" {
+		srv, err = embeddb.StartPostgreSQL(ctx, *addr, *pg, quiet)
+	} else {
+		srv, err = embeddb.Start(ctx, *addr, *dir, quiet)
+	}
 	if err != nil {
 		return err
 	}

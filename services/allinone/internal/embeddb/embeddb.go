@@ -1,6 +1,7 @@
-// Package embeddb runs a FerretDB server (the MongoDB wire protocol over SQLite files) inside the
-// current process. It is the all-in-one's stand-in for MongoDB when MONGODB_URI is unset, and the
-// server that `clearsky ferretdb` starts for the integration tests.
+// Package embeddb runs a FerretDB server (the MongoDB wire protocol over SQLite files, or over a
+// PostgreSQL database) inside the current process. It is the all-in-one's stand-in for MongoDB
+// when MONGODB_URI is unset, the server that `clearsky ferretdb` starts for the integration
+// tests, and (on PostgreSQL) the stack's MongoDB (scripts/stack).
 package embeddb
 
 import (
@@ -31,14 +32,24 @@ func Start(ctx context.Context, addr, dir string, logger *slog.Logger) (*Server,
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("create embedded mongodb data dir %q: %w", abs, err)
 	}
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-		Logger:    slog.New(lazyHandler{base: logger.Handler()}),
-	})
+	return start(ctx, addr, &ferretdb.Config{Handler: "sqlite", SQLiteURL: "file:" + abs + "/"}, logger)
+}
+
+// StartPostgreSQL binds addr as Start does and keeps the databases in the PostgreSQL database
+// that pgURL names (postgres://user@host:5432/dbname; FerretDB creates its schemas there).
+func StartPostgreSQL(ctx context.Context, addr, pgURL string, logger *slog.Logger) (*Server, error) {
+	if pgURL == "" {
+		return nil, fmt.Errorf("embedded mongodb on postgresql: no PostgreSQL URL")
+	}
+	return start(ctx, addr, &ferretdb.Config{Handler: "postgresql", PostgreSQLURL: pgURL}, logger)
+}
+
+func start(ctx context.Context, addr string, cfg *ferretdb.Config, logger *slog.Logger) (*Server, error) {
+	cfg.Listener = ferretdb.ListenerConfig{TCP: addr}
+	cfg.Logger = slog.New(lazyHandler{base: logger.Handler()})
+	f, err := ferretdb.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("start embedded mongodb on %s: %w", addr, err)
+		return nil, fmt.Errorf("start embedded mongodb (%s) on %s: %w", cfg.Handler, addr, err)
 	}
 	s := &Server{f: f, done: make(chan struct{})}
 	go func() {
