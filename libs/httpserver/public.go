@@ -180,28 +180,3 @@ func median(ts []time.Time) time.Time {
 	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
 	return ts[len(ts)/2]
 }
-
-// PublicOptionsFromEnv reads the public routes' settings: CLEARSKY_PUBLIC_RATE requests a
-// second per address (5), CLEARSKY_PUBLIC_BURST (20), CLEARSKY_PUBLIC_MAX_AGE_SECONDS (300).
-func PublicOptionsFromEnv(getenv func(string) string) (PublicOptions, error) {
-	o := PublicOptions{PerSecond: 5, Burst: 20, MaxAge: 5 * time.Minute}
-	for _, v := range []struct {
-		name string
-		set  func(int)
-	}{
-		{"CLEARSKY_PUBLIC_RATE", func(n int) { o.PerSecond = float64(n) }},
-		{"CLEARSKY_PUBLIC_BURST", func(n int) { o.Burst = n }},
-		{"CLEARSKY_PUBLIC_MAX_AGE_SECONDS", func(n int) { o.MaxAge = time.Duration(n) * time.Second }},
-	} {
-		s := strings.TrimSpace(getenv(v.name))
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100_000 {
-			return o, fmt.Errorf("%s must be a whole number from 1 to 100000, not %q", v.name, s)
-		}
-		v.set(n)
-	}
-	return o, nil
-}

@@ -32,8 +32,7 @@ const Name = "checkpoint"
 // Config is the checkpoint's configuration.
 type Config struct {
 	// Public is the rate and caching of the public alert, /v1/public/alert
-	// (CLEARSKY_PUBLIC_RATE, CLEARSKY_PUBLIC_BURST, CLEARSKY_PUBLIC_MAX_AGE_SECONDS, at most
-	// a minute here).
+	// (CLEARSKY_PUBLIC_RATE, CLEARSKY_PUBLIC_BURST; cached a minute).
 	Public httpserver.PublicOptions
 	// Owners maps each part to its owner's base URL (CLEARSKY_REGISTRY_URL,
 	// CLEARSKY_REMOTESENSING_URL, CLEARSKY_OBD_URL, CLEARSKY_MUCK_URL).
@@ -89,12 +88,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.MaxFallbacks = n
 	}
-	pub, err := httpserver.PublicOptionsFromEnv(getenv)
-	if err != nil {
+	// The public alert: the public routes' rate (docs/disclosure.md); caches keep it a minute,
+	// as an alert changes within minutes of a declaration.
+	rate, burst := 5, 20
+	if err := platform.ReadInts(getenv,
+		platform.EnvInt{Name: "CLEARSKY_PUBLIC_RATE", Dst: &rate},
+		platform.EnvInt{Name: "CLEARSKY_PUBLIC_BURST", Dst: &burst}); err != nil {
 		return c, err
 	}
-	// The alert changes within minutes of a declaration: caches keep it a minute at most.
-	c.Public, c.Public.MaxAge = pub, min(pub.MaxAge, time.Minute)
+	c.Public = httpserver.PublicOptions{PerSecond: float64(rate), Burst: burst, MaxAge: time.Minute}
 	if s := getenv("CLEARSKY_CHECKPOINT_RATE"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {

@@ -50,10 +50,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		return def
 	}
-	pub, err := httpserver.PublicOptionsFromEnv(getenv)
-	if err != nil {
+	rate, burst, age := 5, 20, 300
+	if err := platform.ReadInts(getenv,
+		platform.EnvInt{Name: "CLEARSKY_PUBLIC_RATE", Dst: &rate},
+		platform.EnvInt{Name: "CLEARSKY_PUBLIC_BURST", Dst: &burst},
+		platform.EnvInt{Name: "CLEARSKY_PUBLIC_MAX_AGE_SECONDS", Dst: &age}); err != nil {
 		return Config{}, err
 	}
+	pub := httpserver.PublicOptions{PerSecond: float64(rate), Burst: burst, MaxAge: time.Duration(age) * time.Second}
 	return Config{
 		Owners: map[disclosure.Kind]string{
 			disclosure.VehicleExceedances: or(getenv("CLEARSKY_REMOTESENSING_URL"), "http://remotesensing:8080"),
