@@ -21,9 +21,10 @@
 //
 // Guarantees: a record is delivered at least once (receivers deduplicate on Record.ID); the
 // records of one document are delivered in order, all of them in one call, and on MongoDB never
-// by two runners at once (a claim with a lease, so a dead runner's documents come due again; on
-// FerretDB, whose conditional updates are not atomic, two runners can rarely both deliver a
-// document, which at-least-once delivery already allows); a failing
+// by two runners at once (a claim with a lease, so a dead runner's documents come due again; a
+// FerretDB reached other than through the embedded server's serialiser has no atomic
+// conditional updates, and there two runners can rarely both deliver a document, which
+// at-least-once delivery already allows); a failing
 // delivery is retried with exponential back-off, and after MaxAttempts (when set) its records
 // move to outbox_dead so the document's later records are not held up for ever.
 package outbox

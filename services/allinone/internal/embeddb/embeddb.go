@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +20,7 @@ import (
 // Server is a running embedded FerretDB.
 type Server struct {
 	f    *ferretdb.FerretDB
+	ln   net.Listener
 	done chan struct{}
 }
 
@@ -45,22 +48,44 @@ func StartPostgreSQL(ctx context.Context, addr, pgURL string, logger *slog.Logge
 }
 
 func start(ctx context.Context, addr string, cfg *ferretdb.Config, logger *slog.Logger) (*Server, error) {
-	cfg.Listener = ferretdb.ListenerConfig{TCP: addr}
+	// FerretDB itself listens on a loopback port of its own; clients reach it at addr through
+	// the serialiser (serialise.go), which makes its updates atomic.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded mongodb on %s: %w (is another one running there? pick another address)", addr, err)
+	}
+	cfg.Listener = ferretdb.ListenerConfig{TCP: "127.0.0.1:0"}
 	cfg.Logger = slog.New(lazyHandler{base: logger.Handler()})
 	f, err := ferretdb.New(cfg)
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("start embedded mongodb (%s) on %s: %w", cfg.Handler, addr, err)
 	}
-	s := &Server{f: f, done: make(chan struct{})}
+	s := &Server{f: f, ln: ln, done: make(chan struct{})}
+	ran := make(chan struct{})
 	go func() {
 		defer close(s.done)
+		defer close(ran)
 		_ = f.Run(ctx)
+	}()
+	backend, err := url.Parse(f.MongoDBURI())
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("embedded mongodb: its address: %w", err)
+	}
+	go (&serialiser{backend: backend.Host, log: logger}).serve(ln)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-ran:
+		}
+		ln.Close()
 	}()
 	return s, nil
 }
 
 // URI is the mongodb:// address clients connect to.
-func (s *Server) URI() string { return s.f.MongoDBURI() }
+func (s *Server) URI() string { return "mongodb://" + s.ln.Addr().String() + "/" }
 
 // Wait blocks until the server has stopped after its context was cancelled.
 func (s *Server) Wait() { <-s.done }

@@ -498,6 +498,18 @@ func (s *Service) FileTerminalKey(ctx context.Context, p auth.Principal, vin, ch
 	if chipID = strings.TrimSpace(chipID); !validChipID(chipID) {
 		return Vehicle{}, apperr.Invalid("chip_id", "a security chip id is up to 16 letters and digits")
 	}
+	// Another write to the vehicle between the read and the guarded save (its owner's edit, the
+	// same activation sent twice) is no reason to refuse the terminal: read again and decide
+	// again, a few times.
+	for attempt := 1; ; attempt++ {
+		v, err := s.fileTerminalKey(ctx, p, vin, chipID, publicKey)
+		if !errors.Is(err, ErrVersionConflict) || attempt == 5 {
+			return v, err
+		}
+	}
+}
+
+func (s *Service) fileTerminalKey(ctx context.Context, p auth.Principal, vin, chipID, publicKey string) (Vehicle, error) {
 	old, err := s.store.Get(ctx, vin)
 	if err != nil {
 		return Vehicle{}, err
