@@ -13,6 +13,7 @@
 //	outbox_attempts  failed deliveries of the current records, for the back-off
 //	outbox_error     the last delivery error
 //	outbox_dead      records given up on after MaxAttempts, kept for an operator
+//	outbox_events    true while the records include a domain event (anything but a part record)
 //
 // Queries and guards use only top-level fields ($elemMatch and positional updates into arrays
 // of subdocuments are unreliable on FerretDB). Every write that appends records must also move
@@ -49,6 +50,7 @@ const (
 	FieldAttempts = "outbox_attempts"
 	FieldError    = "outbox_error"
 	FieldDead     = "outbox_dead"
+	FieldEvents   = "outbox_events"
 )
 
 // Record is one thing to deliver.
@@ -100,6 +102,8 @@ func NewID() string {
 type Fields struct {
 	Outbox []Record   `bson:"outbox,omitempty"`
 	Due    *time.Time `bson:"outbox_due,omitempty"`
+	// Events is set when the records include a domain event: Ack then leaves them to the runner.
+	Events bool `bson:"outbox_events,omitempty"`
 }
 
 // New returns the outbox fields of a document inserted at now with records rs.
@@ -108,7 +112,18 @@ func New(now time.Time, rs ...Record) Fields {
 		return Fields{}
 	}
 	due := now.UTC()
-	return Fields{Outbox: dedupe(rs), Due: &due}
+	return Fields{Outbox: dedupe(rs), Due: &due, Events: hasEvent(rs)}
+}
+
+// hasEvent reports whether rs holds a record that is not a part record: a domain event, which
+// only a runner (whose deliverer takes events) may clear.
+func hasEvent(rs []Record) bool {
+	for _, r := range rs {
+		if r.Topic != TopicPart {
+			return true
+		}
+	}
+	return false
 }
 
 func dedupe(rs []Record) []Record {
@@ -130,29 +145,34 @@ func Append(update bson.D, now time.Time, rs ...Record) bson.D {
 	if len(rs) == 0 {
 		return update
 	}
-	due := bson.E{Key: FieldDue, Value: now.UTC()}
+	due := bson.D{{Key: FieldDue, Value: now.UTC()}}
+	if hasEvent(rs) {
+		due = append(due, bson.E{Key: FieldEvents, Value: true})
+	}
 	out := make(bson.D, 0, len(update)+2)
 	merged := false
 	for _, op := range update {
 		if op.Key == "$set" {
 			if set, ok := op.Value.(bson.D); ok {
-				op.Value = append(append(bson.D{}, set...), due)
+				op.Value = append(append(bson.D{}, set...), due...)
 				merged = true
 			}
 		}
 		out = append(out, op)
 	}
 	if !merged {
-		out = append(out, bson.E{Key: "$set", Value: bson.D{due}})
+		out = append(out, bson.E{Key: "$set", Value: due})
 	}
 	return append(out, bson.E{Key: "$addToSet", Value: bson.D{{Key: FieldRecords, Value: bson.D{{Key: "$each", Value: dedupe(rs)}}}}})
 }
 
 // Ack clears the records of document id after they were delivered inline (right after the
 // write), provided the document's version field still holds version: a newer write's records
-// are left for the runner.
+// are left for the runner. Records that include a domain event (outbox_events) are left for
+// the runner too: the inline step publishes parts only, and clearing would lose the event.
 func Ack(ctx context.Context, coll *mongo.Collection, id any, versionField string, version int64) error {
-	_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: versionField, Value: version}}, cleared())
+	_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: versionField, Value: version},
+		{Key: FieldEvents, Value: bson.D{{Key: "$exists", Value: false}}}}, cleared())
 	if err != nil {
 		return fmt.Errorf("clear outbox of %s %v: %w", coll.Name(), id, err)
 	}
@@ -163,7 +183,7 @@ func cleared() bson.D {
 	return bson.D{
 		{Key: "$set", Value: bson.D{{Key: FieldRecords, Value: bson.A{}}}},
 		{Key: "$unset", Value: bson.D{{Key: FieldDue, Value: ""}, {Key: FieldClaim, Value: ""}, {Key: FieldClaimBy, Value: ""},
-			{Key: FieldAttempts, Value: ""}, {Key: FieldError, Value: ""}}},
+			{Key: FieldAttempts, Value: ""}, {Key: FieldError, Value: ""}, {Key: FieldEvents, Value: ""}}},
 	}
 }
 
