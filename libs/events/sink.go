@@ -160,3 +160,7 @@ func Get(ctx context.Context, db *mongo.Database, id string) (Event, error) {
 	}
 	return d.Event(), nil
 }
+
+// Every is how often an owner's runners store the events its writes left in their outboxes:
+// the delay between a change and its event, at most (events are never delivered inline).
+const Every = 2 * time.Second
