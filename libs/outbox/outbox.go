@@ -485,3 +485,19 @@ func Pending(ctx context.Context, coll *mongo.Collection, versionField string, l
 	}
 	return out, cur.Err()
 }
+
+// Carry returns the outbox fields for a replacement of document id (a ReplaceOne guarded by
+// the document's version) that adds records rs: the document's undelivered records are carried
+// over, since a replacement would otherwise drop them. A runner that delivers them between this
+// read and the replacement sees them written again and delivers them once more, which
+// at-least-once delivery allows.
+func Carry(ctx context.Context, coll *mongo.Collection, id any, now time.Time, rs ...Record) (Fields, error) {
+	var d struct {
+		Records []Record `bson:"outbox"`
+	}
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: FieldRecords, Value: 1}})).Decode(&d)
+	if err != nil && err != mongo.ErrNoDocuments {
+		return Fields{}, fmt.Errorf("read outbox of %s %v: %w", coll.Name(), id, err)
+	}
+	return New(now, append(d.Records, rs...)...), nil
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/services/fuel/internal/handler"
 	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
@@ -47,6 +48,7 @@ type Config struct {
 type Service struct {
 	core    *sampling.Service
 	jobs    *importjob.Runner
+	events  func(context.Context) (int, error)
 	handler *handler.Handler
 	deps    platform.Deps
 	every   time.Duration
@@ -92,7 +94,8 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		every = 15 * time.Second
 	}
 	jobs := importjob.New(store, core, deps.Logger, importjob.Policy{})
-	return &Service{core: core, jobs: jobs, handler: handler.New(core, jobs, deps.Logger), deps: deps, every: every}, nil
+	return &Service{core: core, jobs: jobs, handler: handler.New(core, jobs, deps.Logger), deps: deps, every: every,
+		events: events.Runners(store.EventsRunners(events.NewSink(deps.DB))...)}, nil
 }
 
 // Routes registers the fuel service's HTTP routes.
@@ -101,8 +104,10 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // Run keeps the instance current until ctx ends: every Every it loads the newest limit table
 // version (repairing the Redis marker if a publish failed), opens or updates the cases that
 // failing samples left pending, and runs again the CSV import jobs a dead process left
-// unfinished (their lease expired), starting at once.
+// unfinished (their lease expired), starting at once; and every events.Every it stores the
+// events that samples and cases left in their outbox.
 func (s *Service) Run(ctx context.Context) {
+	go platform.Every(ctx, events.Every, s.deps.Logger, platform.Job{Name: "fuel_events", Run: s.events})
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "fuel_import_resume", Run: s.jobs.Resume},
 		platform.Job{Name: "fuel_limit_refresh", Run: func(ctx context.Context) (int, error) { _, err := s.core.Refresh(ctx); return 0, err }},

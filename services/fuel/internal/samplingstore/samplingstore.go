@@ -11,7 +11,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
 
@@ -93,3 +95,8 @@ func all[D, T any](ctx context.Context, cur *mongo.Cursor, conv func(D) T) ([]T,
 }
 
 func in(ids []string) bson.D { return bson.D{{Key: "$in", Value: ids}} }
+
+// EventsRunners deliver the events (libs/events) that samples and cases carry in their outbox.
+func (s *Store) EventsRunners(sink *events.Sink) []*outbox.Runner {
+	return []*outbox.Runner{sink.Runner(s.samples, "revision"), sink.Runner(s.cases, "version")}
+}
