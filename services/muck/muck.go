@@ -8,6 +8,7 @@
 package muck
 
 import (
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/owners"
 	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -157,6 +158,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	core := permit.NewService(permit.Deps{Stores: permit.Stores{Sites: store, Permits: store, Passes: store, Violations: store, Records: store}, Cache: parts, Vehicles: deps.Vehicles, Signals: signals, Policy: policy,
 		Logger: deps.Logger, Tracer: deps.Telemetry.Tracer, Now: cfg.Clock})
 	sync := partsync.New(parts, core, deps.Telemetry.Tracer, store.PartSources()...)
+	sync.SetEvents(events.NewSink(deps.DB))
 	every := cfg.SweepEvery
 	if every <= 0 {
 		every = 10 * time.Second
@@ -170,12 +172,13 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // Run keeps the service's derived state coherent until ctx ends: at start and then every
 // SweepEvery it rebuilds the whole cache when Redis has lost its data, republishes the plates
 // whose entries may be stale, marks ended permits expired and finishes interrupted automatic
-// revocations.
+// revocations; and every events.Every (or SweepEvery, if shorter) it delivers the outbox:
+// parts whose publish failed, and the domain events of permits, passes and violations.
 func (s *Service) Run(ctx context.Context) {
+	go platform.Every(ctx, min(s.every, events.Every), s.deps.Logger, platform.Job{Name: "muck_republish", Run: s.parts.Republish})
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "muck_sweep", Run: s.core.Sweep},
-		platform.Job{Name: "muck_resync_cache", Run: s.parts.Resync},
-		platform.Job{Name: "muck_republish", Run: s.parts.Republish})
+		platform.Job{Name: "muck_resync_cache", Run: s.parts.Resync})
 }
 
 func or(v, def string) string {
