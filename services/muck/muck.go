@@ -187,3 +187,7 @@ func or(v, def string) string {
 	}
 	return def
 }
+
+// Republish delivers the outbox of permits, passes and violations once: the parts whose
+// publish failed and the domain events (tests; Run does it on a timer).
+func (s *Service) Republish(ctx context.Context) (int, error) { return s.parts.Republish(ctx) }
