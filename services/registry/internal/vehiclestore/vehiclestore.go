@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/partsync"
@@ -343,6 +344,9 @@ type screeningDoc struct {
 	DecidedAt time.Time      `bson:"decided_at"`
 	DecidedBy string         `bson:"decided_by"`
 	Role      string         `bson:"role"`
+	// Version is 1 (a screening is never changed); the outbox holds its events.
+	Version       int64 `bson:"version"`
+	outbox.Fields `bson:",inline"`
 }
 
 type phaseOutDoc struct {
@@ -368,11 +372,19 @@ func (s *Store) InsertScreening(ctx context.Context, sc vehicle.Screening) error
 	if r := sc.Report; r != nil {
 		d.Report = &inspectionDoc{ReportID: r.ReportID, StationID: r.StationID, Result: r.Result, InspectedOn: r.InspectedOn}
 	}
+	rs, err := events.Records(sc.Outgoing...)
+	if err != nil {
+		return err
+	}
+	d.Version, d.Fields = 1, outbox.New(sc.DecidedAt, rs...)
 	if _, err := s.screenings.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("insert screening: %w", err)
 	}
 	return nil
 }
+
+// EventsRunner delivers the screenings' events (libs/events) from their outbox.
+func (s *Store) EventsRunner(sink *events.Sink) *outbox.Runner { return sink.Runner(s.screenings, "version") }
 
 func fromScreeningDoc(d screeningDoc) vehicle.Screening {
 	sc := vehicle.Screening{ID: d.ID, VIN: d.VIN, Plate: d.Plate, Purpose: vehicle.Purpose(d.Purpose), Decision: vehicle.Decision(d.Decision),
