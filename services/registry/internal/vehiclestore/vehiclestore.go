@@ -384,7 +384,9 @@ func (s *Store) InsertScreening(ctx context.Context, sc vehicle.Screening) error
 }
 
 // EventsRunner delivers the screenings' events (libs/events) from their outbox.
-func (s *Store) EventsRunner(sink *events.Sink) *outbox.Runner { return sink.Runner(s.screenings, "version") }
+func (s *Store) EventsRunner(sink *events.Sink) *outbox.Runner {
+	return sink.Runner(s.screenings, "version")
+}
 
 func fromScreeningDoc(d screeningDoc) vehicle.Screening {
 	sc := vehicle.Screening{ID: d.ID, VIN: d.VIN, Plate: d.Plate, Purpose: vehicle.Purpose(d.Purpose), Decision: vehicle.Decision(d.Decision),
