@@ -116,6 +116,10 @@ type Event struct {
 	Data map[string]any `json:"data,omitempty"`
 }
 
+// Everyone, as an organisation of an event, makes it concern every organisation (a
+// heavy-pollution alert).
+const Everyone = "*"
+
 // ErrUnknownType is returned for a type that is not in the catalogue.
 var ErrUnknownType = errors.New("event type not in the catalogue")
 
@@ -186,7 +190,7 @@ func (e Event) Concerns(org string, role auth.Role) bool {
 	if role == auth.Bureau || role == auth.Admin {
 		return true
 	}
-	if slices.Contains(e.Organisations, org) {
+	if slices.Contains(e.Organisations, org) || slices.Contains(e.Organisations, Everyone) {
 		return true
 	}
 	return !role.NeedsTenant() && slices.Contains(e.Roles, role)
