@@ -183,45 +183,45 @@ func FromRecord(r outbox.Record) (Event, error) {
 	return e, nil
 }
 
-// Concerns reports whether the event concerns an organisation org whose people act as role:
-// the bureau sees every event; an authority without tenant (police, transport) the events that
-// name its role; any other organisation the events that name it.
-func (e Event) Concerns(org string, role auth.Role) bool {
-	if role == auth.Bureau || role == auth.Admin {
-		return true
+// BureauKey is the audience key of the environmental bureau, which every event concerns.
+const BureauKey = "bureau"
+
+// Key is the audience key of the organisation a principal acts for: a tenant's id for the roles
+// that carry one, the role's name for the authorities that do not (bureau, police, transport;
+// the platform's administrators read as the bureau); false for the services' system role.
+func Key(p auth.Principal) (string, bool) {
+	switch {
+	case p.Role.NeedsTenant():
+		return p.Tenant, p.Tenant != ""
+	case p.Role == auth.Admin:
+		return BureauKey, true
+	case p.Role == auth.System:
+		return "", false
 	}
-	if slices.Contains(e.Organisations, org) || slices.Contains(e.Organisations, Everyone) {
-		return true
+	return string(p.Role), true
+}
+
+// Audience are the keys the event is addressed to: the bureau, the roles and the
+// organisations it names (Everyone among them for an event to all).
+func (e Event) Audience() []string {
+	out := []string{BureauKey}
+	for _, r := range e.Roles {
+		out = append(out, string(r))
 	}
-	return !role.NeedsTenant() && slices.Contains(e.Roles, role)
-}
-
-// Draft is an event a core has decided on, before its store writes it: the core says what
-// happened and whom it concerns, the store turns it into the outbox record (Record) of the
-// write that makes the change.
-type Draft struct {
-	Type          Type
-	At            time.Time
-	Subject, Link string
-	Organisations []string
-	Roles         []auth.Role
-	Data          map[string]any
-}
-
-// Record is the draft's outbox record (New).
-func (d Draft) Record() (outbox.Record, error) {
-	return New(d.Type, d.At, d.Subject, d.Link, d.Organisations, d.Roles, d.Data)
-}
-
-// Records are the outbox records of drafts.
-func Records(ds ...Draft) ([]outbox.Record, error) {
-	out := make([]outbox.Record, 0, len(ds))
-	for _, d := range ds {
-		r, err := d.Record()
-		if err != nil {
-			return nil, err
+	for _, o := range e.Organisations {
+		if !slices.Contains(out, o) {
+			out = append(out, o)
 		}
-		out = append(out, r)
 	}
-	return out, nil
+	return out
+}
+
+// Concerns reports whether the event concerns the organisation of audience key k (Key): the
+// bureau sees every event; any other organisation those addressed to it or to everyone.
+func (e Event) Concerns(k string) bool {
+	if k == "" {
+		return false
+	}
+	a := e.Audience()
+	return k == BureauKey || slices.Contains(a, k) || slices.Contains(a, Everyone)
 }

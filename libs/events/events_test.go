@@ -74,13 +74,19 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatalf("audience or data %+v", e)
 	}
 	for _, tc := range []struct {
-		org  string
-		role auth.Role
+		p    auth.Principal
 		want bool
-	}{{"f1", auth.Fleet, true}, {"f2", auth.Fleet, false}, {"", auth.Bureau, true}, {"", auth.Police, true}, {"", auth.Transport, false}, {"c1", auth.Construction, true}} {
-		if got := e.Concerns(tc.org, tc.role); got != tc.want {
-			t.Errorf("Concerns(%q, %s) = %v, want %v", tc.org, tc.role, got, tc.want)
+	}{{auth.Principal{Role: auth.Fleet, Tenant: "f1"}, true}, {auth.Principal{Role: auth.Fleet, Tenant: "f2"}, false},
+		{auth.Principal{Role: auth.Bureau}, true}, {auth.Principal{Role: auth.Police}, true}, {auth.Principal{Role: auth.Transport}, false},
+		{auth.Principal{Role: auth.Construction, Tenant: "c1"}, true}, {auth.Principal{Role: auth.Admin}, true}, {auth.Principal{Role: auth.System}, false}} {
+		k, _ := events.Key(tc.p)
+		if got := e.Concerns(k); got != tc.want {
+			t.Errorf("Concerns(%q) for %s = %v, want %v", k, tc.p.Role, got, tc.want)
 		}
+	}
+	all := events.Event{Organisations: []string{events.Everyone}}
+	if !all.Concerns("f9") || !all.Concerns("police") {
+		t.Error("an event to everyone does not concern every organisation")
 	}
 }
 
