@@ -225,3 +225,33 @@ func (e Event) Concerns(k string) bool {
 	a := e.Audience()
 	return k == BureauKey || slices.Contains(a, k) || slices.Contains(a, Everyone)
 }
+
+// Draft is an event a core has decided on, before its store writes it: the core says what
+// happened and whom it concerns, the store turns it into the outbox record (Record) of the
+// write that makes the change.
+type Draft struct {
+	Type          Type
+	At            time.Time
+	Subject, Link string
+	Organisations []string
+	Roles         []auth.Role
+	Data          map[string]any
+}
+
+// Record is the draft's outbox record (New).
+func (d Draft) Record() (outbox.Record, error) {
+	return New(d.Type, d.At, d.Subject, d.Link, d.Organisations, d.Roles, d.Data)
+}
+
+// Records are the outbox records of drafts.
+func Records(ds ...Draft) ([]outbox.Record, error) {
+	out := make([]outbox.Record, 0, len(ds))
+	for _, d := range ds {
+		r, err := d.Record()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

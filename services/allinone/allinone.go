@@ -38,6 +38,7 @@ import (
 	"github.com/clearsky/clearsky/services/console"
 	"github.com/clearsky/clearsky/services/fuel"
 	"github.com/clearsky/clearsky/services/muck"
+	"github.com/clearsky/clearsky/services/notify"
 	"github.com/clearsky/clearsky/services/obd"
 	"github.com/clearsky/clearsky/services/registry"
 	"github.com/clearsky/clearsky/services/remotesensing"
@@ -283,11 +284,19 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
+	notifyCfg, err := notify.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	notices, err := notify.New(ctx, notifyCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
 	consoleCfg, err := console.ConfigFromEnv(c.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{people, reg, telemetry, permits, sampling, sensing, lookups, console.New(consoleCfg)}
+	svcs := []platform.Service{people, reg, telemetry, permits, sampling, sensing, lookups, notices, console.New(consoleCfg)}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}
