@@ -113,7 +113,9 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // Run fans out the stored events and sends the due deliveries every Every until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Go(func() { platform.Every(ctx, s.cfg.Every, s.deps.Logger, platform.Job{Name: "notify_fanout", Run: s.fanout}) })
+	wg.Go(func() {
+		platform.Every(ctx, s.cfg.Every, s.deps.Logger, platform.Job{Name: "notify_fanout", Run: s.fanout})
+	})
 	platform.Every(ctx, s.cfg.Every, s.deps.Logger, platform.Job{Name: "notify_webhooks", Run: s.send})
 	wg.Wait()
 }

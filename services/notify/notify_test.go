@@ -158,8 +158,8 @@ func TestWebhooks(t *testing.T) {
 	}
 
 	mine := e.emit(t, events.OBDAlarmOpened, []string{"fleet-a"}, nil)
-	e.emit(t, events.OBDAlarmOpened, []string{"fleet-b"}, nil)            // another fleet's truck: never sent
-	e.emit(t, events.FuelSampleFailed, []string{"fleet-a"}, nil)          // a type it did not subscribe to
+	e.emit(t, events.OBDAlarmOpened, []string{"fleet-b"}, nil)             // another fleet's truck: never sent
+	e.emit(t, events.FuelSampleFailed, []string{"fleet-a"}, nil)           // a type it did not subscribe to
 	all := e.emit(t, events.AlertDeclared, []string{events.Everyone}, nil) // to everyone
 	eventually(t, "the two events about fleet-a delivered", func() bool { ids, _ := rcv.received(); return len(ids) == 2 })
 	time.Sleep(300 * time.Millisecond)
