@@ -227,6 +227,7 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
+	accCfg.NotifyURL = "" // the notification service serves its webhook routes in this process
 	people, err := accounts.New(ctx, accCfg, deps)
 	if err != nil {
 		return nil, nil, err
