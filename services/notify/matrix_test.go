@@ -27,7 +27,7 @@ func contractRoutes(t *testing.T) []string {
 	var out []string
 	for p, ops := range doc.Paths {
 		for m := range ops {
-			if m != "parameters" {
+			if m != "parameters" && !strings.HasPrefix(m, "x-") {
 				out = append(out, strings.ToUpper(m)+" "+p)
 			}
 		}

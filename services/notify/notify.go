@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/services/notify/internal/handler"
 	"github.com/clearsky/clearsky/services/notify/internal/notice"
@@ -104,7 +105,22 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	fan := store.FanoutRunner(core.Fanout)
 	del := store.DeliveryRunner(sender.Send, noticestore.Retry{Min: cfg.RetryMin, Max: cfg.RetryMax, For: cfg.RetryFor})
 	return &Service{cfg: cfg, core: core, handler: handler.New(core, deps.Logger), deps: deps,
-		fanout: fan.Run, send: del.Run}, nil
+		fanout: drain(fan), send: drain(del)}, nil
+}
+
+// drain runs r until a round finds less than a full batch: a backlog (a receiver back after
+// an outage, a burst of events) goes out at once, not a batch per period.
+func drain(r *outbox.Runner) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		total := 0
+		for {
+			n, err := r.Run(ctx)
+			total += n
+			if err != nil || n < r.Batch || ctx.Err() != nil {
+				return total, err
+			}
+		}
+	}
 }
 
 // Routes registers the routes.

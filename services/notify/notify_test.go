@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -338,4 +339,19 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// notifyBody is the body the service sends for an event (the schema's JSON, China time).
+func notifyBody(e events.Event) ([]byte, error) {
+	e.Time = e.Time.In(time.FixedZone("CST", 8*3600))
+	return json.Marshal(e)
+}
+
+// sign is the Standard Webhooks signature, written from the specification.
+func sign(secret, id string, ts int64, body []byte) string {
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + strconv.FormatInt(ts, 10) + "."))
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }

@@ -71,6 +71,12 @@ type Delivery struct {
 // DeliveryID is the id of event eventID's delivery to subscription subID.
 func DeliveryID(subID, eventID string) string { return subID + "." + eventID }
 
+// InboxEntry puts an event in the inbox of one audience key.
+type InboxEntry struct {
+	Key   string
+	Event events.Event
+}
+
 // Notification is an inbox entry: an event as a person of the organisation sees it.
 type Notification struct {
 	events.Event
@@ -97,8 +103,6 @@ type DeliveryStore interface {
 	// after the id.
 	Deliveries(ctx context.Context, subID string, state DeliveryState, after string, limit int) ([]Delivery, error)
 	GetDelivery(ctx context.Context, id string) (Delivery, error) // ErrNotFound
-	// MarkDelivered records a delivery's success.
-	MarkDelivered(ctx context.Context, id string, status int, at time.Time) error
 	// RecordFailure records a failed attempt's status (0: no answer) and error.
 	RecordFailure(ctx context.Context, id string, status int, msg string) error
 	// Replay makes deliveries due again now, with a fresh retry window; it returns how many.
@@ -109,8 +113,8 @@ type DeliveryStore interface {
 
 // InboxStore keeps inbox entries and who read them.
 type InboxStore interface {
-	// InsertInbox adds the event to the inboxes of audience keys; entries already there stay.
-	InsertInbox(ctx context.Context, e events.Event, keys []string) error
+	// InsertInbox adds the events to the inboxes of their audience keys; entries already there stay.
+	InsertInbox(ctx context.Context, es []InboxEntry) error
 	// Inbox lists the entries of the keys, newest first, after the cursor (an entry id).
 	Inbox(ctx context.Context, keys []string, after string, limit int) ([]events.Event, []string, error)
 	// CountInbox counts the entries of the keys.
@@ -336,6 +340,7 @@ func (s *Service) Fanout(ctx context.Context, evs []events.Event) error {
 	}
 	now := s.now().UTC()
 	var ds []Delivery
+	var inbox []InboxEntry
 	for _, e := range evs {
 		body, err := Body(e)
 		if err != nil {
@@ -347,9 +352,12 @@ func (s *Service) Fanout(ctx context.Context, evs []events.Event) error {
 					Body: body, CreatedAt: now, State: Pending})
 			}
 		}
-		if err := s.inbox.InsertInbox(ctx, e, e.Audience()); err != nil {
-			return err
+		for _, k := range e.Audience() {
+			inbox = append(inbox, InboxEntry{Key: k, Event: e})
 		}
+	}
+	if err := s.inbox.InsertInbox(ctx, inbox); err != nil {
+		return err
 	}
 	return s.dels.InsertDeliveries(ctx, ds)
 }

@@ -121,7 +121,7 @@ func (s *Sender) attempt(ctx context.Context, sub Subscription, d Delivery) erro
 	now := s.svc.now()
 	status, err := s.post(ctx, sub, d, now)
 	if err == nil {
-		return s.svc.dels.MarkDelivered(ctx, d.ID, status, now.UTC())
+		return nil // the runner records the delivery when it clears it (DeliveryStore)
 	}
 	msg := err.Error()
 	if len(msg) > 300 {

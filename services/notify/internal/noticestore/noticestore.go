@@ -155,7 +155,7 @@ func (d deliveryDoc) delivery() notice.Delivery {
 		Body: d.Body, CreatedAt: d.CreatedAt.UTC(), Attempts: d.Tries, LastStatus: d.LastStatus, LastError: d.LastError, State: notice.Pending}
 	switch {
 	case d.DeliveredAt != nil:
-		out.State, out.DeliveredAt = notice.Delivered, d.DeliveredAt.UTC()
+		out.State, out.DeliveredAt, out.Attempts = notice.Delivered, d.DeliveredAt.UTC(), d.Tries+1
 	case len(d.Dead) > 0:
 		out.State = notice.Dead
 	case d.Due != nil:
@@ -230,18 +230,6 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (notice.Delivery, er
 	return d.delivery(), nil
 }
 
-// MarkDelivered implements notice.DeliveryStore. It leaves the version alone: the runner
-// then clears the delivery's outbox as delivered.
-func (s *Store) MarkDelivered(ctx context.Context, id string, status int, at time.Time) error {
-	_, err := s.dels.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "delivered_at", Value: at.UTC()}, {Key: "last_status", Value: status}}},
-		{Key: "$unset", Value: bson.D{{Key: "last_error", Value: ""}}}, {Key: "$inc", Value: bson.D{{Key: "tries", Value: 1}}}})
-	if err != nil {
-		return fmt.Errorf("mark delivery %s delivered: %w", id, err)
-	}
-	return nil
-}
-
 // RecordFailure implements notice.DeliveryStore.
 func (s *Store) RecordFailure(ctx context.Context, id string, status int, msg string) error {
 	_, err := s.dels.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
@@ -298,7 +286,11 @@ type Retry struct {
 
 // DeliveryRunner is the outbox runner that sends due deliveries with send.
 func (s *Store) DeliveryRunner(send func(context.Context, []notice.Delivery) []error, r Retry) *outbox.Runner {
-	run := &outbox.Runner{Coll: s.dels, VersionField: "version", Batch: 100, Lease: 5 * time.Minute, MinBackoff: r.Min, MaxBackoff: r.Max}
+	// A delivery's success is recorded by the write that clears its send record (one statement
+	// per round on FerretDB, where every write of a document costs milliseconds); its tries
+	// are the failures recorded plus this one.
+	run := &outbox.Runner{Coll: s.dels, VersionField: "version", Batch: 200, Lease: 5 * time.Minute, MinBackoff: r.Min, MaxBackoff: r.Max,
+		OnSettle: func(now time.Time) bson.D { return bson.D{{Key: "delivered_at", Value: now.UTC()}} }}
 	run.MaxAttempts = AttemptsFor(run, r.For)
 	run.Deliver = func(ctx context.Context, due []outbox.Due) []error {
 		ids := make(bson.A, len(due))
@@ -385,16 +377,20 @@ type inboxDoc struct {
 	Time  time.Time `bson:"time"`
 }
 
-// InsertInbox implements notice.InboxStore: one entry per key, its id the key and the event's,
-// so a second fan-out adds nothing. The entry points at the stored event.
-func (s *Store) InsertInbox(ctx context.Context, e events.Event, keys []string) error {
-	docs := make([]any, len(keys))
-	for i, k := range keys {
-		docs[i] = inboxDoc{ID: k + "|" + e.ID, Key: k, Event: e.ID, Time: e.Time.UTC()}
+// InsertInbox implements notice.InboxStore with one unordered batch: one entry per key and
+// event, its id the key and the event's, so a second fan-out adds nothing. The entry points
+// at the stored event.
+func (s *Store) InsertInbox(ctx context.Context, es []notice.InboxEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	docs := make([]any, len(es))
+	for i, e := range es {
+		docs[i] = inboxDoc{ID: e.Key + "|" + e.Event.ID, Key: e.Key, Event: e.Event.ID, Time: e.Event.Time.UTC()}
 	}
 	_, err := s.inbox.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if _, err := mongodb.Duplicates(err); err != nil {
-		return fmt.Errorf("insert inbox entries of %s: %w", e.ID, err)
+		return fmt.Errorf("insert %d inbox entries: %w", len(es), err)
 	}
 	return nil
 }
