@@ -18,6 +18,7 @@ import (
 	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/services/notify/internal/handler"
+	"github.com/clearsky/clearsky/services/notify/internal/mailer"
 	"github.com/clearsky/clearsky/services/notify/internal/notice"
 	"github.com/clearsky/clearsky/services/notify/internal/noticestore"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	Parallel int
 	// Every is how often events are fanned out and due deliveries sent (CLEARSKY_NOTIFY_EVERY, 1s).
 	Every time.Duration
+	// SMTPURL (CLEARSKY_NOTIFY_SMTP_URL: smtp://[user:password@]host[:port] or smtps://…) and
+	// MailFrom (CLEARSKY_NOTIFY_MAIL_FROM) send e-mail subscriptions; unset: no e-mail.
+	SMTPURL, MailFrom string
 }
 
 // ConfigFromEnv reads the service's variables.
@@ -47,7 +51,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	c := Config{RetryMin: 10 * time.Second, RetryMax: time.Hour, RetryFor: 24 * time.Hour, Timeout: 10 * time.Second, Parallel: 16, Every: time.Second}
+	c := Config{RetryMin: 10 * time.Second, RetryMax: time.Hour, RetryFor: 24 * time.Hour, Timeout: 10 * time.Second, Parallel: 16, Every: time.Second,
+		SMTPURL: getenv("CLEARSKY_NOTIFY_SMTP_URL"), MailFrom: getenv("CLEARSKY_NOTIFY_MAIL_FROM")}
+	if c.SMTPURL != "" {
+		if _, err := mailer.Parse(c.SMTPURL, c.MailFrom, c.Timeout); err != nil {
+			return c, fmt.Errorf("CLEARSKY_NOTIFY_SMTP_URL, CLEARSKY_NOTIFY_MAIL_FROM: %w", err)
+		}
+	}
 	if s := getenv("CLEARSKY_NOTIFY_ALLOW_PRIVATE"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
@@ -100,8 +110,16 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if err := store.EnsureIndexes(ctx, deps.Indexes); err != nil {
 		return nil, fmt.Errorf("notify indexes: %w", err)
 	}
-	core := notice.NewService(store, store, store, notice.Options{AllowPrivate: cfg.AllowPrivate}, deps.Logger)
-	sender := notice.NewSender(core, notice.NewClient(cfg.AllowPrivate, cfg.Timeout), cfg.Parallel)
+	var mail notice.Mailer
+	if cfg.SMTPURL != "" {
+		m, err := mailer.Parse(cfg.SMTPURL, cfg.MailFrom, cfg.Timeout)
+		if err != nil {
+			return nil, fmt.Errorf("CLEARSKY_NOTIFY_SMTP_URL: %w", err)
+		}
+		mail = m
+	}
+	core := notice.NewService(store, store, store, notice.Options{AllowPrivate: cfg.AllowPrivate, Mail: mail != nil}, deps.Logger)
+	sender := notice.NewSender(core, notice.NewClient(cfg.AllowPrivate, cfg.Timeout), mail, cfg.Parallel)
 	fan := store.FanoutRunner(core.Fanout)
 	del := store.DeliveryRunner(sender.Send, noticestore.Retry{Min: cfg.RetryMin, Max: cfg.RetryMax, For: cfg.RetryFor})
 	return &Service{cfg: cfg, core: core, handler: handler.New(core, deps.Logger), deps: deps,

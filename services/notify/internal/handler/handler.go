@@ -50,14 +50,16 @@ func (h *Handler) Routes(r gin.IRouter) {
 }
 
 type subscribeBody struct {
-	URL    string   `json:"url" input:"id,max=2048"`
+	URL    string   `json:"url,omitempty" input:"id,max=2048"`
+	Email  string   `json:"email,omitempty" input:"id,max=254"`
 	Events []string `json:"events" input:"id,items=50"`
 }
 
 type subscriptionJSON struct {
 	ID        string        `json:"id"`
 	Org       string        `json:"organisation"`
-	URL       string        `json:"url"`
+	URL       string        `json:"url,omitempty"`
+	Email     string        `json:"email,omitempty"`
 	Events    []events.Type `json:"events"`
 	Secret    string        `json:"secret,omitempty"`
 	CreatedAt time.Time     `json:"created_at"`
@@ -65,7 +67,7 @@ type subscriptionJSON struct {
 }
 
 func subOut(s notice.Subscription) subscriptionJSON {
-	return subscriptionJSON{ID: s.ID, Org: s.Org, URL: s.URL, Events: s.Events, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy}
+	return subscriptionJSON{ID: s.ID, Org: s.Org, URL: s.URL, Email: s.Email, Events: s.Events, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy}
 }
 
 func (h *Handler) subscribe(c *gin.Context) error {
@@ -73,7 +75,7 @@ func (h *Handler) subscribe(c *gin.Context) error {
 	if err := request.DecodeJSON(c, &b); err != nil {
 		return err
 	}
-	s, err := h.svc.Subscribe(c.Request.Context(), auth.Caller(c), c.Param("id"), notice.NewSubscription{URL: b.URL, Events: b.Events})
+	s, err := h.svc.Subscribe(c.Request.Context(), auth.Caller(c), c.Param("id"), notice.NewSubscription{URL: b.URL, Email: b.Email, Events: b.Events})
 	if err != nil {
 		return err
 	}

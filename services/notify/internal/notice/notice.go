@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -21,12 +22,15 @@ import (
 	"github.com/clearsky/clearsky/libs/localtime"
 )
 
-// Subscription is an organisation's webhook: a URL and the event types it takes.
+// Subscription is an organisation's webhook: a URL, or an e-mail address, and the event
+// types it takes.
 type Subscription struct {
 	ID string
 	// Org is the audience key of the organisation (events.Key).
-	Org       string
-	URL       string
+	Org string
+	URL string
+	// Email, instead of URL, sends the events by e-mail (when the service has an SMTP server).
+	Email     string
 	Events    []events.Type
 	Secret    string
 	CreatedAt time.Time
@@ -143,6 +147,9 @@ type Options struct {
 	AllowPrivate bool
 	// MaxSubscriptions bounds an organisation's subscriptions (default 20).
 	MaxSubscriptions int
+	// Mail is on when the service has an SMTP server: subscriptions may then name an e-mail
+	// address.
+	Mail bool
 }
 
 // Service is the notification core.
@@ -183,9 +190,10 @@ func manage(p auth.Principal, org string, write bool) error {
 	return fmt.Errorf("organisation %s: %w", org, ErrNotFound)
 }
 
-// NewSubscription is what an organisation asks for.
+// NewSubscription is what an organisation asks for: a URL or an e-mail address.
 type NewSubscription struct {
 	URL    string
+	Email  string
 	Events []string
 }
 
@@ -198,8 +206,19 @@ func (s *Service) Subscribe(ctx context.Context, p auth.Principal, org string, i
 		return Subscription{}, err
 	}
 	var ve apperr.ValidationError
-	if msg := s.checkURL(in.URL); msg != "" {
-		ve.Add("url", msg)
+	switch {
+	case in.Email != "" && in.URL != "":
+		ve.Add("email", "give a url or an email address, not both")
+	case in.Email != "":
+		if !s.opt.Mail {
+			ve.Add("email", "this deployment sends no e-mail (no SMTP server configured): subscribe a url")
+		} else if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
+			ve.Add("email", "an e-mail address (name@example.org), at most 254 characters")
+		}
+	default:
+		if msg := s.checkURL(in.URL); msg != "" {
+			ve.Add("url", msg)
+		}
 	}
 	var types []events.Type
 	if len(in.Events) == 0 {
@@ -222,7 +241,7 @@ func (s *Service) Subscribe(ctx context.Context, p auth.Principal, org string, i
 	if len(have) >= s.opt.MaxSubscriptions {
 		return Subscription{}, fmt.Errorf("organisation %s has %d webhooks, the most it may have: %w", org, len(have), apperr.ErrConflict)
 	}
-	sub := Subscription{ID: "whs_" + newID(), Org: org, URL: in.URL, Events: types, Secret: NewSecret(), CreatedAt: s.now().UTC(), CreatedBy: p.Subject}
+	sub := Subscription{ID: "whs_" + newID(), Org: org, URL: in.URL, Email: in.Email, Events: types, Secret: NewSecret(), CreatedAt: s.now().UTC(), CreatedBy: p.Subject}
 	if err := s.subs.InsertSubscription(ctx, sub); err != nil {
 		return Subscription{}, err
 	}

@@ -5,16 +5,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/clearsky/clearsky/libs/events"
+	"github.com/clearsky/clearsky/libs/localtime"
 )
 
 func newID() string {
@@ -65,16 +71,19 @@ func NewClient(allowPrivate bool, timeout time.Duration) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// Sender posts webhook deliveries, signed (Standard Webhooks), a few at a time.
+// Sender posts webhook deliveries, signed (Standard Webhooks), and sends e-mail ones, a few
+// at a time.
 type Sender struct {
 	svc      *Service
 	client   *http.Client
+	mail     Mailer // nil: no e-mail
 	parallel int
 }
 
-// NewSender returns the sender of svc's deliveries through client, parallel at once.
-func NewSender(svc *Service, client *http.Client, parallel int) *Sender {
-	return &Sender{svc: svc, client: client, parallel: max(parallel, 1)}
+// NewSender returns the sender of svc's deliveries through client and mailer (nil: none),
+// parallel at once.
+func NewSender(svc *Service, client *http.Client, mailer Mailer, parallel int) *Sender {
+	return &Sender{svc: svc, client: client, mail: mailer, parallel: max(parallel, 1)}
 }
 
 // Send attempts the deliveries and returns one error per delivery (nil: delivered, or dropped
@@ -119,7 +128,13 @@ func (s *Sender) Send(ctx context.Context, ds []Delivery) []error {
 
 func (s *Sender) attempt(ctx context.Context, sub Subscription, d Delivery) error {
 	now := s.svc.now()
-	status, err := s.post(ctx, sub, d, now)
+	var status int
+	var err error
+	if sub.Email != "" {
+		err = s.email(ctx, sub, d)
+	} else {
+		status, err = s.post(ctx, sub, d, now)
+	}
 	if err == nil {
 		return nil // the runner records the delivery when it clears it (DeliveryStore)
 	}
@@ -161,4 +176,39 @@ func (s *Sender) post(ctx context.Context, sub Subscription, d Delivery, now tim
 		return res.StatusCode, fmt.Errorf("receiver answered %d", res.StatusCode)
 	}
 	return res.StatusCode, nil
+}
+
+// email sends a delivery to its subscription's address: the event's summary as the subject,
+// its time in China, its link and data as the text.
+func (s *Sender) email(ctx context.Context, sub Subscription, d Delivery) error {
+	if s.mail == nil {
+		return errors.New("this deployment has no SMTP server (CLEARSKY_NOTIFY_SMTP_URL)")
+	}
+	var e events.Event
+	if err := json.Unmarshal(d.Body, &e); err != nil {
+		return fmt.Errorf("decode delivery %s: %w", d.ID, err)
+	}
+	subject, body := MailText(e)
+	return s.mail.Send(ctx, []string{sub.Email}, subject, body)
+}
+
+// MailText is an event's e-mail: a subject line and a plain text.
+func MailText(e events.Event) (subject, body string) {
+	summary := string(e.Type)
+	if c, ok := events.Lookup(e.Type); ok {
+		summary = c.Summary
+	}
+	subject = "[ClearSky] " + summary + ": " + e.Subject
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\nWhat: %s (%s)\nWhen: %s\nRecord: %s\n", summary, e.Subject, e.Type, localtime.Format(e.Time), e.Link)
+	keys := make([]string, 0, len(e.Data))
+	for k := range e.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %v\n", k, e.Data[k])
+	}
+	fmt.Fprintf(&b, "\nEvent id: %s\n", e.ID)
+	return subject, b.String()
 }

@@ -58,7 +58,8 @@ func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) e
 type subDoc struct {
 	ID        string    `bson:"_id"`
 	Org       string    `bson:"org"`
-	URL       string    `bson:"url"`
+	URL       string    `bson:"url,omitempty"`
+	Email     string    `bson:"email,omitempty"`
 	Events    []string  `bson:"events"`
 	Secret    string    `bson:"secret"`
 	CreatedAt time.Time `bson:"created_at"`
@@ -66,7 +67,7 @@ type subDoc struct {
 }
 
 func (d subDoc) sub() notice.Subscription {
-	s := notice.Subscription{ID: d.ID, Org: d.Org, URL: d.URL, Secret: d.Secret, CreatedAt: d.CreatedAt.UTC(), CreatedBy: d.CreatedBy}
+	s := notice.Subscription{ID: d.ID, Org: d.Org, URL: d.URL, Email: d.Email, Secret: d.Secret, CreatedAt: d.CreatedAt.UTC(), CreatedBy: d.CreatedBy}
 	for _, t := range d.Events {
 		s.Events = append(s.Events, events.Type(t))
 	}
@@ -75,7 +76,7 @@ func (d subDoc) sub() notice.Subscription {
 
 // InsertSubscription implements notice.SubscriptionStore.
 func (s *Store) InsertSubscription(ctx context.Context, sub notice.Subscription) error {
-	d := subDoc{ID: sub.ID, Org: sub.Org, URL: sub.URL, Secret: sub.Secret, CreatedAt: sub.CreatedAt.UTC(), CreatedBy: sub.CreatedBy}
+	d := subDoc{ID: sub.ID, Org: sub.Org, URL: sub.URL, Email: sub.Email, Secret: sub.Secret, CreatedAt: sub.CreatedAt.UTC(), CreatedBy: sub.CreatedBy}
 	for _, t := range sub.Events {
 		d.Events = append(d.Events, string(t))
 	}
