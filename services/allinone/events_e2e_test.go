@@ -211,7 +211,7 @@ func TestEventsReachWebhooksEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := func(role auth.Role, tenant string) string {
-		s, err := keys.Issue(auth.Principal{Role: role, Tenant: tenant}, time.Now(), 2*time.Hour)
+		s, err := keys.Issue(auth.Principal{Role: role, Tenant: tenant, OrgAdmin: true}, time.Now(), 2*time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

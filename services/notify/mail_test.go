@@ -82,7 +82,7 @@ func TestEmailThroughARealSMTPServer(t *testing.T) {
 	cfg := fast()
 	cfg.SMTPURL, cfg.MailFrom = "smtp://clearsky:secret@"+smtpAddr, "noreply@clearsky.invalid"
 	e := newEnv(t, cfg)
-	tok := e.Token(t, auth.Fleet, "fleet-a")
+	tok := e.adminToken(t, auth.Fleet, "fleet-a")
 	r := e.Do(t, "POST", "/v1/organisations/fleet-a/webhooks", tok, map[string]any{"email": "dispatch@fleet-a.invalid", "events": []string{"obd.alarm.opened"}})
 	if r.Status != 201 || r.Body["email"] != "dispatch@fleet-a.invalid" {
 		t.Fatalf("e-mail subscription: %d %s", r.Status, r.Raw)

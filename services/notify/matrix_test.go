@@ -41,8 +41,9 @@ func contractRoutes(t *testing.T) []string {
 // contract without entries here fails the test.
 func TestAuthorisationMatrix(t *testing.T) {
 	e := newEnv(t, fast())
-	own, other, police := e.Token(t, auth.Fleet, "fleet-a"), e.Token(t, auth.Station, "st-1"), e.Token(t, auth.Police, "")
-	bureau, admin, system := e.Token(t, auth.Bureau, ""), e.Token(t, auth.Admin, ""), e.Token(t, auth.System, "")
+	own, other, police := e.adminToken(t, auth.Fleet, "fleet-a"), e.adminToken(t, auth.Station, "st-1"), e.adminToken(t, auth.Police, "")
+	bureau, admin, system := e.adminToken(t, auth.Bureau, ""), e.Token(t, auth.Admin, ""), e.Token(t, auth.System, "")
+	person := e.Token(t, auth.Fleet, "fleet-a") // of the organisation, not its administrator
 	rcv := newReceiver(t)
 	body := map[string]any{"url": rcv.URL, "events": []string{"obd.alarm.opened"}}
 	mk := func() string {
@@ -68,21 +69,23 @@ func TestAuthorisationMatrix(t *testing.T) {
 		want                     int
 	}
 	cases := map[string][]call{
-		"POST /v1/organisations/{id}/webhooks": {{"none", "", "POST", w, body, 401}, {"own", own, "POST", w, body, 201}, {"other", other, "POST", w, body, 404},
+		"POST /v1/organisations/{id}/webhooks": {{"none", "", "POST", w, body, 401}, {"own", own, "POST", w, body, 201}, {"own person, no admin", person, "POST", w, body, 403}, {"other", other, "POST", w, body, 404},
 			{"police on its own", police, "POST", "/v1/organisations/police/webhooks", body, 201}, {"bureau", bureau, "POST", w, body, 201},
 			{"admin", admin, "POST", w, body, 403}, {"system", system, "POST", w, body, 403}},
-		"GET /v1/organisations/{id}/webhooks": {{"none", "", "GET", w, nil, 401}, {"own", own, "GET", w, nil, 200}, {"other", other, "GET", w, nil, 404},
+		"GET /v1/organisations/{id}/webhooks": {{"none", "", "GET", w, nil, 401}, {"own", own, "GET", w, nil, 200}, {"own person", person, "GET", w, nil, 200}, {"other", other, "GET", w, nil, 404},
 			{"police", police, "GET", w, nil, 404}, {"bureau", bureau, "GET", w, nil, 200}, {"admin", admin, "GET", w, nil, 200}, {"system", system, "GET", w, nil, 403}},
 		"GET /v1/organisations/{id}/webhooks/{sub}": {{"none", "", "GET", s, nil, 401}, {"own", own, "GET", s, nil, 200}, {"other", other, "GET", s, nil, 404},
 			{"bureau", bureau, "GET", s, nil, 200}, {"admin", admin, "GET", s, nil, 200}},
 		"GET /v1/organisations/{id}/webhooks/{sub}/deliveries": {{"none", "", "GET", s + "/deliveries", nil, 401}, {"own", own, "GET", s + "/deliveries", nil, 200},
 			{"other", other, "GET", s + "/deliveries", nil, 404}, {"admin", admin, "GET", s + "/deliveries", nil, 200}},
 		"POST /v1/organisations/{id}/webhooks/{sub}/deliveries/{delivery}/replay": {{"none", "", "POST", del, nil, 401}, {"other", other, "POST", del, nil, 404},
+			{"own person, no admin", person, "POST", del, nil, 403},
 			{"admin", admin, "POST", del, nil, 403}, {"own", own, "POST", del, nil, 202}},
 		"POST /v1/organisations/{id}/webhooks/{sub}/dead-letters/replay": {{"none", "", "POST", s + "/dead-letters/replay", nil, 401},
 			{"other", other, "POST", s + "/dead-letters/replay", nil, 404}, {"admin", admin, "POST", s + "/dead-letters/replay", nil, 403},
 			{"own", own, "POST", s + "/dead-letters/replay", nil, 202}},
 		"DELETE /v1/organisations/{id}/webhooks/{sub}": {{"none", "", "DELETE", s, nil, 401}, {"other", other, "DELETE", s, nil, 404},
+			{"own person, no admin", person, "DELETE", s, nil, 403},
 			{"admin", admin, "DELETE", s, nil, 403}, {"own", own, "DELETE", s, nil, 204}},
 		"GET /v1/notifications": {{"none", "", "GET", "/v1/notifications", nil, 401}, {"own", own, "GET", "/v1/notifications", nil, 200},
 			{"admin", admin, "GET", "/v1/notifications", nil, 200}, {"system", system, "GET", "/v1/notifications", nil, 403}},

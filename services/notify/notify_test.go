@@ -49,6 +49,17 @@ func newEnv(t *testing.T, cfg notify.Config) *env {
 	return &env{API: testenv.Serve(t, notify.Name, deps, svc.Routes), db: db, sink: events.NewSink(db)}
 }
 
+// adminToken is a token of a person who administers its organisation (it manages the
+// organisation's webhooks).
+func (e *env) adminToken(t *testing.T, role auth.Role, tenant string) string {
+	t.Helper()
+	tok, err := e.Keys.Issue(auth.Principal{Role: role, Tenant: tenant, OrgAdmin: true}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func fast() notify.Config {
 	return notify.Config{AllowPrivate: true, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, RetryFor: time.Second,
 		Timeout: time.Second, Parallel: 4, Every: 50 * time.Millisecond}
@@ -139,7 +150,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func TestWebhooks(t *testing.T) {
 	e := newEnv(t, fast())
-	fleetA, fleetB, bureau := e.Token(t, auth.Fleet, "fleet-a"), e.Token(t, auth.Fleet, "fleet-b"), e.Token(t, auth.Bureau, "")
+	fleetA, fleetB, bureau := e.adminToken(t, auth.Fleet, "fleet-a"), e.adminToken(t, auth.Fleet, "fleet-b"), e.Token(t, auth.Bureau, "")
 	rcv := newReceiver(t)
 	res := e.Do(t, "POST", "/v1/organisations/fleet-a/webhooks", fleetA, map[string]any{"url": rcv.URL + "/hook",
 		"events": []string{"obd.alarm.opened", "muck.permit.revoked", "checkpoint.alert.declared"}})
@@ -269,7 +280,7 @@ func TestPrivateAddressesRefused(t *testing.T) {
 	cfg := fast()
 	cfg.AllowPrivate = false
 	e := newEnv(t, cfg)
-	tok := e.Token(t, auth.Fleet, "fleet-a")
+	tok := e.adminToken(t, auth.Fleet, "fleet-a")
 	for _, u := range []string{"http://127.0.0.1:9/x", "http://10.1.2.3/x", "http://[::1]/x", "http://localhost/x", "http://169.254.169.254/latest"} {
 		e.Do(t, "POST", "/v1/organisations/fleet-a/webhooks", tok, map[string]any{"url": u, "events": []string{"obd.alarm.opened"}}).Refused(t, "url")
 	}

@@ -49,7 +49,7 @@ func TestDeliveryThroughput(t *testing.T) {
 	// The service's loop starts with the environment; the events are stored first, while no
 	// webhook wants them, and the subscription made before they are fanned out.
 	e := newEnv(t, cfg)
-	tok := e.Token(t, auth.Bureau, "")
+	tok := e.adminToken(t, auth.Bureau, "")
 	sub := e.Do(t, "POST", "/v1/organisations/bureau/webhooks", tok, map[string]any{"url": rcv.URL, "events": []string{"obd.alarm.opened"}})
 	if sub.Status != 201 {
 		t.Fatalf("subscribe: %d %s", sub.Status, sub.Raw)

@@ -174,20 +174,23 @@ func forbidden(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, apperr.ErrForbidden)...)
 }
 
-// manage checks that p may manage organisation org's webhooks: a person of it (its tenant, or
-// its authority role), or the bureau for any organisation. Reads admit the platform's
-// administrators too. An organisation p may not see answers 404, as another tenant's records do.
+// manage checks that p may see (write false) or manage organisation org's webhooks: a person
+// of it (its tenant, or its authority role) reads them, and changes them when it administers
+// the organisation (Principal.OrgAdmin); the bureau reads every organisation's, and its
+// administrators change them; the platform's administrators read. An organisation p may not
+// see answers 404, as another tenant's records do.
 func manage(p auth.Principal, org string, write bool) error {
-	if p.Is(auth.Bureau) || (!write && p.Is(auth.Admin)) {
-		return nil
-	}
-	if p.Is(auth.Admin, auth.System) {
+	if p.Is(auth.System) || (write && p.Is(auth.Admin)) {
 		return forbidden("role %s may not manage webhooks", p.Role)
 	}
-	if k, ok := events.Key(p); ok && k == org {
-		return nil
+	k, _ := events.Key(p)
+	if !p.Is(auth.Bureau, auth.Admin) && k != org {
+		return fmt.Errorf("organisation %s: %w", org, ErrNotFound)
 	}
-	return fmt.Errorf("organisation %s: %w", org, ErrNotFound)
+	if write && !p.OrgAdmin {
+		return forbidden("only an administrator of the organisation manages its webhooks")
+	}
+	return nil
 }
 
 // NewSubscription is what an organisation asks for: a URL or an e-mail address.
