@@ -39,6 +39,7 @@ const (
 // Indexes are the store's indexes.
 var Indexes = []mongodb.Index{
 	{Collection: Alerts, Keys: bson.D{{Key: "starts_at", Value: -1}}, Name: "starts_at"},
+	{Collection: Alerts, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Lookups, Keys: bson.D{{Key: "officers", Value: 1}, {Key: "last", Value: -1}}, Name: "officers_last"},
 	{Collection: Lookups, Keys: bson.D{{Key: "plates", Value: 1}, {Key: "last", Value: -1}}, Name: "plates_last"},
 }

@@ -28,7 +28,8 @@ const (
 	InboxReads    = "inbox_reads"
 )
 
-var indexes = []mongodb.Index{
+// Indexes are the store's indexes (the events collection's due query among them).
+var Indexes = []mongodb.Index{
 	{Collection: Subscriptions, Keys: bson.D{{Key: "org", Value: 1}, {Key: "created_at", Value: 1}}, Name: "org_created"},
 	{Collection: Deliveries, Keys: bson.D{{Key: "subscription_id", Value: 1}, {Key: "_id", Value: -1}}, Name: "subscription_id"},
 	{Collection: Deliveries, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: "outbox_due"},
@@ -52,7 +53,7 @@ func New(db *mongo.Database) *Store {
 
 // EnsureIndexes declares the indexes.
 func (s *Store) EnsureIndexes(ctx context.Context, policy mongodb.IndexPolicy) error {
-	return mongodb.EnsureIndexes(ctx, s.db, indexes, policy)
+	return mongodb.EnsureIndexes(ctx, s.db, Indexes, policy)
 }
 
 type subDoc struct {

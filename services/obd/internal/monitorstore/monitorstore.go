@@ -46,6 +46,8 @@ var Indexes = []mongodb.Index{
 	// The district's list (ListAlarms), newest first, open or all.
 	{Collection: Alarms, Keys: bson.D{{Key: "open", Value: 1}, {Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}, Name: "open_opened"},
 	{Collection: Alarms, Keys: bson.D{{Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}, Name: "opened"},
+	// The events runner's due query (libs/events).
+	{Collection: Alarms, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 }
 
 // Store is the MongoDB implementation of monitor.Store.

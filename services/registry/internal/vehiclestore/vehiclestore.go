@@ -36,6 +36,7 @@ var Indexes = []mongodb.Index{
 	{Collection: Vehicles, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Vehicles, Keys: bson.D{{Key: "registered_on", Value: 1}}, Name: "registered_on"},
 	{Collection: Screenings, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "decided_at", Value: -1}}, Name: "vin_decided_at"},
+	{Collection: Screenings, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Proposals, Keys: bson.D{{Key: "state", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "state_proposed_at"},
 	{Collection: Proposals, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "vin_proposed_at"},
 	{Collection: Proposals, Keys: bson.D{{Key: "fleet_id", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "fleet_proposed_at"},
