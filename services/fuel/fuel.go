@@ -104,14 +104,15 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // Run keeps the instance current until ctx ends: every Every it loads the newest limit table
 // version (repairing the Redis marker if a publish failed), opens or updates the cases that
 // failing samples left pending, and runs again the CSV import jobs a dead process left
-// unfinished (their lease expired), starting at once; and every events.Every it stores the
-// events that samples and cases left in their outbox.
+// unfinished (their lease expired), starting at once; and it stores the events that samples
+// and cases left in their outbox. One loop, so the events runner's writes never race the
+// pending-case job's on the same document (docs/ferretdb.md).
 func (s *Service) Run(ctx context.Context) {
-	go platform.Every(ctx, events.Every, s.deps.Logger, platform.Job{Name: "fuel_events", Run: s.events})
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "fuel_import_resume", Run: s.jobs.Resume},
 		platform.Job{Name: "fuel_limit_refresh", Run: func(ctx context.Context) (int, error) { _, err := s.core.Refresh(ctx); return 0, err }},
-		platform.Job{Name: "fuel_pending_cases", Run: s.core.ResolvePending})
+		platform.Job{Name: "fuel_pending_cases", Run: s.core.ResolvePending},
+		platform.Job{Name: "fuel_events", Run: s.events})
 }
 
 // WaitImports waits for the import jobs this instance started (tests, shutdown).

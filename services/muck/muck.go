@@ -172,13 +172,14 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // Run keeps the service's derived state coherent until ctx ends: at start and then every
 // SweepEvery it rebuilds the whole cache when Redis has lost its data, republishes the plates
 // whose entries may be stale, marks ended permits expired and finishes interrupted automatic
-// revocations; and every events.Every (or SweepEvery, if shorter) it delivers the outbox:
-// parts whose publish failed, and the domain events of permits, passes and violations.
+// revocations, and delivers the outbox: parts whose publish failed, and the domain events of
+// permits, passes and violations. One loop, in that order: on FerretDB a runner's write racing
+// the sweep's on the same document can lose one of them (docs/ferretdb.md).
 func (s *Service) Run(ctx context.Context) {
-	go platform.Every(ctx, min(s.every, events.Every), s.deps.Logger, platform.Job{Name: "muck_republish", Run: s.parts.Republish})
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "muck_sweep", Run: s.core.Sweep},
-		platform.Job{Name: "muck_resync_cache", Run: s.parts.Resync})
+		platform.Job{Name: "muck_resync_cache", Run: s.parts.Resync},
+		platform.Job{Name: "muck_republish", Run: s.parts.Republish})
 }
 
 func or(v, def string) string {

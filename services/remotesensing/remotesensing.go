@@ -120,14 +120,14 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // RunEvery it takes up the limit versions the bureau added (on any replica), rebuilds the Redis
 // parts when Redis lost its data, finishes the outbox jobs
 // (pending readings are judged once the registry answers; uploads cut short are derived), and
-// republishes the parts of cases whose change did not reach Redis; every events.Every (or
-// RunEvery, if shorter) it delivers the cases' outbox: those parts and the cases' events.
+// delivers the cases' outbox: the parts of cases whose change did not reach Redis, and the
+// cases' events. One loop, so the runner's writes never race the jobs' (docs/ferretdb.md).
 func (s *Service) Run(ctx context.Context) {
-	go platform.Every(ctx, min(s.every, events.Every), s.deps.Logger, platform.Job{Name: "remotesensing_republish", Run: s.parts.Republish})
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "remotesensing_limit_refresh", Run: func(ctx context.Context) (int, error) { return 0, s.core.RefreshLimits(ctx) }},
 		platform.Job{Name: "remotesensing_resync_cache", Run: s.parts.Resync},
-		platform.Job{Name: "remotesensing_jobs", Run: s.core.ProcessJobs})
+		platform.Job{Name: "remotesensing_jobs", Run: s.core.ProcessJobs},
+		platform.Job{Name: "remotesensing_republish", Run: s.parts.Republish})
 }
 
 // ConfigFromEnv reads the service's own variables: CLEARSKY_REMOTESENSING_LIMITS,
