@@ -72,6 +72,9 @@ type Principal struct {
 	Subject string // who: a user or system id, recorded in audit trails and histories
 	Role    Role
 	Tenant  string // the organisation for tenant-scoped roles; empty otherwise
+	// OrgAdmin says the person administers its organisation (accounts: it holds admin there),
+	// whatever role the token is for: it manages the organisation's webhooks. Never for keys.
+	OrgAdmin bool
 }
 
 // Is reports whether the principal has one of the roles.
@@ -88,6 +91,8 @@ func (p Principal) Is(roles ...Role) bool {
 type claims struct {
 	Role   Role   `json:"role"`
 	Tenant string `json:"tenant,omitempty"`
+	// OrgAdmin: the person administers its organisation (Principal.OrgAdmin).
+	OrgAdmin bool `json:"org_admin,omitempty"`
 	// SID is the session or API key an access token was exchanged for (EdDSA tokens): revoking
 	// it refuses the token.
 	SID string `json:"sid,omitempty"`
@@ -138,7 +143,7 @@ func (k *Keys) Issue(p Principal, now time.Time, ttl time.Duration) (string, err
 			p.Subject += "@" + p.Tenant
 		}
 	}
-	c := claims{Role: p.Role, Tenant: p.Tenant, RegisteredClaims: jwt.RegisteredClaims{
+	c := claims{Role: p.Role, Tenant: p.Tenant, OrgAdmin: p.OrgAdmin, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer:    issuer,
 		Subject:   p.Subject,
 		IssuedAt:  jwt.NewNumericDate(now),
@@ -191,7 +196,7 @@ func (k *Keys) verify(token string) (verifiedToken, error) {
 	if c.Role.NeedsTenant() && c.Tenant == "" {
 		return verifiedToken{}, fmt.Errorf("bearer token: role %s without tenant: %w", c.Role, apperr.ErrUnauthenticated)
 	}
-	v := verifiedToken{p: Principal{Subject: c.Subject, Role: c.Role, Tenant: c.Tenant}, exp: c.ExpiresAt.Time, sid: c.SID}
+	v := verifiedToken{p: Principal{Subject: c.Subject, Role: c.Role, Tenant: c.Tenant, OrgAdmin: c.OrgAdmin}, exp: c.ExpiresAt.Time, sid: c.SID}
 	if c.IssuedAt != nil {
 		v.iat = c.IssuedAt.Time
 	}

@@ -173,7 +173,7 @@ func SignAccessToken(priv ed25519.PrivateKey, kid string, p Principal, sid, jti 
 	if p.Subject == "" || ttl <= 0 || ttl > MaxAccessTokenLife {
 		return "", fmt.Errorf("an access token needs a subject and lives at most %s", MaxAccessTokenLife)
 	}
-	c := claims{Role: p.Role, Tenant: p.Tenant, SID: sid, RegisteredClaims: jwt.RegisteredClaims{
+	c := claims{Role: p.Role, Tenant: p.Tenant, OrgAdmin: p.OrgAdmin, SID: sid, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: issuer, Subject: p.Subject, ID: jti,
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}}

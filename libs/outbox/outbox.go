@@ -13,6 +13,7 @@
 //	outbox_attempts  failed deliveries of the current records, for the back-off
 //	outbox_error     the last delivery error
 //	outbox_dead      records given up on after MaxAttempts, kept for an operator
+//	outbox_events    true while the records include a domain event (anything but a part record)
 //
 // Queries and guards use only top-level fields ($elemMatch and positional updates into arrays
 // of subdocuments are unreliable on FerretDB). Every write that appends records must also move
@@ -50,6 +51,7 @@ const (
 	FieldAttempts = "outbox_attempts"
 	FieldError    = "outbox_error"
 	FieldDead     = "outbox_dead"
+	FieldEvents   = "outbox_events"
 )
 
 // Record is one thing to deliver.
@@ -101,6 +103,8 @@ func NewID() string {
 type Fields struct {
 	Outbox []Record   `bson:"outbox,omitempty"`
 	Due    *time.Time `bson:"outbox_due,omitempty"`
+	// Events is set when the records include a domain event: Ack then leaves them to the runner.
+	Events bool `bson:"outbox_events,omitempty"`
 }
 
 // New returns the outbox fields of a document inserted at now with records rs.
@@ -109,7 +113,18 @@ func New(now time.Time, rs ...Record) Fields {
 		return Fields{}
 	}
 	due := now.UTC()
-	return Fields{Outbox: dedupe(rs), Due: &due}
+	return Fields{Outbox: dedupe(rs), Due: &due, Events: hasEvent(rs)}
+}
+
+// hasEvent reports whether rs holds a record that is not a part record: a domain event, which
+// only a runner (whose deliverer takes events) may clear.
+func hasEvent(rs []Record) bool {
+	for _, r := range rs {
+		if r.Topic != TopicPart {
+			return true
+		}
+	}
+	return false
 }
 
 func dedupe(rs []Record) []Record {
@@ -131,29 +146,34 @@ func Append(update bson.D, now time.Time, rs ...Record) bson.D {
 	if len(rs) == 0 {
 		return update
 	}
-	due := bson.E{Key: FieldDue, Value: now.UTC()}
+	due := bson.D{{Key: FieldDue, Value: now.UTC()}}
+	if hasEvent(rs) {
+		due = append(due, bson.E{Key: FieldEvents, Value: true})
+	}
 	out := make(bson.D, 0, len(update)+2)
 	merged := false
 	for _, op := range update {
 		if op.Key == "$set" {
 			if set, ok := op.Value.(bson.D); ok {
-				op.Value = append(append(bson.D{}, set...), due)
+				op.Value = append(append(bson.D{}, set...), due...)
 				merged = true
 			}
 		}
 		out = append(out, op)
 	}
 	if !merged {
-		out = append(out, bson.E{Key: "$set", Value: bson.D{due}})
+		out = append(out, bson.E{Key: "$set", Value: due})
 	}
 	return append(out, bson.E{Key: "$addToSet", Value: bson.D{{Key: FieldRecords, Value: bson.D{{Key: "$each", Value: dedupe(rs)}}}}})
 }
 
 // Ack clears the records of document id after they were delivered inline (right after the
 // write), provided the document's version field still holds version: a newer write's records
-// are left for the runner.
+// are left for the runner. Records that include a domain event (outbox_events) are left for
+// the runner too: the inline step publishes parts only, and clearing would lose the event.
 func Ack(ctx context.Context, coll *mongo.Collection, id any, versionField string, version int64) error {
-	_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: versionField, Value: version}}, cleared())
+	_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: versionField, Value: version},
+		{Key: FieldEvents, Value: bson.D{{Key: "$exists", Value: false}}}}, cleared())
 	if err != nil {
 		return fmt.Errorf("clear outbox of %s %v: %w", coll.Name(), id, err)
 	}
@@ -164,7 +184,7 @@ func cleared() bson.D {
 	return bson.D{
 		{Key: "$set", Value: bson.D{{Key: FieldRecords, Value: bson.A{}}}},
 		{Key: "$unset", Value: bson.D{{Key: FieldDue, Value: ""}, {Key: FieldClaim, Value: ""}, {Key: FieldClaimBy, Value: ""},
-			{Key: FieldAttempts, Value: ""}, {Key: FieldError, Value: ""}}},
+			{Key: FieldAttempts, Value: ""}, {Key: FieldError, Value: ""}, {Key: FieldEvents, Value: ""}}},
 	}
 }
 
@@ -220,6 +240,20 @@ type Runner struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnSettle, when set, gives fields to $set on a delivered document in the same write that
+	// clears its records (a delivery's outcome, without a write of its own).
+	OnSettle func(now time.Time) bson.D
+}
+
+// settled is the update that clears a delivered document's records, with OnSettle's fields.
+func (r *Runner) settled() bson.D {
+	u := cleared()
+	if r.OnSettle == nil {
+		return u
+	}
+	extra := r.OnSettle(r.now())
+	u[0].Value = append(append(bson.D{}, u[0].Value.(bson.D)...), extra...)
+	return u
 }
 
 func (r *Runner) now() time.Time {
@@ -257,13 +291,14 @@ type dueDoc struct {
 // delivered (unless a newer write came meanwhile, whose records then stay due), retried later
 // where not. It returns how many documents' records were delivered.
 func (r *Runner) Run(ctx context.Context) (int, error) {
-	due, err := r.claim(ctx)
+	due, token, err := r.claim(ctx)
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
 	errs := r.Deliver(ctx, due)
 	n := 0
 	var firstErr error
+	var delivered []Due
 	for i, d := range due {
 		var derr error
 		if errs != nil {
@@ -271,9 +306,7 @@ func (r *Runner) Run(ctx context.Context) (int, error) {
 		}
 		if derr == nil {
 			n++
-			if err := r.settle(ctx, d); err != nil && firstErr == nil {
-				firstErr = err
-			}
+			delivered = append(delivered, d)
 			continue
 		}
 		if err := r.fail(ctx, d, derr); err != nil && firstErr == nil {
@@ -283,12 +316,55 @@ func (r *Runner) Run(ctx context.Context) (int, error) {
 			firstErr = fmt.Errorf("deliver outbox of %s %v: %w", r.Coll.Name(), d.ID, derr)
 		}
 	}
+	if err := r.settleAll(ctx, delivered, token); err != nil && firstErr == nil {
+		firstErr = err
+	}
 	return n, firstErr
+}
+
+// settleAll settles delivered documents: one of them as settle does; several with one
+// UpdateMany that clears those not written since (each guarded by its version) and one that
+// releases the claims left on the others, whose newer records stay due. On FerretDB, where only
+// a filter on _id alone is a point read, two statements per round instead of two per document.
+func (r *Runner) settleAll(ctx context.Context, ds []Due, token string) error {
+	switch len(ds) {
+	case 0:
+		return nil
+	case 1:
+		return r.settle(ctx, ds[0])
+	}
+	// One clause per version read ($in of the ids at it): documents written once share one.
+	byVersion := map[int64]bson.A{}
+	var versions []int64
+	ids := make(bson.A, len(ds))
+	for i, d := range ds {
+		if _, ok := byVersion[d.Version]; !ok {
+			versions = append(versions, d.Version)
+		}
+		byVersion[d.Version] = append(byVersion[d.Version], d.ID)
+		ids[i] = d.ID
+	}
+	or := make(bson.A, len(versions))
+	for i, v := range versions {
+		or[i] = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: byVersion[v]}}}, {Key: r.VersionField, Value: v}}
+	}
+	filter := bson.D{{Key: "$or", Value: or}}
+	if len(or) == 1 {
+		filter = or[0].(bson.D)
+	}
+	if _, err := r.Coll.UpdateMany(ctx, filter, r.settled()); err != nil {
+		return fmt.Errorf("clear outbox of %d documents of %s: %w", len(ds), r.Coll.Name(), err)
+	}
+	if _, err := r.Coll.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: FieldClaimBy, Value: token}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: FieldClaim, Value: ""}, {Key: FieldClaimBy, Value: ""}}}}); err != nil {
+		return fmt.Errorf("release outbox of %s: %w", r.Coll.Name(), err)
+	}
+	return nil
 }
 
 // claim takes the due documents nobody holds: one UpdateMany sets this round's token on those
 // still free, one Find reads back what it got.
-func (r *Runner) claim(ctx context.Context) ([]Due, error) {
+func (r *Runner) claim(ctx context.Context) ([]Due, string, error) {
 	now := r.now()
 	free := bson.D{{Key: FieldDue, Value: bson.D{{Key: "$lte", Value: now}}},
 		{Key: "$or", Value: bson.A{
@@ -301,16 +377,16 @@ func (r *Runner) claim(ctx context.Context) ([]Due, error) {
 	}
 	cur, err := r.Coll.Find(ctx, free, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(batch)))
 	if err != nil {
-		return nil, fmt.Errorf("find due outbox of %s: %w", r.Coll.Name(), err)
+		return nil, "", fmt.Errorf("find due outbox of %s: %w", r.Coll.Name(), err)
 	}
 	var ids []struct {
 		ID bson.RawValue `bson:"_id"`
 	}
 	if err := cur.All(ctx, &ids); err != nil {
-		return nil, fmt.Errorf("read due outbox of %s: %w", r.Coll.Name(), err)
+		return nil, "", fmt.Errorf("read due outbox of %s: %w", r.Coll.Name(), err)
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, "", nil
 	}
 	in := make(bson.A, len(ids))
 	for i, d := range ids {
@@ -320,40 +396,40 @@ func (r *Runner) claim(ctx context.Context) ([]Due, error) {
 	claim := append(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}}, free...)
 	if _, err := r.Coll.UpdateMany(ctx, claim, bson.D{{Key: "$set", Value: bson.D{
 		{Key: FieldClaim, Value: now.Add(orDur(r.Lease, time.Minute))}, {Key: FieldClaimBy, Value: token}}}}); err != nil {
-		return nil, fmt.Errorf("claim outbox of %s: %w", r.Coll.Name(), err)
+		return nil, "", fmt.Errorf("claim outbox of %s: %w", r.Coll.Name(), err)
 	}
 	// Only documents still due: on FerretDB, whose conditional updates are not atomic, a claim
 	// can land on a document another runner has just settled.
 	cur, err = r.Coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}, {Key: FieldClaimBy, Value: token},
 		{Key: FieldDue, Value: bson.D{{Key: "$exists", Value: true}}}})
 	if err != nil {
-		return nil, fmt.Errorf("read claimed outbox of %s: %w", r.Coll.Name(), err)
+		return nil, "", fmt.Errorf("read claimed outbox of %s: %w", r.Coll.Name(), err)
 	}
 	defer cur.Close(ctx)
 	var out []Due
 	for cur.Next(ctx) {
 		var d dueDoc
 		if err := cur.Decode(&d); err != nil {
-			return nil, fmt.Errorf("decode outbox of %s: %w", r.Coll.Name(), err)
+			return nil, "", fmt.Errorf("decode outbox of %s: %w", r.Coll.Name(), err)
 		}
 		v, err := version(cur.Current, r.VersionField)
 		if err != nil {
-			return nil, fmt.Errorf("outbox of %s %v: %w", r.Coll.Name(), d.ID, err)
+			return nil, "", fmt.Errorf("outbox of %s %v: %w", r.Coll.Name(), d.ID, err)
 		}
 		out = append(out, Due{Collection: r.Coll.Name(), ID: d.ID, Version: v, Records: d.Records, Attempts: d.Attempts})
 	}
 	if err := cur.Err(); err != nil {
-		return nil, fmt.Errorf("read claimed outbox of %s: %w", r.Coll.Name(), err)
+		return nil, "", fmt.Errorf("read claimed outbox of %s: %w", r.Coll.Name(), err)
 	}
 	if len(out) < len(ids) {
 		// Release claims that landed on documents no longer due, so a later write's records are
 		// not held up until the lease ends.
 		if _, err := r.Coll.UpdateMany(ctx, bson.D{{Key: FieldClaimBy, Value: token}, {Key: FieldDue, Value: bson.D{{Key: "$exists", Value: false}}}},
 			bson.D{{Key: "$unset", Value: bson.D{{Key: FieldClaim, Value: ""}, {Key: FieldClaimBy, Value: ""}}}}); err != nil {
-			return nil, fmt.Errorf("release outbox claims of %s: %w", r.Coll.Name(), err)
+			return nil, "", fmt.Errorf("release outbox claims of %s: %w", r.Coll.Name(), err)
 		}
 	}
-	return out, nil
+	return out, token, nil
 }
 
 func version(doc bson.Raw, field string) (int64, error) {
@@ -375,7 +451,7 @@ func version(doc bson.Raw, field string) (int64, error) {
 // settle clears a delivered document's records if it was not written since; otherwise it only
 // releases the claim, and the newer write's records (still due) go out next round.
 func (r *Runner) settle(ctx context.Context, d Due) error {
-	res, err := r.Coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: r.VersionField, Value: d.Version}}, cleared())
+	res, err := r.Coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: r.VersionField, Value: d.Version}}, r.settled())
 	if err != nil {
 		return fmt.Errorf("clear outbox of %s %v: %w", r.Coll.Name(), d.ID, err)
 	}
@@ -465,4 +541,20 @@ func Pending(ctx context.Context, coll *mongo.Collection, versionField string, l
 		out = append(out, Due{Collection: coll.Name(), ID: d.ID, Version: v, Records: d.Records, Attempts: d.Attempts})
 	}
 	return out, cur.Err()
+}
+
+// Carry returns the outbox fields for a replacement of document id (a ReplaceOne guarded by
+// the document's version) that adds records rs: the document's undelivered records are carried
+// over, since a replacement would otherwise drop them. A runner that delivers them between this
+// read and the replacement sees them written again and delivers them once more, which
+// at-least-once delivery allows.
+func Carry(ctx context.Context, coll *mongo.Collection, id any, now time.Time, rs ...Record) (Fields, error) {
+	var d struct {
+		Records []Record `bson:"outbox"`
+	}
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: FieldRecords, Value: 1}})).Decode(&d)
+	if err != nil && err != mongo.ErrNoDocuments {
+		return Fields{}, fmt.Errorf("read outbox of %s %v: %w", coll.Name(), id, err)
+	}
+	return New(now, append(d.Records, rs...)...), nil
 }

@@ -279,3 +279,32 @@ func TestExpiredClaimComesDueAgain(t *testing.T) {
 		t.Fatalf("after the lease: Run = %d, %v; want the document", n, err)
 	}
 }
+
+// TestRunnerSettlesABatchKeepingNewerWrites: several documents delivered in one round are
+// cleared together, except one written during the delivery, whose newer records stay due and
+// whose claim is released (it goes out next round, not after the lease).
+func TestRunnerSettlesABatchKeepingNewerWrites(t *testing.T) {
+	coll := testenv.Mongo(t).Collection("things")
+	now := time.Now()
+	for _, id := range []string{"a", "b", "c"} {
+		insert(t, coll, id, now, outbox.Part("P-"+id))
+	}
+	e, _ := outbox.Event("changed", "b", now, nil)
+	c := &collector{}
+	c.during = func() { write(t, coll, "b", "newer", now, e); c.during = nil }
+	r := &outbox.Runner{Coll: coll, VersionField: "version", Deliver: c.deliver}
+	if n, err := r.Run(context.Background()); err != nil || n != 3 {
+		t.Fatalf("Run = %d, %v", n, err)
+	}
+	for id, want := range map[string]int{"a": 0, "b": 2, "c": 0} {
+		if k := records(t, coll, id); k != want {
+			t.Errorf("%s has %d records, want %d", id, k, want)
+		}
+	}
+	if _, held := get(t, coll, "b")[outbox.FieldClaimBy]; held {
+		t.Fatal("the newer write's document is still claimed")
+	}
+	if n, err := r.Run(context.Background()); err != nil || n != 1 {
+		t.Fatalf("next Run = %d, %v; want b's newer records", n, err)
+	}
+}

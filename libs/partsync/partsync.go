@@ -57,7 +57,19 @@ type Sync struct {
 	gens    *mongo.Collection // the highest generation seen, per part (nil: no rollback check)
 	// reconcile overrides summary.ReconcileEvery (0: the default).
 	reconcile time.Duration
+	// events stores the domain events the sources' outboxes carry beside part records (nil:
+	// none are written there).
+	events EventSink
 }
+
+// EventSink stores the domain-event records of a collection's outbox (libs/events.Sink).
+type EventSink interface {
+	Put(ctx context.Context, source string, rs []outbox.Record) error
+}
+
+// SetEvents makes the runners deliver the sources' domain events to sink, with their parts: a
+// document whose records hold an event is cleared only by a runner, never inline (outbox.Ack).
+func (s *Sync) SetEvents(sink EventSink) { s.events = sink }
 
 // GenerationsCollection records, per part, the highest Redis generation an owner has seen.
 const GenerationsCollection = "part_generations"
@@ -149,7 +161,7 @@ func unique(keys []string) []string {
 }
 
 // deliver is the outbox deliverer of part records: every due document's plates, rebuilt and
-// written in one Publish.
+// written in one Publish; and of the domain events beside them, stored per document.
 func (s *Sync) deliver(ctx context.Context, due []outbox.Due) []error {
 	var keys []string
 	for _, d := range due {
@@ -159,7 +171,19 @@ func (s *Sync) deliver(ctx context.Context, due []outbox.Due) []error {
 			}
 		}
 	}
-	return outbox.ErrAll(len(due), s.Publish(ctx, keys...))
+	errs := outbox.ErrAll(len(due), s.Publish(ctx, keys...))
+	if s.events == nil {
+		return errs
+	}
+	for i, d := range due {
+		if err := s.events.Put(ctx, d.Collection, d.Records); err != nil {
+			if errs == nil {
+				errs = make([]error, len(due))
+			}
+			errs[i] = errors.Join(errs[i], err)
+		}
+	}
+	return errs
 }
 
 // Republish delivers the due part records of every source (step 3) and reports how many

@@ -7,6 +7,8 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"net/http/httputil"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -33,6 +35,11 @@ type Config struct {
 	SecureCookies string
 	// SweepEvery is how often expired sessions, old failures and retired keys are deleted (1 min).
 	SweepEvery time.Duration
+	// NotifyURL (CLEARSKY_NOTIFY_URL) is the notification service's base, to which
+	// /v1/organisations/{id}/webhooks... is forwarded: the Ingress routes by path prefix and
+	// /v1/organisations is this service's. Empty (the all-in-one, where the notification
+	// service serves those routes itself): not forwarded.
+	NotifyURL string
 }
 
 // ConfigFromEnv reads the accounts service's settings.
@@ -45,7 +52,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	cfg := Config{IdleTimeout: time.Duration(idle) * time.Minute, SessionLifetime: time.Duration(life) * time.Hour,
-		RotateEvery: time.Duration(rot) * time.Hour, SecureCookies: getenv("CLEARSKY_ACCOUNTS_SECURE_COOKIES")}
+		RotateEvery: time.Duration(rot) * time.Hour, SecureCookies: getenv("CLEARSKY_ACCOUNTS_SECURE_COOKIES"), NotifyURL: getenv("CLEARSKY_NOTIFY_URL")}
+	if cfg.NotifyURL != "" {
+		if u, err := url.Parse(cfg.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Config{}, fmt.Errorf("CLEARSKY_NOTIFY_URL must be an http(s) base URL, not %q", cfg.NotifyURL)
+		}
+	}
 	if _, err := secureCookies(cfg.SecureCookies); err != nil {
 		return Config{}, err
 	}
@@ -70,6 +82,7 @@ type Service struct {
 	handler *handler.Handler
 	deps    platform.Deps
 	sweep   time.Duration
+	notify  *httputil.ReverseProxy // nil: webhook routes not forwarded
 }
 
 // announcer refuses a revoked id in this process at once and announces it to the others.
@@ -107,11 +120,24 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	if sweep <= 0 {
 		sweep = time.Minute
 	}
-	return &Service{core: core, handler: handler.New(core, deps.Logger, secure), deps: deps, sweep: sweep}, nil
+	svc := &Service{core: core, handler: handler.New(core, deps.Logger, secure), deps: deps, sweep: sweep}
+	if cfg.NotifyURL != "" {
+		u, _ := url.Parse(cfg.NotifyURL)
+		svc.notify = httputil.NewSingleHostReverseProxy(u)
+	}
+	return svc, nil
 }
 
-// Routes registers the accounts routes.
-func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
+// Routes registers the accounts routes, and forwards an organisation's webhook routes to the
+// notification service when Config.NotifyURL is set.
+func (s *Service) Routes(r gin.IRouter) {
+	s.handler.Routes(r)
+	if s.notify != nil {
+		fwd := func(c *gin.Context) { s.notify.ServeHTTP(c.Writer, c.Request) }
+		r.Any("/v1/organisations/:id/webhooks", fwd)
+		r.Any("/v1/organisations/:id/webhooks/*rest", fwd)
+	}
+}
 
 // Run deletes what has expired and keeps the signing keys rotating until ctx ends.
 func (s *Service) Run(ctx context.Context) {

@@ -243,7 +243,7 @@ func TestAPIKeysAndTokens(t *testing.T) {
 			t.Fatalf("token response %v %s", a.Header, a.Raw)
 		}
 		p, err := verifier.Verify(tok)
-		if err != nil || p.Role != auth.Fleet || p.Tenant != "fleet-a" || p.Subject != w.zhangID {
+		if err != nil || p.Role != auth.Fleet || p.Tenant != "fleet-a" || p.Subject != w.zhangID || p.OrgAdmin {
 			t.Fatalf("verified %+v, %v", p, err)
 		}
 		jwks := w.client("").do(t, "GET", "/.well-known/jwks.json", nil)
@@ -257,7 +257,8 @@ func TestAPIKeysAndTokens(t *testing.T) {
 		want(t, a, http.StatusForbidden, "fleet admin asks for an admin token")
 		tok, a = w.adminA.token(t, "")
 		want(t, a, http.StatusOK, "fleet admin's own role")
-		if p, _ := verifier.Verify(tok); p.Role != auth.Fleet {
+		// It says the person administers its organisation (its webhooks, services/notify).
+		if p, _ := verifier.Verify(tok); p.Role != auth.Fleet || !p.OrgAdmin {
 			t.Fatalf("fleet admin's token: %+v", p)
 		}
 		_, a = w.bureau.token(t, "")

@@ -39,6 +39,7 @@ import (
 	"github.com/clearsky/clearsky/services/disclosure"
 	"github.com/clearsky/clearsky/services/fuel"
 	"github.com/clearsky/clearsky/services/muck"
+	"github.com/clearsky/clearsky/services/notify"
 	"github.com/clearsky/clearsky/services/obd"
 	"github.com/clearsky/clearsky/services/registry"
 	"github.com/clearsky/clearsky/services/remotesensing"
@@ -227,6 +228,7 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
+	accCfg.NotifyURL = "" // the notification service serves its webhook routes in this process
 	people, err := accounts.New(ctx, accCfg, deps)
 	if err != nil {
 		return nil, nil, err
@@ -296,11 +298,19 @@ func Build(ctx context.Context, c Config, deps platform.Deps) (*gin.Engine, []pl
 	if err != nil {
 		return nil, nil, err
 	}
+	notifyCfg, err := notify.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	notices, err := notify.New(ctx, notifyCfg, deps)
+	if err != nil {
+		return nil, nil, err
+	}
 	consoleCfg, err := console.ConfigFromEnv(c.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	svcs := []platform.Service{people, reg, telemetry, permits, sampling, sensing, lookups, public, console.New(consoleCfg)}
+	svcs := []platform.Service{people, reg, telemetry, permits, sampling, sensing, lookups, public, notices, console.New(consoleCfg)}
 	for _, s := range svcs {
 		s.Routes(engine)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/owners"
 	"github.com/clearsky/clearsky/libs/platform"
@@ -135,12 +136,16 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 
 // Run writes the lookup audit trail, keeps the near cache of parts subscribed to the owners'
-// announcements, adds the officers' lookup counts to Redis, and refreshes the alerts every few
-// seconds, until ctx ends.
+// announcements, adds the officers' lookup counts to Redis, stores the alerts' events (libs/events)
+// and refreshes the alerts every few seconds, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.store.Run(ctx) })
 	wg.Go(func() { s.parts.Run(ctx) })
+	wg.Go(func() {
+		platform.Every(ctx, events.Every, s.deps.Logger, platform.Job{Name: "checkpoint_events",
+			Run: events.Runners(s.store.EventsRunner(events.NewSink(s.deps.DB)))})
+	})
 	platform.Every(ctx, 5*time.Second, s.deps.Logger, platform.Job{Name: "checkpoint_alert_refresh",
 		Run: func(ctx context.Context) (int, error) { return 0, s.core.RefreshAlerts(ctx) }})
 	wg.Wait()

@@ -237,7 +237,7 @@ func TestConsole(t *testing.T) {
 		setValue(tb, "textarea[name=token]", s.token(auth.Lab, "lab-shuozhou-fuel", ""))
 		tb.do(chromedp.Click(css("form:has(textarea[name=token]) button[type=submit]")))
 		wait[bool](tb, "the lab's page", `document.querySelector('.page[data-page=samples]') !== null`)
-		if got := navItems(tb); !slices.Equal(got, []string{"Samples"}) {
+		if got := navItems(tb); !slices.Equal(got, []string{"Samples", "Inbox"}) {
 			t.Errorf("lab navigation = %v", got)
 		}
 	})
@@ -287,7 +287,7 @@ func TestConsole(t *testing.T) {
 		if href := eval[string](tb, `location.href`); strings.Contains(href, "token") {
 			t.Errorf("the token stays in the address bar: %s", href)
 		}
-		if got := navItems(tb); !slices.Equal(got, []string{"Checkpoint", "Cases"}) {
+		if got := navItems(tb); !slices.Equal(got, []string{"Checkpoint", "Cases", "Inbox"}) {
 			t.Errorf("police navigation = %v", got)
 		}
 		labelled(tb, "checkpoint")
@@ -343,7 +343,7 @@ func TestConsole(t *testing.T) {
 		if href := eval[string](tb, `location.href`); strings.Contains(href, "token") {
 			t.Errorf("the token stays in the address bar: %s", href)
 		}
-		if got := navItems(tb); !slices.Equal(got, []string{"Fleet"}) {
+		if got := navItems(tb); !slices.Equal(got, []string{"Fleet", "Inbox"}) {
 			t.Errorf("fleet navigation = %v", got)
 		}
 		labelled(tb, "fleet")
@@ -397,7 +397,7 @@ func TestConsole(t *testing.T) {
 		tb := newTab(t, browser, 1280, 800)
 		tb.do(chromedp.Navigate(s.url + "/#token=" + bureau))
 		wait[bool](tb, "the dashboard", `!!document.querySelector('#map svg.map') && document.querySelectorAll('#coverage svg.chart').length === 2 && !!document.querySelector('#fuel-cases li.case')`)
-		if got := navItems(tb); !slices.Equal(got, []string{"Checkpoint", "Dashboard", "Samples"}) {
+		if got := navItems(tb); !slices.Equal(got, []string{"Checkpoint", "Dashboard", "Samples", "Inbox"}) {
 			t.Errorf("bureau navigation = %v", got)
 		}
 		labelled(tb, "dashboard")
@@ -448,11 +448,22 @@ func TestConsole(t *testing.T) {
 		s.shoot(tb, "dashboard")
 	})
 
+	t.Run("bureau reads its inbox", func(t *testing.T) {
+		// The demo data's events (failing samples, a revoked permit, cases) reach the bureau's
+		// inbox through the outbox and the notification service; the link shows the unread count.
+		tb := newTab(t, browser, 1280, 800)
+		tb.do(chromedp.Navigate(s.url + "/#token=" + bureau))
+		tb.do(chromedp.Navigate(s.url + "/#/inbox"))
+		wait[bool](tb, "the inbox", `document.querySelectorAll('#inbox li.inbox-item.unread').length > 0 && !!document.querySelector('#nav a[href="#/inbox"][data-count]:not([data-count=""])')`)
+		tb.do(chromedp.Click(css("#inbox .panel-body > button")))
+		wait[bool](tb, "every notification read", `document.querySelectorAll('#inbox li.inbox-item').length > 0 && document.querySelectorAll('#inbox li.inbox-item.unread').length === 0`)
+	})
+
 	t.Run("station uploads a failing sample by form and by CSV", func(t *testing.T) {
 		tb := newTab(t, browser, 360, 740)
 		tb.do(chromedp.Navigate(s.url + "/#token=" + s.token(auth.Station, "st-shuocheng-01", "")))
 		wait[bool](tb, "the sample form", `document.querySelectorAll('form[aria-label="Upload a sample"] .result-row').length === 2`)
-		if got := navItems(tb); !slices.Equal(got, []string{"Samples"}) {
+		if got := navItems(tb); !slices.Equal(got, []string{"Samples", "Inbox"}) {
 			t.Errorf("station navigation = %v", got)
 		}
 		labelled(tb, "samples")

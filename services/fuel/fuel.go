@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/services/fuel/internal/handler"
 	"github.com/clearsky/clearsky/services/fuel/internal/importjob"
@@ -47,6 +48,7 @@ type Config struct {
 type Service struct {
 	core    *sampling.Service
 	jobs    *importjob.Runner
+	events  func(context.Context) (int, error)
 	handler *handler.Handler
 	deps    platform.Deps
 	every   time.Duration
@@ -92,7 +94,8 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 		every = 15 * time.Second
 	}
 	jobs := importjob.New(store, core, deps.Logger, importjob.Policy{})
-	return &Service{core: core, jobs: jobs, handler: handler.New(core, jobs, deps.Logger), deps: deps, every: every}, nil
+	return &Service{core: core, jobs: jobs, handler: handler.New(core, jobs, deps.Logger), deps: deps, every: every,
+		events: events.Runners(store.EventsRunners(events.NewSink(deps.DB))...)}, nil
 }
 
 // Routes registers the fuel service's HTTP routes.
@@ -101,12 +104,15 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // Run keeps the instance current until ctx ends: every Every it loads the newest limit table
 // version (repairing the Redis marker if a publish failed), opens or updates the cases that
 // failing samples left pending, and runs again the CSV import jobs a dead process left
-// unfinished (their lease expired), starting at once.
+// unfinished (their lease expired), starting at once; and it stores the events that samples
+// and cases left in their outbox. One loop, so the events runner's writes never race the
+// pending-case job's on the same document (docs/ferretdb.md).
 func (s *Service) Run(ctx context.Context) {
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "fuel_import_resume", Run: s.jobs.Resume},
 		platform.Job{Name: "fuel_limit_refresh", Run: func(ctx context.Context) (int, error) { _, err := s.core.Refresh(ctx); return 0, err }},
-		platform.Job{Name: "fuel_pending_cases", Run: s.core.ResolvePending})
+		platform.Job{Name: "fuel_pending_cases", Run: s.core.ResolvePending},
+		platform.Job{Name: "fuel_events", Run: s.events})
 }
 
 // WaitImports waits for the import jobs this instance started (tests, shutdown).

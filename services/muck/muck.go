@@ -8,6 +8,7 @@
 package muck
 
 import (
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/owners"
 	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -157,6 +158,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	core := permit.NewService(permit.Deps{Stores: permit.Stores{Sites: store, Permits: store, Passes: store, Violations: store, Records: store}, Cache: parts, Vehicles: deps.Vehicles, Signals: signals, Policy: policy,
 		Logger: deps.Logger, Tracer: deps.Telemetry.Tracer, Now: cfg.Clock})
 	sync := partsync.New(parts, core, deps.Telemetry.Tracer, store.PartSources()...)
+	sync.SetEvents(events.NewSink(deps.DB))
 	every := cfg.SweepEvery
 	if every <= 0 {
 		every = 10 * time.Second
@@ -170,7 +172,9 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // Run keeps the service's derived state coherent until ctx ends: at start and then every
 // SweepEvery it rebuilds the whole cache when Redis has lost its data, republishes the plates
 // whose entries may be stale, marks ended permits expired and finishes interrupted automatic
-// revocations.
+// revocations, and delivers the outbox: parts whose publish failed, and the domain events of
+// permits, passes and violations. One loop, in that order: on FerretDB a runner's write racing
+// the sweep's on the same document can lose one of them (docs/ferretdb.md).
 func (s *Service) Run(ctx context.Context) {
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "muck_sweep", Run: s.core.Sweep},
@@ -184,3 +188,7 @@ func or(v, def string) string {
 	}
 	return def
 }
+
+// Republish delivers the outbox of permits, passes and violations once: the parts whose
+// publish failed and the domain events (tests; Run does it on a timer).
+func (s *Service) Republish(ctx context.Context) (int, error) { return s.parts.Republish(ctx) }

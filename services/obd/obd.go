@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -130,12 +131,18 @@ func (s *Service) RejectedFrames() *prometheus.CounterVec { return s.gw.Rejected
 // GatewayAddr is the TCP address terminals connect to.
 func (s *Service) GatewayAddr() net.Addr { return s.ln.Addr() }
 
-// Run serves terminals, writes and judges telemetry, and deletes frames past retention, until
+// Run serves terminals, writes and judges telemetry, stores the alarms' events (libs/events),
+// and deletes frames past retention, until
 // ctx ends; then it drains the queues.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); s.mon.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		platform.Every(ctx, events.Every, s.deps.Logger, platform.Job{Name: "obd_events",
+			Run: events.Runners(s.store.EventsRunner(events.NewSink(s.deps.DB)))})
+	}()
 	go func() {
 		defer wg.Done()
 		if err := s.gw.Serve(ctx, s.ln); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/audit"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/libs/platform"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -72,8 +73,10 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 
 // Run keeps Redis coherent with MongoDB until ctx ends: at start and then every RepublishEvery
 // it republishes the vehicles whose entry may be stale, and rebuilds every entry when Redis has
-// lost its data.
+// lost its data; every events.Every it stores the refused screenings' events (libs/events).
 func (s *Service) Run(ctx context.Context) {
+	go platform.Every(ctx, events.Every, s.deps.Logger, platform.Job{Name: "registry_events",
+		Run: events.Runners(s.store.EventsRunner(events.NewSink(s.deps.DB)))})
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "registry_resync_cache", Run: s.parts.Resync},
 		platform.Job{Name: "registry_republish_status", Run: s.parts.Republish})

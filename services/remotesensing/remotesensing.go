@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/clearsky/clearsky/libs/audit"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/partsync"
 	"github.com/clearsky/clearsky/libs/platform"
@@ -99,6 +100,7 @@ func New(ctx context.Context, cfg Config, deps platform.Deps) (*Service, error) 
 	core := sensing.NewService(sensing.Stores{Stations: store, Readings: store, Cases: store, Limits: store, Jobs: store, Reports: store}, deps.Vehicles, parts, audit.NewRecorder(deps.DB, Name),
 		opt, deps.Logger, deps.Telemetry.Tracer)
 	sync := partsync.New(parts, core, deps.Telemetry.Tracer, store.PartSources()...)
+	sync.SetEvents(events.NewSink(deps.DB))
 	// The versions the bureau added at run time: a release whose table no longer admits them
 	// does not start (the error says which).
 	if err := core.RefreshLimits(ctx); err != nil {
@@ -118,7 +120,8 @@ func (s *Service) Routes(r gin.IRouter) { s.handler.Routes(r) }
 // RunEvery it takes up the limit versions the bureau added (on any replica), rebuilds the Redis
 // parts when Redis lost its data, finishes the outbox jobs
 // (pending readings are judged once the registry answers; uploads cut short are derived), and
-// republishes the parts of cases whose change did not reach Redis.
+// delivers the cases' outbox: the parts of cases whose change did not reach Redis, and the
+// cases' events. One loop, so the runner's writes never race the jobs' (docs/ferretdb.md).
 func (s *Service) Run(ctx context.Context) {
 	platform.Every(ctx, s.every, s.deps.Logger,
 		platform.Job{Name: "remotesensing_limit_refresh", Run: func(ctx context.Context) (int, error) { return 0, s.core.RefreshLimits(ctx) }},

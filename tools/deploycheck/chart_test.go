@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -402,6 +403,8 @@ func checkNetworkPolicy(np *networkingv1.NetworkPolicy, d *appsv1.Deployment, co
 				case from == "" && (me == "registry" || me == "accounts"):
 					// Every service looks vehicles up in the registry, and reads the accounts
 					// service's JWKS to verify access tokens.
+				case from != "" && calls(configs, component, from, me):
+					// A service configured to call this one (its CLEARSKY_<ME>_URL).
 				default:
 					who := from
 					if who == "" {
@@ -455,6 +458,16 @@ func checkNetworkPolicy(np *networkingv1.NetworkPolicy, d *appsv1.Deployment, co
 			case ok && env != "" && !uses[env]:
 				fail("egress rule %d allows port %d, but the pod is not given %s: it does not use that backend", i, p, env)
 			case ok:
+			case (p == 80 || p == 443) && me == "notify":
+				// Webhook receivers: public addresses only, never the cluster's or private ones.
+				if len(r.To) == 0 {
+					fail("egress rule %d allows port %d anywhere: name the webhook peers, without private networks", i, p)
+				}
+				for _, peer := range r.To {
+					if peer.IPBlock == nil || !exceptsPrivate(peer.IPBlock.Except) {
+						fail("egress rule %d lets the webhooks reach %v: an ipBlock that excepts 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16 and 127.0.0.0/8", i, peer)
+					}
+				}
 			case p == 8080:
 				if len(r.To) == 0 {
 					fail("egress rule %d allows port 8080 anywhere: name the service", i)
@@ -737,4 +750,37 @@ func flattenValues(prefix string, v map[string]any, out *[]string) {
 		}
 		flattenValues(path, m, out)
 	}
+}
+
+// calls reports whether component from is configured to call component to: a *_URL of its
+// configuration names to's Service.
+func calls(configs map[string]*corev1.ConfigMap, component map[string]*appsv1.Deployment, from, to string) bool {
+	dep, ok := component[to]
+	if !ok {
+		return false
+	}
+	for _, cm := range configs {
+		if cm.Labels["app.kubernetes.io/component"] != from {
+			continue
+		}
+		for k, v := range cm.Data {
+			if u, err := url.Parse(v); err == nil && strings.HasSuffix(k, "_URL") {
+				if host, _, _ := strings.Cut(u.Hostname(), "."); host == dep.Name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// exceptsPrivate reports whether an ipBlock's exceptions leave out the private, link-local and
+// loopback networks.
+func exceptsPrivate(except []string) bool {
+	for _, n := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"} {
+		if !slices.Contains(except, n) {
+			return false
+		}
+	}
+	return true
 }

@@ -300,7 +300,9 @@ func ingressRoute(owner map[string]string, path string) (to, prefix string) {
 
 // TestIngressCoversEveryRoute: every path of a service's OpenAPI contract
 // (services/<name>/openapi.yaml) is routed by the Ingress to that service: its longest matching
-// prefix (not the console's catch-all "/") is one of that service's ingressPaths.
+// prefix (not the console's catch-all "/") is one of that service's ingressPaths, or, for a
+// path that says `x-clearsky-via: <service>`, one of that service's, which forwards it (its
+// chart entry calls the path's service).
 func TestIngressCoversEveryRoute(t *testing.T) {
 	chart := chartServices(t)
 	owner := map[string]string{} // ingress path -> service
@@ -323,17 +325,25 @@ func TestIngressCoversEveryRoute(t *testing.T) {
 			t.Fatal(err)
 		}
 		var api struct {
-			Paths map[string]any `json:"paths"`
+			Paths map[string]map[string]any `json:"paths"`
 		}
 		if err := yaml.Unmarshal(b, &api); err != nil {
 			t.Fatalf("services/%s/openapi.yaml: %v", name, err)
 		}
-		for path := range api.Paths {
+		for path, item := range api.Paths {
+			want := name
+			if via, _ := item["x-clearsky-via"].(string); via != "" {
+				calls, _ := chart[via]["calls"].([]any)
+				if !slices.Contains(calls, any(name)) {
+					t.Errorf("services/%s/openapi.yaml: %s comes via %s, whose chart entry does not call %s", name, path, via, name)
+				}
+				want = via
+			}
 			switch to, prefix := ingressRoute(owner, path); {
 			case to == "" || prefix == "/":
 				t.Errorf("services/%s/openapi.yaml: %s is under none of services.%s.ingressPaths in charts/clearsky/values.yaml: add its prefix", name, path, name)
-			case to != name:
-				t.Errorf("services/%s/openapi.yaml: the Ingress sends %s to %s (prefix %s), not to %s", name, path, to, prefix, name)
+			case to != want:
+				t.Errorf("services/%s/openapi.yaml: the Ingress sends %s to %s (prefix %s), not to %s", name, path, to, prefix, want)
 			}
 		}
 	}

@@ -9,13 +9,31 @@ import dashboard from './pages/dashboard.js';
 import cases from './pages/cases.js';
 import fleet from './pages/fleet.js';
 import samples from './pages/samples.js';
+import inbox from './pages/inbox.js';
+import {get} from './api.js';
 
-const PAGES = [checkpoint, dashboard, cases, fleet, samples];
+const PAGES = [checkpoint, dashboard, cases, fleet, samples, inbox];
+
+// unread is the inbox's unread count, shown on its link (data-count; the link's text stays
+// "Inbox"); polled every 30 s while signed in.
+let unread = 0;
+
+function showUnread(n) {
+  unread = n || 0;
+  const a = document.querySelector('#nav a[href="#/inbox"]');
+  if (!a) return;
+  a.dataset.count = unread > 0 ? String(unread) : '';
+  a.setAttribute('aria-label', unread > 0 ? `Inbox, ${unread} unread` : 'Inbox');
+}
+
+function pollUnread() {
+  if (session.current()) get('/v1/notifications/unread-count').then(r => showUnread(r.unread), () => {});
+}
 
 // HOME is the page each role lands on.
 const HOME = {
   police: 'checkpoint', bureau: 'dashboard', admin: 'dashboard', fleet: 'fleet',
-  station: 'samples', lab: 'samples', transport: 'cases',
+  station: 'samples', lab: 'samples', transport: 'cases', construction: 'inbox', repair: 'inbox', sensor: 'inbox',
 };
 
 const ROLE_NAMES = {
@@ -42,6 +60,7 @@ function renderHeader(sess, current) {
     h('a', {href: `#/${p.id}`, 'aria-current': p.id === current ? 'page' : null}, p.title));
   replace(nav, links);
   nav.hidden = links.length === 0;
+  showUnread(unread);
   replace(who,
     h('span', {class: 'who-role', title: sess.exp ? `token valid until ${fmtTime(new Date(sess.exp * 1000).toISOString())}` : null},
       ROLE_NAMES[sess.role] || sess.role,
@@ -125,7 +144,10 @@ function start() {
     notice = 'The server refused your token (expired, or issued for another deployment): sign in again.';
     route(true);
   });
+  window.addEventListener('clearsky:unread', ev => showUnread(ev.detail));
   route(false);
+  pollUnread();
+  setInterval(pollUnread, 30000);
 }
 
 start();

@@ -202,7 +202,9 @@ func (s *Service) ExchangeSession(ctx context.Context, a Actor, role string) (To
 	if err != nil {
 		return Token{}, err
 	}
-	return s.sign(ctx, principalOf(a.Person.ID, r, a.Org.ID), a.Session.ID)
+	p := principalOf(a.Person.ID, r, a.Org.ID)
+	p.OrgAdmin = a.Person.Admin() // its organisation's webhooks (services/notify)
+	return s.sign(ctx, p, a.Session.ID)
 }
 
 // ExchangeKey issues an access token for an API key, in one of its roles, and records the use.

@@ -41,7 +41,7 @@ const usage = `Usage: clearsky [command] [flags]
 Commands:
   run                                 start the platform (the default): every service on
                                       CLEARSKY_HTTP_ADDR (127.0.0.1:8080), data in CLEARSKY_DATA_DIR (./data)
-  token -role R [-tenant T] [-data-dir D]
+  token -role R [-tenant T] [-org-admin] [-data-dir D]
                                       print a bearer token signed with the server's secret (last line)
   seed -url BASE [-wait D]            load the demo data into a running deployment over HTTP
   ferretdb -addr A -dir D             run only the embedded FerretDB (the tests' MongoDB) on SQLite files in D
@@ -111,6 +111,7 @@ func token(cfg allinone.Config, args []string, out io.Writer) error {
 	role := fs.String("role", "", "role: police, fleet, station, lab, bureau, construction, transport, repair, sensor, admin")
 	tenant := fs.String("tenant", "", "organisation id, required for fleet, station, lab, construction, repair and sensor")
 	subject := fs.String("subject", "", "who the token is for (recorded in audit trails); defaults to role@tenant")
+	orgAdmin := fs.Bool("org-admin", false, "the token's person administers its organisation (manages its webhooks)")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "the server's data dir, which holds its token secret (CLEARSKY_DATA_DIR)")
 	fs.SetOutput(out)
@@ -130,7 +131,7 @@ func token(cfg allinone.Config, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := keys.Issue(auth.Principal{Subject: *subject, Role: r, Tenant: *tenant}, time.Now(), *ttl)
+	tok, err := keys.Issue(auth.Principal{Subject: *subject, Role: r, Tenant: *tenant, OrgAdmin: *orgAdmin}, time.Now(), *ttl)
 	if err != nil {
 		return fmt.Errorf("%w (pass -tenant ID)", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
@@ -78,8 +79,8 @@ func (o *slowOwners) count(p summary.Part) int64 {
 
 type nopAlerts struct{}
 
-func (nopAlerts) InsertAlert(context.Context, Alert) error { return nil }
-func (nopAlerts) EndAlert(context.Context, string, time.Time, string) (Alert, error) {
+func (nopAlerts) InsertAlert(context.Context, Alert, ...events.Draft) error { return nil }
+func (nopAlerts) EndAlert(context.Context, string, time.Time, string, ...events.Draft) (Alert, error) {
 	return Alert{}, nil
 }
 func (nopAlerts) Alerts(context.Context, time.Time, int) ([]Alert, error) { return nil, nil }

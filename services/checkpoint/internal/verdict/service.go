@@ -16,6 +16,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
@@ -132,8 +133,10 @@ type Owners interface {
 
 // AlertStore keeps heavy-pollution alerts (MongoDB).
 type AlertStore interface {
-	InsertAlert(ctx context.Context, a Alert) error
-	EndAlert(ctx context.Context, id string, at time.Time, by string) (Alert, error)
+	// InsertAlert stores a new alert with the events of its declaration.
+	InsertAlert(ctx context.Context, a Alert, evs ...events.Draft) error
+	// EndAlert ends an alert in force with the events of its end.
+	EndAlert(ctx context.Context, id string, at time.Time, by string, evs ...events.Draft) (Alert, error)
 	Alerts(ctx context.Context, since time.Time, limit int) ([]Alert, error)
 }
 
@@ -638,10 +641,24 @@ func (s *Service) DeclareAlert(ctx context.Context, p auth.Principal, a Alert) (
 	now := s.now().UTC()
 	a.ID = fmt.Sprintf("alert-%s-%s", now.In(s.loc).Format("20060102-150405"), a.Level)
 	a.CreatedAt, a.CreatedBy = now, p.Subject
-	if err := s.alerts.InsertAlert(ctx, a); err != nil {
+	// An alert declared while another is in force changes the alert the public and the
+	// checkpoints go by.
+	typ, data := events.AlertDeclared, map[string]any{"level": string(a.Level), "starts_at": localtime.Format(a.StartsAt), "ends_at": localtime.Format(a.EndsAt)}
+	if prev := s.active(now); len(prev) > 0 {
+		typ, data["previous_level"] = events.AlertChanged, string(prev[0].Level)
+	}
+	if a.Reason != "" {
+		data["reason"] = a.Reason
+	}
+	if err := s.alerts.InsertAlert(ctx, a, alertEvent(typ, a.ID, now, data)); err != nil {
 		return Alert{}, err
 	}
 	return a, s.RefreshAlerts(ctx)
+}
+
+// alertEvent is an alert's domain event: an alert concerns every organisation.
+func alertEvent(t events.Type, id string, at time.Time, data map[string]any) events.Draft {
+	return events.Draft{Type: t, At: at, Subject: id, Link: "/v1/alerts", Organisations: []string{events.Everyone}, Data: data}
 }
 
 // EndAlert lifts an alert early (the bureau).
@@ -649,7 +666,8 @@ func (s *Service) EndAlert(ctx context.Context, p auth.Principal, id string) (Al
 	if !p.Is(auth.Bureau) {
 		return Alert{}, fmt.Errorf("only the bureau ends alerts: %w", apperr.ErrForbidden)
 	}
-	a, err := s.alerts.EndAlert(ctx, id, s.now().UTC(), p.Subject)
+	now := s.now().UTC()
+	a, err := s.alerts.EndAlert(ctx, id, now, p.Subject, alertEvent(events.AlertEnded, id, now, map[string]any{}))
 	if err != nil {
 		return Alert{}, err
 	}

@@ -22,9 +22,11 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/services/checkpoint/internal/verdict"
 )
 
@@ -37,6 +39,7 @@ const (
 // Indexes are the store's indexes.
 var Indexes = []mongodb.Index{
 	{Collection: Alerts, Keys: bson.D{{Key: "starts_at", Value: -1}}, Name: "starts_at"},
+	{Collection: Alerts, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Lookups, Keys: bson.D{{Key: "officers", Value: 1}, {Key: "last", Value: -1}}, Name: "officers_last"},
 	{Collection: Lookups, Keys: bson.D{{Key: "plates", Value: 1}, {Key: "last", Value: -1}}, Name: "plates_last"},
 }
@@ -83,12 +86,19 @@ type alertDoc struct {
 	CreatedAt    time.Time        `bson:"created_at"`
 	EndedAt      *time.Time       `bson:"ended_at,omitempty"`
 	EndedBy      string           `bson:"ended_by,omitempty"`
+	// Version moves with every write; the outbox holds the alert's events (libs/events).
+	Version       int64 `bson:"version"`
+	outbox.Fields `bson:",inline"`
 }
 
 // InsertAlert implements verdict.AlertStore.
-func (s *Store) InsertAlert(ctx context.Context, a verdict.Alert) error {
+func (s *Store) InsertAlert(ctx context.Context, a verdict.Alert, evs ...events.Draft) error {
+	rs, err := events.Records(evs...)
+	if err != nil {
+		return err
+	}
 	d := alertDoc{ID: a.ID, Level: string(a.Level), StartsAt: a.StartsAt.UTC(), EndsAt: a.EndsAt.UTC(), Reason: a.Reason,
-		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt.UTC(), Restrictions: []restrictionDoc{}}
+		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt.UTC(), Restrictions: []restrictionDoc{}, Version: 1, Fields: outbox.New(a.CreatedAt, rs...)}
 	for _, r := range a.Restrictions {
 		rd := restrictionDoc{Class: string(r.Class), MaxStandard: r.MaxStandard, ZoneName: r.ZoneName}
 		if r.Zone != nil {
@@ -165,11 +175,16 @@ func (s *Store) Alerts(ctx context.Context, since time.Time, limit int) ([]verdi
 }
 
 // EndAlert implements verdict.AlertStore.
-func (s *Store) EndAlert(ctx context.Context, id string, at time.Time, by string) (verdict.Alert, error) {
+func (s *Store) EndAlert(ctx context.Context, id string, at time.Time, by string, evs ...events.Draft) (verdict.Alert, error) {
+	rs, err := events.Records(evs...)
+	if err != nil {
+		return verdict.Alert{}, err
+	}
 	var d alertDoc
-	err := s.db.Collection(Alerts).FindOneAndUpdate(ctx,
+	err = s.db.Collection(Alerts).FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "ended_at", Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "ended_at", Value: at.UTC()}, {Key: "ended_by", Value: by}}}},
+		outbox.Append(bson.D{{Key: "$set", Value: bson.D{{Key: "ended_at", Value: at.UTC()}, {Key: "ended_by", Value: by}}},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}}}, at, rs...),
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return verdict.Alert{}, fmt.Errorf("no alert %s in force: %w", id, ErrAlertNotFound)
@@ -419,4 +434,9 @@ func (s *Store) Recent(ctx context.Context, officer string, limit int) ([]verdic
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// EventsRunner delivers the alerts' events (libs/events) from their outbox.
+func (s *Store) EventsRunner(sink *events.Sink) *outbox.Runner {
+	return sink.Runner(s.db.Collection(Alerts), "version")
 }

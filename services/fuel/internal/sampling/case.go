@@ -3,6 +3,7 @@ package sampling
 import (
 	"time"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -46,6 +47,25 @@ type Case struct {
 	ClosedBy         string
 	Events           []CaseEvent
 	Version          int64
+	// Outgoing are the events of the write that stores the case (its outbox, same write).
+	Outgoing []events.Draft
+}
+
+// caseEvent is the domain event t of a case: it concerns the site.
+func caseEvent(t events.Type, c Case, at time.Time, reason string) events.Draft {
+	data := map[string]any{"site_id": c.SiteID, "sample_id": c.SampleID, "product": string(c.Product), "status": string(c.Status)}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	return events.Draft{Type: t, At: at, Subject: c.ID, Link: "/v1/fuel/cases/" + c.ID, Organisations: []string{c.SiteID}, Data: data}
+}
+
+// sampleFailed is the event of a sample that fails its limits: it concerns the site and the
+// lab that uploaded it.
+func sampleFailed(sm Sample, at time.Time) events.Draft {
+	return events.Draft{Type: events.FuelSampleFailed, At: at, Subject: sm.ID, Link: "/v1/fuel/samples/" + sm.ID,
+		Organisations: []string{sm.SiteID, sm.LabID},
+		Data:          map[string]any{"site_id": sm.SiteID, "product": string(sm.Product), "grade": sm.Grade, "revision": sm.Revision}}
 }
 
 // CaseEvent is one entry of a case's history.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -167,11 +168,13 @@ func (s *Service) openCases(ctx context.Context, sms []Sample, by string) (map[s
 			SampledAt: sm.SampledAt, OpenedAt: now, Failures: failuresOf(sm), Findings: sm.Findings, Revision: sm.Revision,
 			Chain: chain, FollowUps: FollowUps(chain, sm.Product, sm.ID), PriorFailures: prior, Status: CaseOpen, Version: 1}
 		c.Events = []CaseEvent{{At: now, By: by, What: fmt.Sprintf("opened: sample %s failed (revision %d)", sm.ID, sm.Revision)}}
+		c.Outgoing = []events.Draft{caseEvent(events.FuelCaseOpened, c, now, "")}
 		if len(prior) >= s.policy.EscalateAfter {
 			c.Escalated = true
 			c.EscalationReason = fmt.Sprintf("%d failing samples at site %s within %d months (%s): repeated failure",
 				len(prior), site.ID, s.policy.EscalateMonths, strings.Join(prior, ", "))
 			c.Events = append(c.Events, CaseEvent{At: now, By: by, What: "escalated: " + c.EscalationReason})
+			c.Outgoing = append(c.Outgoing, caseEvent(events.FuelCaseEscalated, c, now, c.EscalationReason))
 			s.log.InfoContext(ctx, "case_escalated", "case_id", c.ID, "site_id", site.ID, "failures", len(prior))
 		}
 		cases = append(cases, c)
@@ -216,6 +219,7 @@ func (s *Service) reviseCase(ctx context.Context, c Case, sm Sample, by string) 
 		c.Status, c.ClosedAt, c.ClosedBy = CaseClosed, now, by
 		c.Resolution = fmt.Sprintf("the corrected sample passes (revision %d)", sm.Revision)
 		c.Events = append(c.Events, CaseEvent{At: now, By: by, What: "closed: " + c.Resolution})
+		c.Outgoing = []events.Draft{caseEvent(events.FuelCaseClosed, c, now, c.Resolution)}
 	case sm.Verdict == limits.Fail && c.Status == CaseClosed:
 		c.Status, c.ClosedAt, c.ClosedBy, c.Resolution = CaseOpen, time.Time{}, "", ""
 		c.Events = append(c.Events, CaseEvent{At: now, By: by, What: fmt.Sprintf("reopened: the corrected sample still fails (revision %d)", sm.Revision)})
@@ -288,6 +292,7 @@ func (s *Service) CloseCase(ctx context.Context, p auth.Principal, id, resolutio
 	now := s.now().UTC()
 	c.Status, c.Resolution, c.ClosedAt, c.ClosedBy = CaseClosed, resolution, now, p.Subject
 	c.Events = append(c.Events, CaseEvent{At: now, By: p.Subject, What: "closed: " + resolution})
+	c.Outgoing = []events.Draft{caseEvent(events.FuelCaseClosed, c, now, resolution)}
 	c.Version++
 	if err := s.cases.ReplaceCase(ctx, c); err != nil {
 		return Case{}, err

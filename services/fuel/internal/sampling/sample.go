@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
 
@@ -108,6 +109,9 @@ type Sample struct {
 	CasePending bool
 	UpdatedAt   time.Time
 	UpdatedBy   string
+	// Outgoing are the events of the write that stores the sample (not stored as fields: the
+	// store writes them to the sample's outbox in the same write).
+	Outgoing []events.Draft
 }
 
 // Readings returns the sample's results as uploaded (or as last corrected).

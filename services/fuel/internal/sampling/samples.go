@@ -15,6 +15,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 )
@@ -195,6 +196,11 @@ func (s *Service) replay(ctx context.Context, old Sample, in SampleInput) (Sampl
 // between leaves samples whose replay (or correction) writes the missing revision. It returns
 // the samples it wrote; ids already stored are left out (the caller treats them as replays).
 func (s *Service) write(ctx context.Context, samples []Sample) ([]Sample, error) {
+	for i, sm := range samples {
+		if sm.Verdict == limits.Fail {
+			samples[i].Outgoing = []events.Draft{sampleFailed(sm, sm.UploadedAt)}
+		}
+	}
 	existing, err := s.samples.InsertSamples(ctx, samples)
 	if err != nil {
 		return nil, err
@@ -598,6 +604,9 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, c Co
 		if e.Number == rev.Number && e.Hash != hash {
 			return Sample{}, false, ErrRevisionConflict
 		}
+	}
+	if sm.Verdict == limits.Fail && old.Verdict != limits.Fail {
+		sm.Outgoing = []events.Draft{sampleFailed(sm, now)}
 	}
 	if err := s.samples.ReplaceSample(ctx, sm, old.Revision); err != nil {
 		return Sample{}, false, err

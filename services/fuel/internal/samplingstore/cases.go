@@ -8,7 +8,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
@@ -70,6 +72,8 @@ type caseDoc struct {
 	ClosedBy         string        `bson:"closed_by,omitempty"`
 	Events           []eventDoc    `bson:"events"`
 	Version          int64         `bson:"version"`
+	// The outbox of the case's events (libs/events), guarded by its version.
+	outbox.Fields `bson:",inline"`
 }
 
 func toLinks(ls []sampling.Link) []linkDoc {
@@ -135,7 +139,13 @@ func (s *Store) InsertCases(ctx context.Context, cs []sampling.Case) ([]string, 
 	}
 	docs := make([]any, len(cs))
 	for i, c := range cs {
-		docs[i] = toCaseDoc(c)
+		d := toCaseDoc(c)
+		rs, err := events.Records(c.Outgoing...)
+		if err != nil {
+			return nil, err
+		}
+		d.Fields = outbox.New(time.Now(), rs...)
+		docs[i] = d
 	}
 	_, err := s.cases.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	dups, err := mongodb.Duplicates(err)
@@ -180,7 +190,15 @@ func (s *Store) GetCase(ctx context.Context, id string) (sampling.Case, error) {
 
 // ReplaceCase implements sampling.CaseStore.
 func (s *Store) ReplaceCase(ctx context.Context, c sampling.Case) error {
-	res, err := s.cases.ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: c.Version - 1}}, toCaseDoc(c))
+	d := toCaseDoc(c)
+	rs, err := events.Records(c.Outgoing...)
+	if err != nil {
+		return err
+	}
+	if d.Fields, err = outbox.Carry(ctx, s.cases, c.ID, time.Now(), rs...); err != nil {
+		return err
+	}
+	res, err := s.cases.ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: c.Version - 1}}, d)
 	if err != nil {
 		return fmt.Errorf("replace case %s: %w", c.ID, err)
 	}

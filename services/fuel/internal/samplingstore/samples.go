@@ -10,7 +10,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/services/fuel/internal/limits"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
@@ -130,6 +132,8 @@ type sampleDoc struct {
 	CasePending   bool         `bson:"case_pending"`
 	UpdatedAt     time.Time    `bson:"updated_at"`
 	UpdatedBy     string       `bson:"updated_by"`
+	// The outbox of the sample's events (libs/events), guarded by its revision.
+	outbox.Fields `bson:",inline"`
 }
 
 func toSampleDoc(s sampling.Sample) sampleDoc {
@@ -185,7 +189,13 @@ func (s *Store) InsertSamples(ctx context.Context, ss []sampling.Sample) ([]stri
 	}
 	docs := make([]any, len(ss))
 	for i, sm := range ss {
-		docs[i] = toSampleDoc(sm)
+		d := toSampleDoc(sm)
+		rs, err := events.Records(sm.Outgoing...)
+		if err != nil {
+			return nil, err
+		}
+		d.Fields = outbox.New(time.Now(), rs...)
+		docs[i] = d
 	}
 	_, err := s.samples.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	dups, err := mongodb.Duplicates(err)
@@ -201,7 +211,15 @@ func (s *Store) InsertSamples(ctx context.Context, ss []sampling.Sample) ([]stri
 
 // ReplaceSample implements sampling.SampleStore.
 func (s *Store) ReplaceSample(ctx context.Context, sm sampling.Sample, base int) error {
-	res, err := s.samples.ReplaceOne(ctx, bson.D{{Key: "_id", Value: sm.ID}, {Key: "revision", Value: base}}, toSampleDoc(sm))
+	d := toSampleDoc(sm)
+	rs, err := events.Records(sm.Outgoing...)
+	if err != nil {
+		return err
+	}
+	if d.Fields, err = outbox.Carry(ctx, s.samples, sm.ID, time.Now(), rs...); err != nil {
+		return err
+	}
+	res, err := s.samples.ReplaceOne(ctx, bson.D{{Key: "_id", Value: sm.ID}, {Key: "revision", Value: base}}, d)
 	if err != nil {
 		return fmt.Errorf("replace sample %s: %w", sm.ID, err)
 	}

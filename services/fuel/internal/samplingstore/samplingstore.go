@@ -11,7 +11,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/services/fuel/internal/sampling"
 )
 
@@ -38,6 +40,8 @@ var Indexes = []mongodb.Index{
 	{Collection: Samples, Keys: bson.D{{Key: "site_kind", Value: 1}, {Key: "year", Value: 1}, {Key: "source", Value: 1}}, Name: "kind_year_source"},
 	{Collection: Samples, Keys: bson.D{{Key: "site_kind", Value: 1}, {Key: "sampled_at", Value: 1}}, Name: "kind_sampled_at"},
 	{Collection: Samples, Keys: bson.D{{Key: "case_pending", Value: 1}}, Name: "case_pending"},
+	{Collection: Samples, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
+	{Collection: Cases, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Revisions, Keys: bson.D{{Key: "sample_id", Value: 1}, {Key: "number", Value: 1}}, Unique: true, Name: "sample_number_unique"},
 	{Collection: Cases, Keys: bson.D{{Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}, Name: "opened_at_id"},
 	{Collection: Cases, Keys: bson.D{{Key: "site_id", Value: 1}, {Key: "opened_at", Value: -1}}, Name: "site_opened_at"},
@@ -93,3 +97,8 @@ func all[D, T any](ctx context.Context, cur *mongo.Cursor, conv func(D) T) ([]T,
 }
 
 func in(ids []string) bson.D { return bson.D{{Key: "$in", Value: ids}} }
+
+// EventsRunners deliver the events (libs/events) that samples and cases carry in their outbox.
+func (s *Store) EventsRunners(sink *events.Sink) []*outbox.Runner {
+	return []*outbox.Runner{sink.Runner(s.samples, "revision"), sink.Runner(s.cases, "version")}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/vehicleid"
@@ -99,6 +100,7 @@ func (s *Service) IssuePass(ctx context.Context, p auth.Principal, in PassInput)
 	ps := Pass{ID: in.PassID, PermitID: pm.ID, VIN: pm.VIN, Plate: pm.Plate, PlateColour: pm.PlateColour, FleetID: pm.FleetID,
 		Zone: zone, Hours: hours, ValidFrom: in.ValidFrom.UTC(), ValidTo: in.ValidTo.UTC(), Route: in.Route,
 		IssuedAt: now, IssuedBy: p.Subject, Fingerprint: fp, Version: 1}
+	ps.Outgoing = []events.Draft{passEvent(events.MuckPassIssued, ps, now, "")}
 	if err := s.passes.InsertPass(ctx, ps); errors.Is(err, ErrDuplicateID) {
 		got, _, err := idempotent(ctx, s.passes.GetPass, fpOf, ps.ID, fp)
 		return got, false, err
@@ -164,7 +166,8 @@ func (s *Service) CancelPass(ctx context.Context, p auth.Principal, id, reason s
 	if ps.Cancelled {
 		return Pass{}, conflict("pass %s was already cancelled", ps.ID)
 	}
-	out, err := s.passes.CancelPass(ctx, ps.ID, ps.PlateKey(), ps.Version, s.now().UTC(), p.Subject, reason)
+	now := s.now().UTC()
+	out, err := s.passes.CancelPass(ctx, ps.ID, ps.PlateKey(), ps.Version, now, p.Subject, reason, passEvent(events.MuckPassCancelled, ps, now, reason))
 	if err != nil {
 		return Pass{}, err
 	}
@@ -212,4 +215,15 @@ func (s *Service) AllowedHere(ctx context.Context, p auth.Principal, vin string,
 	v := Allowed(AllowedInput{At: at.UTC(), Point: pt, Permits: permits, Candidates: near, HasPasses: has, Loc: s.loc})
 	span.SetAttributes(attribute.Bool("clearsky.pass.allowed", v.Allowed), attribute.String("clearsky.pass.id", v.PassID))
 	return v, nil
+}
+
+// passEvent is a pass's domain event: it concerns the truck's fleet and the police, who issue
+// passes.
+func passEvent(t events.Type, ps Pass, at time.Time, reason string) events.Draft {
+	data := map[string]any{"permit_id": ps.PermitID, "plate": ps.Plate, "vin": ps.VIN}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	return events.Draft{Type: t, At: at, Subject: ps.ID, Link: "/v1/muck/passes/" + ps.ID, Organisations: []string{ps.FleetID},
+		Roles: []auth.Role{auth.Police}, Data: data}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 )
@@ -174,17 +175,19 @@ func (p Permit) ValidAt(t time.Time) bool {
 
 // Pass is a restricted-road pass (《限行道路通行证》) issued by the traffic police for a permit.
 type Pass struct {
-	ID           string
-	PermitID     string
-	VIN          string
-	Plate        string
-	PlateColour  vehicleid.Colour
-	FleetID      string
-	Zone         geo.Shape
-	Hours        Hours
-	ValidFrom    time.Time
-	ValidTo      time.Time
-	Route        string // the route as the police describe it, for the driver and the officer
+	ID          string
+	PermitID    string
+	VIN         string
+	Plate       string
+	PlateColour vehicleid.Colour
+	FleetID     string
+	Zone        geo.Shape
+	Hours       Hours
+	ValidFrom   time.Time
+	ValidTo     time.Time
+	Route       string // the route as the police describe it, for the driver and the officer
+	// Outgoing are the domain events of the write that stores the pass (its outbox).
+	Outgoing     []events.Draft
 	IssuedAt     time.Time
 	IssuedBy     string
 	Cancelled    bool
@@ -249,6 +252,8 @@ type Violation struct {
 	RevokedPermits []string
 	Fingerprint    string
 	Version        int64
+	// Outgoing are the domain events of the write that stores the violation (its outbox).
+	Outgoing []events.Draft
 }
 
 // PlateKey is the violation's plate + colour key ("" when the plate is unknown).

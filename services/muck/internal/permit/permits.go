@@ -12,6 +12,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
@@ -308,8 +309,40 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id string, a Action
 	if reason == "" {
 		reason = pastTense(a) // approving and resuming need no words
 	}
-	return s.step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: st.To, Reason: reason, Findings: findings,
-		Event: Event{Action: a, From: pm.StateAt(now), To: st.To, At: now, By: p.Subject, Role: p.Role, Reason: reason}})
+	c := StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: st.To, Reason: reason, Findings: findings,
+		Event: Event{Action: a, From: pm.StateAt(now), To: st.To, At: now, By: p.Subject, Role: p.Role, Reason: reason}}
+	c.Outgoing = s.stepEvents(ctx, pm, c.Event)
+	return s.step(ctx, c)
+}
+
+// stepTypes are the permit steps that are domain events.
+var stepTypes = map[Action]events.Type{Approve: events.MuckPermitApproved, Refuse: events.MuckPermitRefused,
+	Suspend: events.MuckPermitSuspend, Revoke: events.MuckPermitRevoked}
+
+// stepEvents are the domain events of a permit step: they concern the fleet and the
+// construction bureau that is the authority of the permit's origin site; a suspension or a
+// revocation concerns the police too (the truck is stopped at checkpoints).
+func (s *Service) stepEvents(ctx context.Context, pm Permit, e Event) []events.Draft {
+	t, ok := stepTypes[e.Action]
+	if !ok {
+		return nil
+	}
+	orgs := []string{pm.FleetID}
+	if site, err := s.sites.GetSite(ctx, pm.FromSite); err == nil {
+		orgs = append(orgs, site.Authority)
+	}
+	var roles []auth.Role
+	if e.Action == Suspend || e.Action == Revoke {
+		roles = []auth.Role{auth.Police}
+	}
+	data := map[string]any{"vin": pm.VIN, "plate": pm.Plate, "from": string(e.From), "to": string(e.To), "from_site": pm.FromSite}
+	if e.Reason != "" {
+		data["reason"] = e.Reason
+	}
+	if e.ViolationID != "" {
+		data["violation_id"] = e.ViolationID
+	}
+	return []events.Draft{{Type: t, At: e.At, Subject: pm.ID, Link: "/v1/muck/permits/" + pm.ID, Organisations: orgs, Roles: roles, Data: data}}
 }
 
 // checkAuthority refuses a construction bureau that is not the authority of the permit's

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/clearsky/clearsky/libs/apperr"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
@@ -83,6 +84,8 @@ type StepChange struct {
 	Reason      string
 	Findings    []Reason // replaces the stored findings when not nil
 	Event       Event
+	// Outgoing are the domain events of the step, written to the permit's outbox with it.
+	Outgoing []events.Draft
 }
 
 // SiteStore keeps construction and disposal sites (MongoDB in production).
@@ -119,7 +122,7 @@ type PassStore interface {
 	HasPasses(ctx context.Context, vin string) (bool, error)
 	PassesByPlate(ctx context.Context, plateKey string) ([]Pass, error)
 	// CancelPass cancels a pass still at version; ErrStateChanged otherwise.
-	CancelPass(ctx context.Context, id, plateKey string, version int64, at time.Time, by, reason string) (Pass, error)
+	CancelPass(ctx context.Context, id, plateKey string, version int64, at time.Time, by, reason string, evs ...events.Draft) (Pass, error)
 }
 
 // ViolationStore keeps recorded violations and the automatic revocations they start;

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/geo"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/vehicleid"
@@ -161,6 +162,13 @@ func (s *Service) RecordViolation(ctx context.Context, p auth.Principal, in Viol
 	}
 	v.RevokePending = s.policy.Revokes(v.Kind) && v.VIN != ""
 	day := v.ObservedAt.In(s.loc).Format(time.DateOnly)
+	orgs := []string{v.FleetID}
+	if site, err := s.sites.GetSite(ctx, v.FromSite); err == nil {
+		orgs = append(orgs, site.Authority)
+	}
+	data := map[string]any{"kind": string(v.Kind), "plate": v.Plate, "permit_id": v.PermitID, "from_site": v.FromSite, "place": v.Place}
+	v.Outgoing = []events.Draft{{Type: events.MuckViolation, At: v.RecordedAt, Subject: v.ID, Link: "/v1/muck/violations/" + v.ID,
+		Organisations: orgs, Roles: []auth.Role{auth.Police}, Data: data}}
 	if err := s.violations.InsertViolation(ctx, v, day, day[:7]); errors.Is(err, ErrDuplicateID) {
 		got, _, err := idempotent(ctx, s.violations.GetViolation, fpOf, v.ID, fp)
 		return got, false, err
@@ -302,8 +310,10 @@ func (s *Service) revokeFor(ctx context.Context, v Violation) (Violation, []Ref,
 		if from != Approved && from != Suspended {
 			continue
 		}
-		out, err := s.permits.Step(ctx, StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: Revoked, Reason: reason,
-			Event: Event{Action: Revoke, From: from, To: Revoked, At: now, By: v.RecordedBy, Role: v.Role, Reason: reason, ViolationID: v.ID}})
+		c := StepChange{ID: pm.ID, PlateKey: pm.PlateKey(), FromState: pm.State, FromVersion: pm.Version, To: Revoked, Reason: reason,
+			Event: Event{Action: Revoke, From: from, To: Revoked, At: now, By: v.RecordedBy, Role: v.Role, Reason: reason, ViolationID: v.ID}}
+		c.Outgoing = s.stepEvents(ctx, pm, c.Event)
+		out, err := s.permits.Step(ctx, c)
 		if err != nil {
 			return Violation{}, nil, fmt.Errorf("revoke permit %s for violation %s: %w", pm.ID, v.ID, err)
 		}

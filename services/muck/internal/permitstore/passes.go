@@ -1,6 +1,7 @@
 package permitstore
 
 import (
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/outbox"
 
 	"context"
@@ -51,7 +52,7 @@ func passToDoc(p permit.Pass) (passDoc, error) {
 		FleetID: p.FleetID, Zone: zone, Box: boxOf(p.Zone), HoursFrom: p.Hours.From, HoursTo: p.Hours.To, ValidFrom: p.ValidFrom.UTC(),
 		ValidTo: p.ValidTo.UTC(), Route: p.Route, IssuedAt: p.IssuedAt.UTC(), IssuedBy: p.IssuedBy, Cancelled: p.Cancelled,
 		CancelledAt: utcPtr(p.CancelledAt), CancelledBy: p.CancelledBy, CancelReason: p.CancelReason, Fingerprint: p.Fingerprint,
-		Version: p.Version, Fields: outbox.New(p.IssuedAt, outbox.Part(p.PlateKey()))}, nil
+		Version: p.Version}, nil
 }
 
 func passFromDoc(d passDoc) (permit.Pass, error) {
@@ -72,6 +73,11 @@ func (s *Store) InsertPass(ctx context.Context, p permit.Pass) error {
 	if err != nil {
 		return err
 	}
+	rs, err := events.Records(p.Outgoing...)
+	if err != nil {
+		return err
+	}
+	d.Fields = outbox.New(p.IssuedAt, append([]outbox.Record{outbox.Part(p.PlateKey())}, rs...)...)
 	return insert(ctx, s.passes, d)
 }
 
@@ -106,13 +112,17 @@ func (s *Store) PassesByPlate(ctx context.Context, plateKey string) ([]permit.Pa
 }
 
 // CancelPass implements the permit stores.
-func (s *Store) CancelPass(ctx context.Context, id, plateKey string, version int64, at time.Time, by, reason string) (permit.Pass, error) {
+func (s *Store) CancelPass(ctx context.Context, id, plateKey string, version int64, at time.Time, by, reason string, evs ...events.Draft) (permit.Pass, error) {
+	rs, err := events.Records(evs...)
+	if err != nil {
+		return permit.Pass{}, err
+	}
 	update := outbox.Append(bson.D{
 		key("$set", bson.D{key("cancelled", true), key("cancelled_at", at.UTC()), key("cancelled_by", by), key("cancel_reason", reason)}),
 		key("$inc", bson.D{key("version", int64(1))}),
-	}, at, outbox.Part(plateKey))
+	}, at, append([]outbox.Record{outbox.Part(plateKey)}, rs...)...)
 	var d passDoc
-	err := s.passes.FindOneAndUpdate(ctx, bson.D{key("_id", id), key("version", version), key("cancelled", false)}, update,
+	err = s.passes.FindOneAndUpdate(ctx, bson.D{key("_id", id), key("version", version), key("cancelled", false)}, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if mongodb.IsNotFound(err) {
 		return permit.Pass{}, permit.ErrStateChanged

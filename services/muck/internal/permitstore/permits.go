@@ -1,6 +1,7 @@
 package permitstore
 
 import (
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/outbox"
 
 	"context"
@@ -136,10 +137,14 @@ func (s *Store) Step(ctx context.Context, c permit.StepChange) (permit.Permit, e
 		key("$inc", bson.D{key("version", int64(1))}),
 		key("$push", bson.D{key("history", eventToDoc(c.Event))}),
 	}
-	update = outbox.Append(update, c.Event.At, outbox.Part(c.PlateKey))
+	rs, err := events.Records(c.Outgoing...)
+	if err != nil {
+		return permit.Permit{}, err
+	}
+	update = outbox.Append(update, c.Event.At, append([]outbox.Record{outbox.Part(c.PlateKey)}, rs...)...)
 	filter := bson.D{key("_id", c.ID), key("state", string(c.FromState)), key("version", c.FromVersion)}
 	var d permitDoc
-	err := s.permits.FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	err = s.permits.FindOneAndUpdate(ctx, filter, update, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if mongodb.IsNotFound(err) {
 		if n, cerr := s.permits.CountDocuments(ctx, bson.D{key("_id", c.ID)}); cerr == nil && n == 0 {
 			return permit.Permit{}, permit.ErrPermitNotFound

@@ -1,6 +1,7 @@
 package permitstore
 
 import (
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/outbox"
 
 	"context"
@@ -60,9 +61,6 @@ func violationToDoc(v permit.Violation, day, month string) violationDoc {
 		FromSite: v.FromSite, SiteSource: string(v.SiteSource), RecordedAt: v.RecordedAt.UTC(), RecordedBy: v.RecordedBy, Role: string(v.Role),
 		RevokePending: v.RevokePending, RevokedPermits: v.RevokedPermits, Fingerprint: v.Fingerprint, Version: v.Version,
 		Day: day, Month: month}
-	if k := v.PlateKey(); k != "" {
-		d.Fields = outbox.New(v.RecordedAt, outbox.Part(k))
-	}
 	if d.RevokedPermits == nil {
 		d.RevokedPermits = []string{}
 	}
@@ -85,7 +83,17 @@ func violationFromDoc(d violationDoc) (permit.Violation, error) {
 
 // InsertViolation implements the permit stores.
 func (s *Store) InsertViolation(ctx context.Context, v permit.Violation, day, month string) error {
-	return insert(ctx, s.violations, violationToDoc(v, day, month))
+	d := violationToDoc(v, day, month)
+	rs, err := events.Records(v.Outgoing...)
+	if err != nil {
+		return err
+	}
+	var parts []outbox.Record
+	if k := v.PlateKey(); k != "" {
+		parts = append(parts, outbox.Part(k))
+	}
+	d.Fields = outbox.New(v.RecordedAt, append(parts, rs...)...)
+	return insert(ctx, s.violations, d)
 }
 
 // GetViolation implements the permit stores.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/cursor"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
 	"github.com/clearsky/clearsky/services/obd/internal/detect"
@@ -81,7 +82,23 @@ type Alarm struct {
 	ID    string
 	VIN   string
 	Plate string
+	// FleetID is the truck's fleet when the alarm was written (the registry's record).
+	FleetID string
 	detect.Alarm
+}
+
+// alarmEvent is the domain event of an alarm's opening or closing: it concerns the truck's
+// fleet (and the bureau).
+func alarmEvent(t events.Type, a Alarm, at time.Time) events.Draft {
+	data := map[string]any{"vin": a.VIN, "kind": string(a.Kind), "message": a.Message}
+	if a.Plate != "" {
+		data["plate"] = a.Plate
+	}
+	if t == events.OBDAlarmClosed && a.CloseReason != "" {
+		data["reason"] = a.CloseReason
+	}
+	return events.Draft{Type: t, At: at, Subject: a.ID, Link: "/v1/obd/vehicles/" + a.VIN + "/alarms",
+		Organisations: []string{a.FleetID}, Data: data}
 }
 
 // AlarmFilter narrows the district's alarm list.
@@ -111,8 +128,10 @@ type Store interface {
 	Frames(ctx context.Context, vin string, from, to time.Time, limit int) ([]Frame, error)
 	// LastFrame returns a truck's newest frame by collection time, if any.
 	LastFrame(ctx context.Context, vin string) (Frame, bool, error)
-	InsertAlarm(ctx context.Context, a Alarm) error
-	UpdateAlarm(ctx context.Context, a Alarm) error
+	// InsertAlarm stores a new alarm (one that exists is no error) with the events of its opening.
+	InsertAlarm(ctx context.Context, a Alarm, evs ...events.Draft) error
+	// UpdateAlarm stores an alarm's new state with the events of the change, in one write.
+	UpdateAlarm(ctx context.Context, a Alarm, evs ...events.Draft) error
 	// Alarms returns a truck's alarms, newest first; only open ones when openOnly.
 	Alarms(ctx context.Context, vin string, openOnly bool, limit int) ([]Alarm, error)
 	// ListAlarms returns every truck's alarms that f admits, newest first (opening time, then
@@ -339,6 +358,7 @@ type truckState struct {
 	t         *detect.Truck
 	plate     string
 	colour    string
+	fleet     string
 	summaryAt time.Time
 	changed   bool
 }
@@ -515,7 +535,7 @@ func (p *partition) truck(ctx context.Context, vin string) *truckState {
 		}
 	}
 	if v, err := p.m.vehicles.ByVIN(ctx, vin); err == nil {
-		ts.plate, ts.colour = v.Plate, v.PlateColour
+		ts.plate, ts.colour, ts.fleet = v.Plate, v.PlateColour, v.FleetID
 	}
 	p.trucks[vin] = ts
 	return ts
@@ -525,15 +545,17 @@ func (p *partition) truck(ctx context.Context, vin string) *truckState {
 func (p *partition) apply(ctx context.Context, ts *truckState, changes []detect.Change) {
 	for _, c := range changes {
 		ts.changed = true
-		a := Alarm{ID: AlarmID(c.VIN, c.Alarm), VIN: c.VIN, Plate: ts.plate, Alarm: c.Alarm}
+		a := Alarm{ID: AlarmID(c.VIN, c.Alarm), VIN: c.VIN, Plate: ts.plate, FleetID: ts.fleet, Alarm: c.Alarm}
 		var err error
 		switch c.Op {
 		case detect.OpOpened:
 			p.m.metrics.Alarms.WithLabelValues(string(c.Alarm.Kind)).Inc()
-			err = p.m.store.InsertAlarm(ctx, a)
+			err = p.m.store.InsertAlarm(ctx, a, alarmEvent(events.OBDAlarmOpened, a, a.OpenedAt))
 			p.m.log.InfoContext(ctx, "obd_alarm_opened", "vin", c.VIN, "kind", string(c.Alarm.Kind), "message", c.Alarm.Message)
-		case detect.OpUpdated, detect.OpClosed:
+		case detect.OpUpdated:
 			err = p.m.store.UpdateAlarm(ctx, a)
+		case detect.OpClosed:
+			err = p.m.store.UpdateAlarm(ctx, a, alarmEvent(events.OBDAlarmClosed, a, a.ClosedAt))
 		case detect.OpExemptionGained, detect.OpExemptionRevoked:
 			err = p.m.store.SaveTruck(ctx, TruckRecord{VIN: c.VIN, Exemption: ts.t.Exemption, SavedAt: p.m.now().UTC()})
 		}
@@ -634,8 +656,8 @@ func (m *Monitor) Close(ctx context.Context, vin string, kind detect.Kind, by st
 		if err != nil {
 			return
 		}
-		out = Alarm{ID: AlarmID(vin, c.Alarm), VIN: vin, Plate: ts.plate, Alarm: c.Alarm}
-		if err = m.store.UpdateAlarm(ctx, out); err != nil {
+		out = Alarm{ID: AlarmID(vin, c.Alarm), VIN: vin, Plate: ts.plate, FleetID: ts.fleet, Alarm: c.Alarm}
+		if err = m.store.UpdateAlarm(ctx, out, alarmEvent(events.OBDAlarmClosed, out, out.ClosedAt)); err != nil {
 			return
 		}
 		ts.changed = true

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -16,7 +17,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clearsky/clearsky/libs/cursor"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
+	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/services/obd/internal/detect"
 	"github.com/clearsky/clearsky/services/obd/internal/monitor"
 	"github.com/clearsky/clearsky/services/obd/internal/protocol"
@@ -43,6 +46,8 @@ var Indexes = []mongodb.Index{
 	// The district's list (ListAlarms), newest first, open or all.
 	{Collection: Alarms, Keys: bson.D{{Key: "open", Value: 1}, {Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}, Name: "open_opened"},
 	{Collection: Alarms, Keys: bson.D{{Key: "opened_at", Value: -1}, {Key: "_id", Value: -1}}, Name: "opened"},
+	// The events runner's due query (libs/events).
+	{Collection: Alarms, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 }
 
 // Store is the MongoDB implementation of monitor.Store.
@@ -180,7 +185,11 @@ type alarmDoc struct {
 	// Evidence is detect.Evidence as JSON: its optional numbers keep "not available" exactly.
 	Evidence string `bson:"evidence"`
 	// Unsigned: the alarm rests only on telemetry no signature proves.
-	Unsigned bool `bson:"unsigned,omitempty"`
+	Unsigned bool   `bson:"unsigned,omitempty"`
+	FleetID  string `bson:"fleet_id,omitempty"`
+	// Version moves with every write; the outbox holds the events of the writes (libs/events).
+	Version       int64 `bson:"version,omitempty"`
+	outbox.Fields `bson:",inline"`
 }
 
 func toAlarmDoc(a monitor.Alarm) (alarmDoc, error) {
@@ -189,7 +198,7 @@ func toAlarmDoc(a monitor.Alarm) (alarmDoc, error) {
 		return alarmDoc{}, fmt.Errorf("encode evidence: %w", err)
 	}
 	d := alarmDoc{ID: a.ID, VIN: a.VIN, Plate: a.Plate, Kind: string(a.Kind), Open: a.IsOpen(), OpenedAt: a.OpenedAt.UTC(),
-		ClosedBy: a.ClosedBy, CloseReason: a.CloseReason, Message: a.Message, Evidence: string(ev), Unsigned: a.Unsigned}
+		ClosedBy: a.ClosedBy, CloseReason: a.CloseReason, Message: a.Message, Evidence: string(ev), Unsigned: a.Unsigned, FleetID: a.FleetID}
 	if !a.ClosedAt.IsZero() {
 		t := a.ClosedAt.UTC()
 		d.ClosedAt = &t
@@ -197,28 +206,64 @@ func toAlarmDoc(a monitor.Alarm) (alarmDoc, error) {
 	return d, nil
 }
 
-// InsertAlarm implements monitor.Store; inserting an alarm that exists is not an error.
-func (s *Store) InsertAlarm(ctx context.Context, a monitor.Alarm) error {
+// InsertAlarm implements monitor.Store; inserting an alarm that exists is not an error (its
+// events were written with the first insert).
+func (s *Store) InsertAlarm(ctx context.Context, a monitor.Alarm, evs ...events.Draft) error {
 	d, err := toAlarmDoc(a)
 	if err != nil {
 		return err
 	}
+	rs, err := events.Records(evs...)
+	if err != nil {
+		return err
+	}
+	d.Version, d.Fields = 1, outbox.New(time.Now(), rs...)
 	if _, err := s.alarms.InsertOne(ctx, d); err != nil && !mongodb.IsDuplicateKey(err) {
 		return fmt.Errorf("insert alarm %s: %w", a.ID, err)
 	}
 	return nil
 }
 
-// UpdateAlarm implements monitor.Store (an upsert by id).
-func (s *Store) UpdateAlarm(ctx context.Context, a monitor.Alarm) error {
+// UpdateAlarm implements monitor.Store (an upsert by id): the alarm's fields, its version and
+// the outbox records of its events in one write.
+func (s *Store) UpdateAlarm(ctx context.Context, a monitor.Alarm, evs ...events.Draft) error {
 	d, err := toAlarmDoc(a)
 	if err != nil {
 		return err
 	}
-	if _, err := s.alarms.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, d, options.Replace().SetUpsert(true)); err != nil {
+	rs, err := events.Records(evs...)
+	if err != nil {
+		return err
+	}
+	raw, err := bson.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode alarm %s: %w", a.ID, err)
+	}
+	var set bson.D
+	if err := bson.Unmarshal(raw, &set); err != nil {
+		return fmt.Errorf("encode alarm %s: %w", a.ID, err)
+	}
+	set = slices.DeleteFunc(set, func(e bson.E) bool { return e.Key == "_id" })
+	unset := bson.D{}
+	for _, f := range []string{"closed_at", "closed_by", "close_reason", "plate", "fleet_id", "unsigned"} {
+		if !slices.ContainsFunc(set, func(e bson.E) bool { return e.Key == f }) {
+			unset = append(unset, bson.E{Key: f, Value: ""})
+		}
+	}
+	upd := bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}}
+	if len(unset) > 0 {
+		upd = append(upd, bson.E{Key: "$unset", Value: unset})
+	}
+	upd = outbox.Append(upd, time.Now(), rs...)
+	if _, err := s.alarms.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, upd, options.UpdateOne().SetUpsert(true)); err != nil {
 		return fmt.Errorf("update alarm %s: %w", a.ID, err)
 	}
 	return nil
+}
+
+// EventsRunner delivers the alarms' events (libs/events) from their outbox.
+func (s *Store) EventsRunner(sink *events.Sink) *outbox.Runner {
+	return sink.Runner(s.alarms, "version")
 }
 
 // Alarms implements monitor.Store.
@@ -259,7 +304,7 @@ func readAlarms(ctx context.Context, cur *mongo.Cursor) ([]monitor.Alarm, error)
 	out := make([]monitor.Alarm, 0, len(docs))
 	for _, d := range docs {
 		a := monitor.Alarm{ID: d.ID, VIN: d.VIN, Plate: d.Plate, Alarm: detect.Alarm{Kind: detect.Kind(d.Kind), OpenedAt: d.OpenedAt.UTC(),
-			ClosedBy: d.ClosedBy, CloseReason: d.CloseReason, Message: d.Message, Unsigned: d.Unsigned}}
+			ClosedBy: d.ClosedBy, CloseReason: d.CloseReason, Message: d.Message, Unsigned: d.Unsigned}, FleetID: d.FleetID}
 		if d.ClosedAt != nil {
 			a.ClosedAt = d.ClosedAt.UTC()
 		}

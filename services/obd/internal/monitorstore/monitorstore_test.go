@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/testenv"
 	"github.com/clearsky/clearsky/services/obd/internal/detect"
@@ -83,5 +87,50 @@ func TestAlarmsKeepTheirUnsignedMark(t *testing.T) {
 	all, _ := s.Alarms(ctx, vin, false, 10)
 	if len(all) != 1 || all[0].Unsigned || all[0].ClosedBy != "bureau" {
 		t.Fatalf("after the update: %+v", all)
+	}
+}
+
+// TestAlarmEventsLeaveThroughTheOutbox: an alarm's opening and closing events are written with
+// the alarm and stored once each in the events collection by the runner, however often the
+// opening is written.
+func TestAlarmEventsLeaveThroughTheOutbox(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.Mongo(t)
+	s := monitorstore.New(db)
+	at := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	a := monitor.Alarm{ID: "a1", VIN: vin, Plate: "晋F77777", FleetID: "fleet-a",
+		Alarm: detect.Alarm{Kind: detect.KindNOxExceedance, OpenedAt: at, Message: "NOx"}}
+	opened := events.Draft{Type: events.OBDAlarmOpened, At: at, Subject: a.ID, Link: "/v1/obd/vehicles/" + vin + "/alarms", Organisations: []string{a.FleetID}}
+	for range 2 {
+		if err := s.InsertAlarm(ctx, a, opened); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.ClosedAt = at.Add(time.Hour)
+	closed := opened
+	closed.Type, closed.At = events.OBDAlarmClosed, a.ClosedAt
+	if err := s.UpdateAlarm(ctx, a, closed); err != nil {
+		t.Fatal(err)
+	}
+	run := events.Runners(s.EventsRunner(events.NewSink(db)))
+	if n, err := run(ctx); err != nil || n != 1 {
+		t.Fatalf("events runner = %d, %v; want the alarm's document", n, err)
+	}
+	cur, err := db.Collection(events.Collection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "time", Value: 1}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []events.Doc
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || docs[0].Type != string(events.OBDAlarmOpened) || docs[1].Type != string(events.OBDAlarmClosed) || docs[0].Organisations[0] != "fleet-a" {
+		t.Fatalf("events stored: %+v", docs)
+	}
+	if n, err := run(ctx); err != nil || n != 0 {
+		t.Fatalf("second run = %d, %v; want nothing due", n, err)
+	}
+	if got, _ := s.Alarms(ctx, vin, false, 10); len(got) != 1 || got[0].FleetID != "fleet-a" || got[0].ClosedAt.IsZero() {
+		t.Fatalf("alarm read back: %+v", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/localtime"
 	"github.com/clearsky/clearsky/libs/summary"
 	"github.com/clearsky/clearsky/libs/vehicleid"
@@ -88,6 +89,8 @@ type Screening struct {
 	DecidedAt time.Time
 	DecidedBy string
 	Role      auth.Role
+	// Outgoing are the domain events of the write that stores the screening (its outbox).
+	Outgoing []events.Draft
 }
 
 // Service applies the registry's rules on top of a Store and the Redis parts.
@@ -738,6 +741,19 @@ func (s *Service) Screen(ctx context.Context, p auth.Principal, req ScreeningReq
 		Decision: decision, Reasons: reasons, PhaseOut: po, Report: req.Report, DecidedAt: now, DecidedBy: p.Subject, Role: p.Role}
 	if in.Existing != nil {
 		sc.Plate = in.Existing.Plate
+	}
+	if decision == Refused {
+		// It concerns the vehicle's fleet, when the registry knows one, and the police.
+		var orgs []string
+		if in.Existing != nil {
+			orgs = append(orgs, in.Existing.FleetID)
+		}
+		data := map[string]any{"vin": sc.VIN, "plate": sc.Plate, "purpose": string(sc.Purpose)}
+		if len(reasons) > 0 {
+			data["reason"] = reasons[0].Message
+		}
+		sc.Outgoing = []events.Draft{{Type: events.RegistryScreeningRefused, At: now, Subject: sc.ID, Link: "/v1/screenings/" + sc.ID,
+			Organisations: orgs, Roles: []auth.Role{auth.Police}, Data: data}}
 	}
 	span.SetAttributes(attribute.String("clearsky.screening.decision", string(decision)))
 	if err := s.store.InsertScreening(ctx, sc); err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/partsync"
@@ -35,6 +36,7 @@ var Indexes = []mongodb.Index{
 	{Collection: Vehicles, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Vehicles, Keys: bson.D{{Key: "registered_on", Value: 1}}, Name: "registered_on"},
 	{Collection: Screenings, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "decided_at", Value: -1}}, Name: "vin_decided_at"},
+	{Collection: Screenings, Keys: bson.D{{Key: outbox.FieldDue, Value: 1}}, Name: outbox.FieldDue},
 	{Collection: Proposals, Keys: bson.D{{Key: "state", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "state_proposed_at"},
 	{Collection: Proposals, Keys: bson.D{{Key: "vin", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "vin_proposed_at"},
 	{Collection: Proposals, Keys: bson.D{{Key: "fleet_id", Value: 1}, {Key: "proposed_at", Value: -1}}, Name: "fleet_proposed_at"},
@@ -343,6 +345,9 @@ type screeningDoc struct {
 	DecidedAt time.Time      `bson:"decided_at"`
 	DecidedBy string         `bson:"decided_by"`
 	Role      string         `bson:"role"`
+	// Version is 1 (a screening is never changed); the outbox holds its events.
+	Version       int64 `bson:"version"`
+	outbox.Fields `bson:",inline"`
 }
 
 type phaseOutDoc struct {
@@ -368,10 +373,20 @@ func (s *Store) InsertScreening(ctx context.Context, sc vehicle.Screening) error
 	if r := sc.Report; r != nil {
 		d.Report = &inspectionDoc{ReportID: r.ReportID, StationID: r.StationID, Result: r.Result, InspectedOn: r.InspectedOn}
 	}
+	rs, err := events.Records(sc.Outgoing...)
+	if err != nil {
+		return err
+	}
+	d.Version, d.Fields = 1, outbox.New(sc.DecidedAt, rs...)
 	if _, err := s.screenings.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("insert screening: %w", err)
 	}
 	return nil
+}
+
+// EventsRunner delivers the screenings' events (libs/events) from their outbox.
+func (s *Store) EventsRunner(sink *events.Sink) *outbox.Runner {
+	return sink.Runner(s.screenings, "version")
 }
 
 func fromScreeningDoc(d screeningDoc) vehicle.Screening {

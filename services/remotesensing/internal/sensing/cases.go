@@ -10,6 +10,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 )
 
 // Step is one allowed move of the enforcement loop: who may take it, from where, and what it
@@ -226,4 +227,29 @@ func ApplyShopChoice(c Case, p auth.Principal, ch ShopChoice, now time.Time) (Ca
 		n.Repair = nil
 	}
 	return n, e
+}
+
+// OpeningEvents are the domain events of a case's opening, which its store writes with it: the
+// case concerns the vehicle's fleet and the authorities of the loop (police, transport).
+func OpeningEvents(c Case) []events.Draft {
+	return []events.Draft{caseEvent(events.RemoteSensingCaseOpened, c, c.OpenedAt, map[string]any{"to": string(c.State)})}
+}
+
+// StepEvents are the domain events of a step on a case (a transition, a repair shop chosen, a
+// repair reported), written with it; the chosen repair shop is concerned too.
+func StepEvents(c Case, e Entry) []events.Draft {
+	data := map[string]any{"step": e.Event, "from": string(e.From), "to": string(e.To)}
+	if e.Reason != "" {
+		data["reason"] = e.Reason
+	}
+	if e.Reference != "" {
+		data["reference"] = e.Reference
+	}
+	return []events.Draft{caseEvent(events.RemoteSensingCaseTransition, c, e.At, data)}
+}
+
+func caseEvent(t events.Type, c Case, at time.Time, data map[string]any) events.Draft {
+	data["plate"], data["pollutant"] = c.Plate, string(c.Pollutant)
+	return events.Draft{Type: t, At: at, Subject: c.ID, Link: "/v1/remote-sensing/cases/" + c.ID,
+		Organisations: []string{c.Trace.FleetID, c.RepairShopID}, Roles: []auth.Role{auth.Police, auth.Transport}, Data: data}
 }

@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/partsync"
@@ -284,6 +285,13 @@ func (s *Store) ExceedancesOf(ctx context.Context, plateKeys []string, since tim
 // InsertCase implements the sensing stores; the unique open key refuses a second open case.
 func (s *Store) InsertCase(ctx context.Context, c sensing.Case) error {
 	d := caseToDoc(c)
+	rs, err := events.Records(sensing.OpeningEvents(c)...)
+	if err != nil {
+		return err
+	}
+	// The new case's part is published through its readings' outbox job; its events leave
+	// through its own outbox.
+	d.Fields = outbox.New(c.UpdatedAt, rs...)
 	return mongodb.InsertOne(ctx, s.cases, d, sensing.ErrCaseOpen)
 }
 
@@ -366,9 +374,13 @@ func (s *Store) UpdateCase(ctx context.Context, c sensing.Case, from sensing.Sta
 	if d.RetestReadingKey != "" {
 		set = append(set, bson.E{Key: "retest_reading_key", Value: d.RetestReadingKey})
 	}
+	rs, err := events.Records(sensing.StepEvents(c, e)...)
+	if err != nil {
+		return err
+	}
 	res, err := s.cases.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: c.ID}, {Key: "state", Value: string(from)}, {Key: "version", Value: c.Version - 1}},
-		outbox.Append(append(bson.D{{Key: "$set", Value: set}}, upd...), c.UpdatedAt, outbox.Part(c.PlateKey())))
+		outbox.Append(append(bson.D{{Key: "$set", Value: set}}, upd...), c.UpdatedAt, append([]outbox.Record{outbox.Part(c.PlateKey())}, rs...)...))
 	if err != nil {
 		return fmt.Errorf("update case %s: %w", c.ID, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/mongodb"
 	"github.com/clearsky/clearsky/libs/outbox"
 	"github.com/clearsky/clearsky/libs/testenv"
@@ -212,16 +213,19 @@ func TestCases(t *testing.T) {
 	if of, _ = s.CasesOf(ctx, []string{"晋F12345:yellow"}, t0); len(of) != 3 {
 		t.Fatalf("open and recently ended = %d, want 3", len(of))
 	}
-	// New cases are published through their readings' outbox job; a step flags the case.
+	// New cases are published through their readings' outbox job; a step flags the case. Each
+	// case's events (its opening, its steps) wait for the runner, whatever is acknowledged.
+	src := s.PartSources()[0]
 	pending := func() []outbox.Due {
-		src := s.PartSources()[0]
 		ds, err := outbox.Pending(ctx, src.Coll, src.VersionField, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ds
+		return slices.DeleteFunc(ds, func(d outbox.Due) bool {
+			return !slices.ContainsFunc(d.Records, func(r outbox.Record) bool { return r.Topic == outbox.TopicPart })
+		})
 	}
-	if ds := pending(); len(ds) != 1 || ds[0].ID.(bson.RawValue).StringValue() != "rsc_1" || ds[0].Records[0].Key != "晋F12345:yellow" {
+	if ds := pending(); len(ds) != 1 || ds[0].ID.(bson.RawValue).StringValue() != "rsc_1" || ds[0].Records[1].Key != "晋F12345:yellow" {
 		t.Fatalf("pending = %v; want rsc_1's plate only", ds)
 	}
 	if err := s.AckCase(ctx, "rsc_1", 2); err != nil {
@@ -231,8 +235,20 @@ func TestCases(t *testing.T) {
 		t.Fatal("an ack at a stale version cleared the records")
 	}
 	_ = s.AckCase(ctx, "rsc_1", 3)
+	if ds := pending(); len(ds) != 1 || len(ds[0].Records) != 4 {
+		t.Fatalf("pending after the ack = %v, want rsc_1's part and its three events left to the runner", ds)
+	}
+	db := src.Coll.Database()
+	if n, err := events.Runners(events.NewSink(db).Runner(src.Coll, src.VersionField))(ctx); err != nil || n != 3 {
+		t.Fatalf("events runner = %d, %v; want the three cases", n, err)
+	}
 	if ds := pending(); len(ds) != 0 {
-		t.Fatalf("pending after the ack = %d, want 0", len(ds))
+		t.Fatalf("pending after the runner = %d, want 0", len(ds))
+	}
+	for typ, want := range map[events.Type]int64{events.RemoteSensingCaseOpened: 3, events.RemoteSensingCaseTransition: 2} {
+		if n, _ := db.Collection(events.Collection).CountDocuments(ctx, bson.D{{Key: "type", Value: string(typ)}}); n != want {
+			t.Errorf("%d %s events, want %d", n, typ, want)
+		}
 	}
 	list, err := s.ListCases(ctx, sensing.CaseFilter{Plate: "晋F12345", State: sensing.Detected}, nil, 10)
 	if err != nil || len(list) != 2 {
