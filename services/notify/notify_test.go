@@ -198,6 +198,16 @@ func TestWebhooks(t *testing.T) {
 		if r := e.Do(t, "GET", "/v1/organisations/fleet-a/webhooks", bureau, nil); r.Status != 200 {
 			t.Errorf("the bureau lists fleet-a's webhooks: %d", r.Status)
 		}
+		// Exports are scoped as the lists are, and never carry the signing secret.
+		for _, path := range []string{"/v1/organisations/fleet-a/webhooks?format=csv", "/v1/organisations/fleet-a/webhooks/" + sub + "/deliveries?format=xlsx"} {
+			if r := e.Do(t, "GET", path, fleetB, nil); r.Status != 404 {
+				t.Errorf("%s as fleet-b = %d, want 404", path, r.Status)
+			}
+		}
+		r := e.Do(t, "GET", "/v1/organisations/fleet-a/webhooks?format=csv", bureau, nil)
+		if r.Status != 200 || !strings.Contains(r.Raw, sub) || strings.Contains(r.Raw, "whsec_") {
+			t.Errorf("fleet-a's webhooks as CSV: %d %.300s", r.Status, r.Raw)
+		}
 	})
 
 	t.Run("a failing receiver's deliveries are retried, then dead letters to replay", func(t *testing.T) {

@@ -3,6 +3,7 @@
 package handler
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/events"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
@@ -87,19 +89,15 @@ func (h *Handler) subscribe(c *gin.Context) error {
 }
 
 func (h *Handler) list(c *gin.Context) error {
-	if err := request.OnlyQuery(c); err != nil {
+	if err := request.OnlyQuery(c, export.Param); err != nil {
 		return err
 	}
 	ss, err := h.svc.Subscriptions(c.Request.Context(), auth.Caller(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	out := make([]subscriptionJSON, len(ss))
-	for i, s := range ss {
-		out[i] = subOut(s)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
-	return nil
+	out := export.Each(ss, subOut)
+	return export.Rows(c, "webhooks-"+c.Param("id"), gin.H{"items": out}, out)
 }
 
 func (h *Handler) get(c *gin.Context) error {
@@ -141,27 +139,21 @@ func deliveryOut(d notice.Delivery) deliveryJSON {
 }
 
 func (h *Handler) deliveries(c *gin.Context) error {
-	if err := request.OnlyQuery(c, "state", "limit", "cursor"); err != nil {
+	if err := request.OnlyQuery(c, "state", "limit", "cursor", export.Param); err != nil {
 		return err
 	}
-	limit, after, err := request.Page(c)
-	if err != nil {
-		return err
-	}
-	ds, err := h.svc.Deliveries(c.Request.Context(), auth.Caller(c), c.Param("id"), c.Param("sub"), notice.DeliveryState(c.Query("state")), after, limit)
-	if err != nil {
-		return err
-	}
-	out := make([]deliveryJSON, len(ds))
-	next := ""
-	for i, d := range ds {
-		out[i] = deliveryOut(d)
-	}
-	if len(ds) == limit {
-		next = request.EncodeCursor(ds[len(ds)-1].ID)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next})
-	return nil
+	caller, org, sub, state := auth.Caller(c), c.Param("id"), c.Param("sub"), notice.DeliveryState(c.Query("state"))
+	return export.List(c, "deliveries-"+sub, func(ctx context.Context, after string, limit int) ([]deliveryJSON, string, error) {
+		ds, err := h.svc.Deliveries(ctx, caller, org, sub, state, after, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		next := ""
+		if len(ds) == limit {
+			next = request.EncodeCursor(ds[len(ds)-1].ID)
+		}
+		return export.Each(ds, deliveryOut), next, nil
+	})
 }
 
 func (h *Handler) replay(c *gin.Context) error {
@@ -188,10 +180,14 @@ type notificationJSON struct {
 	Read    bool   `json:"read"`
 }
 
+func notificationOut(n notice.Notification) notificationJSON {
+	return notificationJSON{Event: n.Event, Summary: n.Summary, Read: n.Read}
+}
+
 // inbox is the person's inbox, newest first. It answers an ETag made of the unread count and
 // the first page's ids, and 304 to If-None-Match with it: the console polls it cheaply.
 func (h *Handler) inbox(c *gin.Context) error {
-	if err := request.OnlyQuery(c, "unread", "limit", "cursor"); err != nil {
+	if err := request.OnlyQuery(c, "unread", "limit", "cursor", export.Param); err != nil {
 		return err
 	}
 	unread := false
@@ -201,6 +197,19 @@ func (h *Handler) inbox(c *gin.Context) error {
 		unread = true
 	default:
 		return apperr.Invalid("unread", "must be true or false")
+	}
+	if f, err := export.Requested(c); err != nil || f != export.JSON {
+		if err != nil {
+			return err
+		}
+		caller := auth.Caller(c)
+		return export.List(c, "notifications", func(ctx context.Context, after string, limit int) ([]notificationJSON, string, error) {
+			ns, next, err := h.svc.Inbox(ctx, caller, unread, after, limit)
+			if err != nil {
+				return nil, "", err
+			}
+			return export.Each(ns, notificationOut), request.EncodeCursor(next), nil
+		})
 	}
 	limit, after, err := request.Page(c)
 	if err != nil {
@@ -219,7 +228,7 @@ func (h *Handler) inbox(c *gin.Context) error {
 	sum := sha256.New()
 	fmt.Fprintf(sum, "%d|%v|%s|%d", count, unread, after, limit)
 	for i, n := range ns {
-		out[i] = notificationJSON{Event: n.Event, Summary: n.Summary, Read: n.Read}
+		out[i] = notificationOut(n)
 		fmt.Fprintf(sum, "|%s:%v", n.ID, n.Read)
 	}
 	etag := `W/"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`
