@@ -15,8 +15,8 @@ import (
 
 	"github.com/clearsky/clearsky/libs/apperr"
 	"github.com/clearsky/clearsky/libs/auth"
-	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/events"
+	"github.com/clearsky/clearsky/libs/export"
 	"github.com/clearsky/clearsky/libs/httpserver"
 	"github.com/clearsky/clearsky/libs/request"
 	"github.com/clearsky/clearsky/services/notify/internal/notice"
