@@ -59,6 +59,7 @@ func (h *Handler) Routes(r gin.IRouter) {
 	r.PUT("/v1/registry/settings/phase-out-target/:year", need(auth.Bureau), wrap(h.setPhaseOutTarget))
 	r.GET("/v1/reports/phase-out/progress", need(auth.Bureau, auth.Transport), wrap(h.phaseOutProgress))
 	r.GET("/v1/reports/clean-energy", need(auth.Bureau, auth.Transport), wrap(h.cleanEnergy))
+	r.GET("/v1/reports/clean-energy/fleet", need(auth.Bureau, auth.Transport), wrap(h.fleetShares))
 	pr := r.Group("/v1/vehicle-proposals")
 	pr.GET("", need(auth.Bureau, auth.Fleet), wrap(h.listProposals))
 	pr.GET("/:id", need(auth.Bureau, auth.Fleet), wrap(h.getProposal))
@@ -83,6 +84,7 @@ type vehicleBody struct {
 	RegisteredPlace  string        `json:"registered_place"`
 	GrossMassKg      int           `json:"gross_mass_kg" input:"min=0,max=100000"`
 	LeanBurn         bool          `json:"lean_burn"`
+	BuiltUpArea      bool          `json:"built_up_area"`
 	ConvertedGas     bool          `json:"converted_gas"`
 	ScrapDue         *request.Date `json:"scrap_due"`
 	Status           string        `json:"status" input:"id"`
@@ -94,7 +96,7 @@ func (b vehicleBody) vehicle() vehicle.Vehicle {
 		EmissionStandard: vehicle.Standard(b.EmissionStandard), Category: vehicle.Category(b.Category), Use: vehicle.Use(b.Use),
 		ServiceClass: vehicle.ServiceClass(b.ServiceClass), Maker: b.Maker, Owner: b.Owner, FleetID: b.FleetID,
 		RegisteredOn: b.RegisteredOn.Time, RegisteredPlace: b.RegisteredPlace, GrossMassKg: b.GrossMassKg,
-		LeanBurn: b.LeanBurn, ConvertedGas: b.ConvertedGas, Status: vehicle.Status(b.Status), StatusReason: b.StatusReason}
+		LeanBurn: b.LeanBurn, BuiltUpArea: b.BuiltUpArea, ConvertedGas: b.ConvertedGas, Status: vehicle.Status(b.Status), StatusReason: b.StatusReason}
 	if b.ScrapDue != nil {
 		v.ScrapDue = b.ScrapDue.Time
 	}
@@ -118,6 +120,7 @@ type vehicleJSON struct {
 	RegisteredPlace  string            `json:"registered_place,omitempty"`
 	GrossMassKg      int               `json:"gross_mass_kg,omitempty"`
 	LeanBurn         bool              `json:"lean_burn"`
+	BuiltUpArea      bool              `json:"built_up_area"`
 	ConvertedGas     bool              `json:"converted_gas"`
 	ScrapDue         *request.Date     `json:"scrap_due,omitempty"`
 	Status           string            `json:"status"`
@@ -147,7 +150,7 @@ func (h *Handler) toJSON(v vehicle.Vehicle) vehicleJSON {
 		EmissionStandard: string(v.EmissionStandard), Category: string(v.Category), Use: string(v.Use),
 		ServiceClass: string(v.ServiceClass), Maker: v.Maker, Owner: v.Owner, FleetID: v.FleetID,
 		RegisteredOn: request.Date{Time: v.RegisteredOn}, RegisteredPlace: v.RegisteredPlace, GrossMassKg: v.GrossMassKg,
-		LeanBurn: v.LeanBurn, ConvertedGas: v.ConvertedGas, Status: string(v.Status), StatusReason: v.StatusReason,
+		LeanBurn: v.LeanBurn, BuiltUpArea: v.BuiltUpArea, ConvertedGas: v.ConvertedGas, Status: string(v.Status), StatusReason: v.StatusReason,
 		Heavy: v.Heavy(), NewEnergy: v.NewEnergy(), Terminal: v.Terminal,
 		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, UpdatedBy: v.UpdatedBy, Version: v.Version}
 	if !v.ScrapDue.IsZero() {
@@ -217,6 +220,7 @@ type patchBody struct {
 	RegisteredPlace  *string       `json:"registered_place"`
 	GrossMassKg      *int          `json:"gross_mass_kg" input:"min=0,max=100000"`
 	LeanBurn         *bool         `json:"lean_burn"`
+	BuiltUpArea      *bool         `json:"built_up_area"`
 	ConvertedGas     *bool         `json:"converted_gas"`
 	ScrapDue         *request.Date `json:"scrap_due"`
 	Status           *string       `json:"status" input:"id"`
@@ -240,7 +244,7 @@ func (h *Handler) update(c *gin.Context) error {
 	p := vehicle.Patch{Plate: b.Plate, PlateColour: b.PlateColour, FuelType: conv[vehicle.FuelType](b.FuelType),
 		EmissionStandard: conv[vehicle.Standard](b.EmissionStandard), Category: conv[vehicle.Category](b.Category),
 		Use: conv[vehicle.Use](b.Use), ServiceClass: conv[vehicle.ServiceClass](b.ServiceClass), Maker: b.Maker, Owner: b.Owner,
-		RegisteredPlace: b.RegisteredPlace, GrossMassKg: b.GrossMassKg, LeanBurn: b.LeanBurn, ConvertedGas: b.ConvertedGas,
+		RegisteredPlace: b.RegisteredPlace, GrossMassKg: b.GrossMassKg, LeanBurn: b.LeanBurn, BuiltUpArea: b.BuiltUpArea, ConvertedGas: b.ConvertedGas,
 		Status: conv[vehicle.Status](b.Status), StatusReason: b.StatusReason, FleetID: b.FleetID}
 	if b.ScrapDue != nil {
 		p.ScrapDue = &b.ScrapDue.Time
@@ -730,4 +734,90 @@ type monthJSON struct {
 	Month      string `json:"month"`
 	Retired    int    `json:"retired"`
 	Cumulative int    `json:"cumulative"`
+}
+
+type fleetShareJSON struct {
+	ServiceClass     string  `json:"service_class"`
+	InService        int     `json:"in_service"`
+	NewEnergy        int     `json:"new_energy"`
+	CleanEnergy      int     `json:"clean_energy"`
+	NewEnergyShare   float64 `json:"new_energy_share"`
+	CleanEnergyShare float64 `json:"clean_energy_share"`
+	Target           float64 `json:"target"`
+	Measure          string  `json:"measure"`
+	Met              bool    `json:"met"`
+	ToReplaceFor80   int     `json:"to_replace_for_80"`
+	ToReplaceFor100  int     `json:"to_replace_for_100"`
+}
+
+type fleetPointJSON struct {
+	Month            string  `json:"month"`
+	InService        int     `json:"in_service"`
+	NewEnergyShare   float64 `json:"new_energy_share"`
+	CleanEnergyShare float64 `json:"clean_energy_share"`
+}
+
+type toReplaceJSON struct {
+	VIN          string `json:"vin"`
+	Plate        string `json:"plate"`
+	PlateColour  string `json:"plate_colour"`
+	ServiceClass string `json:"service_class"`
+	FuelType     string `json:"fuel_type"`
+	FleetID      string `json:"fleet_id,omitempty"`
+	BuiltUpArea  bool   `json:"built_up_area"`
+}
+
+// fleetShares: GET /v1/reports/clean-energy/fleet?at=YYYY-MM-DD&area=built_up|all&months=N —
+// the clean-energy quota of task 13 on the fleet in service (docs/registry.md).
+func (h *Handler) fleetShares(c *gin.Context) error {
+	if err := request.OnlyQuery(c, "at", "area", "months", export.Param); err != nil {
+		return err
+	}
+	at := time.Now()
+	if d, ok, err := request.QueryDate(c, "at"); err != nil {
+		return err
+	} else if ok {
+		at = d
+	}
+	builtUp := true
+	switch c.Query("area") {
+	case "", "built_up":
+	case "all":
+		builtUp = false
+	default:
+		return apperr.Invalid("area", "built_up (the vehicles serving the built-up area, the plan's scope) or all")
+	}
+	months := 12
+	if s := c.Query("months"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 36 {
+			return apperr.Invalid("months", "a whole number of months from 1 to 36")
+		}
+		months = n
+	}
+	rep, err := h.svc.FleetShares(c.Request.Context(), auth.Caller(c), at, builtUp, months)
+	if err != nil {
+		return err
+	}
+	classes := export.Each(rep.Classes, func(r vehicle.FleetShare) fleetShareJSON {
+		return fleetShareJSON{ServiceClass: string(r.ServiceClass), InService: r.InService, NewEnergy: r.NewEnergy, CleanEnergy: r.CleanEnergy,
+			NewEnergyShare: r.NewEnergyShare, CleanEnergyShare: r.CleanEnergyShare, Target: r.Target, Measure: r.Measure, Met: r.Met,
+			ToReplaceFor80: r.ToReplaceFor80, ToReplaceFor100: r.ToReplaceFor100}
+	})
+	trend := map[string][]fleetPointJSON{}
+	for k, pts := range rep.Trend {
+		trend[string(k)] = export.Each(pts, func(p vehicle.FleetPoint) fleetPointJSON {
+			return fleetPointJSON{Month: p.Month, InService: p.InService, NewEnergyShare: p.NewEnergyShare, CleanEnergyShare: p.CleanEnergyShare}
+		})
+	}
+	replace := export.Each(rep.Replace, func(v vehicle.Vehicle) toReplaceJSON {
+		return toReplaceJSON{VIN: v.VIN, Plate: v.Plate, PlateColour: string(v.PlateColour), ServiceClass: string(v.ServiceClass),
+			FuelType: string(v.FuelType), FleetID: v.FleetID, BuiltUpArea: v.BuiltUpArea}
+	})
+	area := "built_up"
+	if !builtUp {
+		area = "all"
+	}
+	return export.Rows(c, "clean-energy-fleet-"+area, gin.H{"at": rep.At.Format(time.DateOnly), "area": area, "rule": "task 13",
+		"classes": classes, "trend": trend, "to_replace": replace}, classes)
 }

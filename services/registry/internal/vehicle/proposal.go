@@ -110,14 +110,14 @@ type ProposalStore interface {
 func authorityPart(p Patch) (authority, party Patch) {
 	authority = Patch{Plate: p.Plate, PlateColour: p.PlateColour, FuelType: p.FuelType, EmissionStandard: p.EmissionStandard,
 		Category: p.Category, Use: p.Use, ServiceClass: p.ServiceClass, RegisteredPlace: p.RegisteredPlace, GrossMassKg: p.GrossMassKg,
-		LeanBurn: p.LeanBurn, ConvertedGas: p.ConvertedGas, ScrapDue: p.ScrapDue}
+		LeanBurn: p.LeanBurn, BuiltUpArea: p.BuiltUpArea, ConvertedGas: p.ConvertedGas, ScrapDue: p.ScrapDue}
 	party = Patch{Maker: p.Maker, Owner: p.Owner}
 	return authority, party
 }
 
 // AuthorityFields are the JSON names of the vehicle fields a fleet may only propose.
 var AuthorityFields = []string{"plate", "plate_colour", "fuel_type", "emission_standard", "category", "use", "service_class",
-	"registered_place", "gross_mass_kg", "lean_burn", "converted_gas", "scrap_due"}
+	"registered_place", "gross_mass_kg", "lean_burn", "built_up_area", "converted_gas", "scrap_due"}
 
 // PatchField is one field of a Patch: its JSON name and its value (nil when the patch leaves it).
 type PatchField struct {
@@ -144,6 +144,7 @@ func (p Patch) Fields() []PatchField {
 	add("registered_place", p.RegisteredPlace != nil, func() any { return *p.RegisteredPlace })
 	add("gross_mass_kg", p.GrossMassKg != nil, func() any { return *p.GrossMassKg })
 	add("lean_burn", p.LeanBurn != nil, func() any { return *p.LeanBurn })
+	add("built_up_area", p.BuiltUpArea != nil, func() any { return *p.BuiltUpArea })
 	add("converted_gas", p.ConvertedGas != nil, func() any { return *p.ConvertedGas })
 	add("scrap_due", p.ScrapDue != nil, func() any { return *p.ScrapDue })
 	add("maker", p.Maker != nil, func() any { return *p.Maker })
@@ -188,6 +189,9 @@ func valuesOf(v Vehicle, p Patch) Patch {
 	}
 	if p.LeanBurn != nil {
 		w.LeanBurn = &v.LeanBurn
+	}
+	if p.BuiltUpArea != nil {
+		w.BuiltUpArea = &v.BuiltUpArea
 	}
 	if p.ConvertedGas != nil {
 		w.ConvertedGas = &v.ConvertedGas

@@ -185,7 +185,7 @@ func sameRegistration(rec, v Vehicle) bool {
 		rec.EmissionStandard == v.EmissionStandard && rec.Category == v.Category && rec.Use == v.Use &&
 		rec.ServiceClass == v.ServiceClass && rec.Maker == v.Maker && rec.Owner == v.Owner && rec.FleetID == v.FleetID &&
 		rec.RegisteredOn.Equal(v.RegisteredOn) && rec.RegisteredPlace == v.RegisteredPlace && rec.GrossMassKg == v.GrossMassKg &&
-		rec.LeanBurn == v.LeanBurn && rec.ConvertedGas == v.ConvertedGas && rec.ScrapDue.Equal(v.ScrapDue) &&
+		rec.LeanBurn == v.LeanBurn && rec.BuiltUpArea == v.BuiltUpArea && rec.ConvertedGas == v.ConvertedGas && rec.ScrapDue.Equal(v.ScrapDue) &&
 		rec.Status == v.Status && rec.StatusReason == v.StatusReason
 }
 
@@ -294,6 +294,7 @@ type Patch struct {
 	RegisteredPlace  *string
 	GrossMassKg      *int
 	LeanBurn         *bool
+	BuiltUpArea      *bool
 	ConvertedGas     *bool
 	ScrapDue         *time.Time
 	Status           *Status
@@ -386,7 +387,7 @@ func sameStatus(a, b Vehicle) bool { return a.Status == b.Status && a.StatusReas
 func patchTouchesDetails(p Patch) bool {
 	return p.Plate != nil || p.PlateColour != nil || p.FuelType != nil || p.EmissionStandard != nil ||
 		p.Category != nil || p.Use != nil || p.ServiceClass != nil || p.Maker != nil || p.Owner != nil ||
-		p.RegisteredPlace != nil || p.GrossMassKg != nil || p.LeanBurn != nil || p.ConvertedGas != nil ||
+		p.RegisteredPlace != nil || p.GrossMassKg != nil || p.LeanBurn != nil || p.BuiltUpArea != nil || p.ConvertedGas != nil ||
 		p.ScrapDue != nil || p.FleetID != nil
 }
 
@@ -425,6 +426,9 @@ func applyPatch(v *Vehicle, p Patch) {
 	}
 	if p.LeanBurn != nil {
 		v.LeanBurn = *p.LeanBurn
+	}
+	if p.BuiltUpArea != nil {
+		v.BuiltUpArea = *p.BuiltUpArea
 	}
 	if p.ConvertedGas != nil {
 		v.ConvertedGas = *p.ConvertedGas

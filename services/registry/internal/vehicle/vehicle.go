@@ -164,10 +164,13 @@ type Vehicle struct {
 	RegisteredPlace  string
 	GrossMassKg      int
 	LeanBurn         bool // lean-burn gas engine (phase-out list, task 13)
-	ConvertedGas     bool // converted from petrol to gas (phase-out list, task 13)
-	ScrapDue         time.Time
-	Status           Status
-	StatusReason     string
+	// BuiltUpArea marks a vehicle that serves the city's built-up area (城市建成区): the
+	// clean-energy quotas of task 13 count those (the bureau's record; a fleet proposes it).
+	BuiltUpArea  bool
+	ConvertedGas bool // converted from petrol to gas (phase-out list, task 13)
+	ScrapDue     time.Time
+	Status       Status
+	StatusReason string
 	// StatusChangedAt is when Status last changed (zero: never, or before it was kept).
 	StatusChangedAt time.Time
 	Terminal        *Terminal

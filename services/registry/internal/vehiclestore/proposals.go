@@ -30,6 +30,7 @@ type patchDoc struct {
 	RegisteredPlace  *string    `bson:"registered_place,omitempty"`
 	GrossMassKg      *int       `bson:"gross_mass_kg,omitempty"`
 	LeanBurn         *bool      `bson:"lean_burn,omitempty"`
+	BuiltUpArea      *bool      `bson:"built_up_area,omitempty"`
 	ConvertedGas     *bool      `bson:"converted_gas,omitempty"`
 	ScrapDue         *time.Time `bson:"scrap_due,omitempty"` // the zero time: none
 }
@@ -81,7 +82,7 @@ func typed[T ~string](p *string) *T {
 func toPatchDoc(p vehicle.Patch) patchDoc {
 	d := patchDoc{Plate: p.Plate, PlateColour: p.PlateColour, FuelType: str(p.FuelType), EmissionStandard: str(p.EmissionStandard),
 		Category: str(p.Category), Use: str(p.Use), ServiceClass: str(p.ServiceClass), RegisteredPlace: p.RegisteredPlace,
-		GrossMassKg: p.GrossMassKg, LeanBurn: p.LeanBurn, ConvertedGas: p.ConvertedGas}
+		GrossMassKg: p.GrossMassKg, LeanBurn: p.LeanBurn, BuiltUpArea: p.BuiltUpArea, ConvertedGas: p.ConvertedGas}
 	if p.ScrapDue != nil {
 		t := p.ScrapDue.UTC()
 		d.ScrapDue = &t
@@ -93,7 +94,7 @@ func fromPatchDoc(d patchDoc) vehicle.Patch {
 	p := vehicle.Patch{Plate: d.Plate, PlateColour: d.PlateColour, FuelType: typed[vehicle.FuelType](d.FuelType),
 		EmissionStandard: typed[vehicle.Standard](d.EmissionStandard), Category: typed[vehicle.Category](d.Category),
 		Use: typed[vehicle.Use](d.Use), ServiceClass: typed[vehicle.ServiceClass](d.ServiceClass), RegisteredPlace: d.RegisteredPlace,
-		GrossMassKg: d.GrossMassKg, LeanBurn: d.LeanBurn, ConvertedGas: d.ConvertedGas}
+		GrossMassKg: d.GrossMassKg, LeanBurn: d.LeanBurn, BuiltUpArea: d.BuiltUpArea, ConvertedGas: d.ConvertedGas}
 	if d.ScrapDue != nil {
 		t := d.ScrapDue.UTC()
 		if t.Year() <= 1 { // BSON keeps the zero time as its own instant

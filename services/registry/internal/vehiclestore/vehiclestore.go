@@ -93,6 +93,7 @@ type vehicleDoc struct {
 	RegisteredPlace  string         `bson:"registered_place,omitempty"`
 	GrossMassKg      int            `bson:"gross_mass_kg,omitempty"`
 	LeanBurn         bool           `bson:"lean_burn,omitempty"`
+	BuiltUpArea      bool           `bson:"built_up_area,omitempty"`
 	ConvertedGas     bool           `bson:"converted_gas,omitempty"`
 	ScrapDue         *time.Time     `bson:"scrap_due,omitempty"`
 	Status           string         `bson:"status"`
@@ -118,7 +119,7 @@ func toDoc(v vehicle.Vehicle) vehicleDoc {
 		EmissionStandard: string(v.EmissionStandard), Category: string(v.Category), Use: string(v.Use),
 		ServiceClass: string(v.ServiceClass), Maker: v.Maker, Owner: v.Owner, FleetID: v.FleetID,
 		RegisteredOn: v.RegisteredOn.UTC(), RegisteredPlace: v.RegisteredPlace, GrossMassKg: v.GrossMassKg,
-		LeanBurn: v.LeanBurn, ConvertedGas: v.ConvertedGas, Status: string(v.Status), StatusReason: v.StatusReason,
+		LeanBurn: v.LeanBurn, BuiltUpArea: v.BuiltUpArea, ConvertedGas: v.ConvertedGas, Status: string(v.Status), StatusReason: v.StatusReason,
 		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, UpdatedBy: v.UpdatedBy, Version: v.Version}
 	if !v.ScrapDue.IsZero() {
 		t := v.ScrapDue.UTC()
@@ -142,7 +143,7 @@ func fromDoc(d vehicleDoc) vehicle.Vehicle {
 		EmissionStandard: vehicle.Standard(d.EmissionStandard), Category: vehicle.Category(d.Category), Use: vehicle.Use(d.Use),
 		ServiceClass: vehicle.ServiceClass(d.ServiceClass), Maker: d.Maker, Owner: d.Owner, FleetID: d.FleetID,
 		RegisteredOn: d.RegisteredOn.UTC(), RegisteredPlace: d.RegisteredPlace, GrossMassKg: d.GrossMassKg,
-		LeanBurn: d.LeanBurn, ConvertedGas: d.ConvertedGas, Status: vehicle.Status(d.Status), StatusReason: d.StatusReason,
+		LeanBurn: d.LeanBurn, BuiltUpArea: d.BuiltUpArea, ConvertedGas: d.ConvertedGas, Status: vehicle.Status(d.Status), StatusReason: d.StatusReason,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), UpdatedBy: d.UpdatedBy, Version: d.Version}
 	if d.ScrapDue != nil {
 		v.ScrapDue = d.ScrapDue.UTC()
