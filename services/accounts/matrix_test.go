@@ -2,41 +2,13 @@ package accounts_test
 
 import (
 	"net/http"
-	"os"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/goccy/go-yaml"
 
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/testenv"
 )
-
-// contractRoutes lists the operations of openapi.yaml as "METHOD /path/{param}".
-func contractRoutes(t *testing.T) []string {
-	t.Helper()
-	b, err := os.ReadFile("openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Paths map[string]map[string]any `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for p, ops := range doc.Paths {
-		for m := range ops {
-			if m != "parameters" {
-				out = append(out, strings.ToUpper(m)+" "+p)
-			}
-		}
-	}
-	return out
-}
 
 var param = regexp.MustCompile(`\{[^}]+\}`)
 
@@ -182,7 +154,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 			{"own admin", c(w.adminA), "DELETE", fa + "/api-keys/" + keyID, nil, 204},
 		},
 	}
-	for _, route := range contractRoutes(t) {
+	for _, route := range testenv.ContractRoutes(t, "openapi.yaml") {
 		calls, ok := cases[param.ReplaceAllStringFunc(route, func(s string) string { return s })]
 		if !ok || len(calls) == 0 {
 			t.Errorf("%s is in openapi.yaml but not in the authorisation matrix", route)

@@ -1,39 +1,12 @@
 package notify_test
 
 import (
-	"os"
-	"strings"
 	"testing"
-
-	"github.com/goccy/go-yaml"
 
 	"github.com/clearsky/clearsky/libs/auth"
 	"github.com/clearsky/clearsky/libs/events"
+	"github.com/clearsky/clearsky/libs/testenv"
 )
-
-// contractRoutes lists the operations of openapi.yaml as "METHOD /path/{param}".
-func contractRoutes(t *testing.T) []string {
-	t.Helper()
-	b, err := os.ReadFile("openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Paths map[string]map[string]any `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for p, ops := range doc.Paths {
-		for m := range ops {
-			if m != "parameters" && !strings.HasPrefix(m, "x-") {
-				out = append(out, strings.ToUpper(m)+" "+p)
-			}
-		}
-	}
-	return out
-}
 
 // TestAuthorisationMatrix: every route of openapi.yaml, without a token, as the organisation
 // itself, as another organisation, as an authority without tenant, as the bureau, as the
@@ -98,7 +71,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		"GET /v1/organisations/{id}/webhooks/{sub}/deliveries", "POST /v1/organisations/{id}/webhooks/{sub}/deliveries/{delivery}/replay",
 		"POST /v1/organisations/{id}/webhooks/{sub}/dead-letters/replay", "DELETE /v1/organisations/{id}/webhooks/{sub}",
 		"GET /v1/notifications", "GET /v1/notifications/unread-count", "POST /v1/notifications/read"}
-	contract := contractRoutes(t)
+	contract := testenv.ContractRoutes(t, "openapi.yaml")
 	for _, route := range contract {
 		if _, ok := cases[route]; !ok {
 			t.Errorf("%s is in openapi.yaml but not in the authorisation matrix", route)
