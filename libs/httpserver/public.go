@@ -61,6 +61,8 @@ func Public(o PublicOptions, logger *slog.Logger) gin.HandlerFunc {
 		}
 		w := &bufferedWriter{ResponseWriter: c.Writer}
 		c.Writer = w
+		// A panic unwinds to the real writer, so the recovery's problem document reaches the client.
+		defer func() { c.Writer = w.ResponseWriter }()
 		c.Next()
 		c.Writer = w.ResponseWriter
 		if w.status != 0 && w.status != http.StatusOK {

@@ -81,3 +81,14 @@ func TestPublicForgetsIdleAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicLetsAPanicsProblemThrough(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(recovery(nil))
+	r.GET("/boom", Public(PublicOptions{}, nil), func(c *gin.Context) { panic("bug") })
+	w := get(r, "/boom", "192.0.2.9:1")
+	if w.Code != 500 || !strings.Contains(w.Header().Get("Content-Type"), "problem+json") {
+		t.Fatalf("a panic behind the public middleware answered %d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+	}
+}

@@ -64,7 +64,9 @@ func (s *serialiser) pipe(client net.Conn) {
 	var mu sync.Mutex
 	waiting := int32(0) // the request id of the write whose reply is awaited
 	replied := make(chan struct{}, 1)
+	gone := make(chan struct{}) // closed when the replies stop (FerretDB's side closed)
 	go func() {
+		defer close(gone)
 		defer client.Close()
 		defer server.Close()
 		for {
@@ -104,7 +106,13 @@ func (s *serialiser) pipe(client net.Conn) {
 		}
 		_, err = server.Write(msg)
 		if err == nil && expectReply {
-			<-replied
+			// The reply, or the connection's end: a write whose reply never comes must not hold
+			// every other writer back.
+			select {
+			case <-replied:
+			case <-gone:
+				err = net.ErrClosed
+			}
 		}
 		s.writes.Unlock()
 		if err != nil {

@@ -2,8 +2,10 @@ package embeddb
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -89,5 +91,54 @@ func TestIsWrite(t *testing.T) {
 		if got := isWrite(msg); got != want {
 			t.Errorf("isWrite(%s) = %v, want %v", cmd, got, want)
 		}
+	}
+}
+
+// TestAWriteWhoseServerDiesReleasesTheLock: a write sent to a FerretDB connection that closes
+// before replying must not hold the other writers back.
+func TestAWriteWhoseServerDiesReleasesTheLock(t *testing.T) {
+	backend, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	got := make(chan struct{}) // the request reached the server: the serialiser holds the lock
+	go func() {
+		c, err := backend.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = readMessage(c)
+		close(got)
+		time.Sleep(50 * time.Millisecond)
+		c.Close() // never replies
+	}()
+	front, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer front.Close()
+	s := &serialiser{backend: backend.Addr().String(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go s.serve(front)
+	doc, _ := bson.Marshal(bson.D{{Key: "update", Value: "docs"}})
+	msg := make([]byte, headerLen+5, headerLen+5+len(doc))
+	msg[4], msg[12], msg[13] = 7, byte(opMsg&0xff), byte(opMsg>>8)
+	msg = append(msg, doc...)
+	binary.LittleEndian.PutUint32(msg[:4], uint32(len(msg)))
+	c, err := net.Dial("tcp", front.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	done := make(chan struct{})
+	go func() { s.writes.Lock(); s.writes.Unlock(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the write lock is still held after the server closed without replying")
 	}
 }
