@@ -7,6 +7,7 @@ package notice
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"time"
@@ -100,18 +101,11 @@ func (n Notice) Render() ([]byte, error) {
 // Day writes t as a Chinese document's date, in China time: 2026年12月4日.
 func Day(t time.Time) string {
 	t = t.In(localtime.Shanghai())
-	return t.Format("2006") + "年" + itoa(int(t.Month())) + "月" + itoa(t.Day()) + "日"
+	return fmt.Sprintf("%d年%d月%d日", t.Year(), t.Month(), t.Day())
 }
 
 // Clock writes t in China time as Chinese users do: 2026-12-03 16:21.
 func Clock(t time.Time) string { return t.In(localtime.Shanghai()).Format("2006-01-02 15:04") }
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return string(rune('0'+n/10)) + string(rune('0'+n%10))
-}
 
 // Serve answers with the notice as a page; the browser's print makes it paper or a PDF.
 func Serve(c *gin.Context, n Notice) error {

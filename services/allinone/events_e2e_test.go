@@ -1,7 +1,6 @@
 package allinone_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -161,25 +160,6 @@ func (r *hookReceiver) find(typ string, pred func(map[string]any) bool) map[stri
 	return nil
 }
 
-func apiCall(t *testing.T, method, url, token string, body any) (int, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
-}
-
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -231,7 +211,7 @@ func TestEventsReachWebhooksEndToEnd(t *testing.T) {
 	rcv := &hookReceiver{addr: "127.0.0.1:0", got: map[string][]map[string]any{}}
 	rcv.start(t)
 	types := []string{string(events.OBDAlarmOpened), string(events.FuelSampleFailed), string(events.FuelCaseOpened), string(events.MuckPermitRevoked)}
-	st, sub := apiCall(t, "POST", p.base+"/v1/organisations/bureau/webhooks", bureau, map[string]any{"url": "http://" + rcv.addr + "/clearsky", "events": types})
+	st, sub := call(t, p.base, "POST", "/v1/organisations/bureau/webhooks", bureau, map[string]any{"url": "http://" + rcv.addr + "/clearsky", "events": types})
 	if st != 201 {
 		t.Fatalf("subscribe: %d %v", st, sub)
 	}
@@ -249,12 +229,12 @@ func TestEventsReachWebhooksEndToEnd(t *testing.T) {
 		return map[string]any{"sample_id": id, "site_id": "st-shuocheng-01", "product": "gasoline", "grade": "92",
 			"sampled_at": time.Now().Add(-time.Hour).Format(time.RFC3339), "results": []map[string]any{{"parameter": "sulfur", "value": 50, "unit": "mg/kg"}}}
 	}
-	if st, b := apiCall(t, "POST", p.base+"/v1/fuel/samples", station, failing("E2E-1")); st != 201 || b["verdict"] != "fail" {
+	if st, b := call(t, p.base, "POST", "/v1/fuel/samples", station, failing("E2E-1")); st != 201 || b["verdict"] != "fail" {
 		t.Fatalf("failing sample: %d %v", st, b)
 	}
 	// A permit revoked by its construction bureau.
 	const permit = "fleet-shuozhou-logistics:pmt-demo-fd12345"
-	if st, b := apiCall(t, "POST", p.base+"/v1/muck/permits/"+permit+"/revoke", construction, map[string]any{"reason": "overloaded, end-to-end test"}); st != 200 {
+	if st, b := call(t, p.base, "POST", "/v1/muck/permits/"+permit+"/revoke", construction, map[string]any{"reason": "overloaded, end-to-end test"}); st != 200 {
 		t.Fatalf("revoke: %d %v", st, b)
 	}
 	defer func() {
@@ -308,7 +288,7 @@ func TestEventsReachWebhooksEndToEnd(t *testing.T) {
 	// The receiver goes away; more events happen; the platform dies hard right after.
 	rcv.stop()
 	for i := 2; i <= 4; i++ {
-		if st, b := apiCall(t, "POST", p.base+"/v1/fuel/samples", station, failing(fmt.Sprintf("E2E-%d", i))); st != 201 {
+		if st, b := call(t, p.base, "POST", "/v1/fuel/samples", station, failing(fmt.Sprintf("E2E-%d", i))); st != 201 {
 			t.Fatalf("failing sample %d: %d %v", i, st, b)
 		}
 	}
